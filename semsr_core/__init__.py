@@ -1,0 +1,28 @@
+"""semsr_core: the engine of semsr (no Qt anywhere in this package).
+
+Public API (imported lazily so that ``import semsr_core`` stays light):
+
+- :func:`read_stack`, :func:`write_stack` — SEM TIFF stacks with pixel size.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "read_stack": "semsr_core.io",
+    "write_stack": "semsr_core.io",
+    "Stack": "semsr_core.io",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'semsr_core' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

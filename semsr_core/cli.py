@@ -1,0 +1,140 @@
+"""The ``semsr`` command line: parses arguments, calls the API, shows progress.
+
+Each sub-command is a pair of functions, ``_add_<name>(parser)`` and
+``_run_<name>(args)``, listed in :data:`COMMANDS`. Imports of the engine happen
+inside the ``_run_`` functions so that ``semsr --help`` starts instantly.
+Errors a user can act on (:class:`~semsr_core.errors.SemsrError`) are printed on
+one line and exit with status 2; Ctrl-C exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from semsr_core.errors import Cancelled, SemsrError
+from semsr_core.events import Event, EventKind
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
+
+
+class ProgressPrinter:
+    """Renders engine events on the terminal: a tqdm bar per stage, messages above it."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self._bar = None
+        self._stage = None
+
+    def __call__(self, event: Event) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if event.kind is EventKind.PROGRESS:
+            stage = event.data.get("stage", "")
+            total = event.data.get("total")
+            if self._bar is None or stage != self._stage or self._bar.total != total:
+                self.close()
+                self._stage = stage
+                self._bar = tqdm(total=total, desc=stage, unit=event.data.get("unit", "it"),
+                                 dynamic_ncols=True, file=sys.stderr)
+            self._bar.n = event.data.get("done", 0)
+            postfix = event.data.get("postfix")
+            if postfix:
+                self._bar.set_postfix_str(str(postfix), refresh=False)
+            self._bar.refresh()
+        elif event.kind is EventKind.MESSAGE:
+            text = event.data.get("text", "")
+            level = event.data.get("level", "info")
+            line = f"semsr: {level}: {text}" if level != "info" else f"semsr: {text}"
+            if self._bar is not None:
+                self._bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._stage = None
+
+
+# --------------------------------------------------------------------- commands
+
+
+def _add_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", help="image or stack files to describe")
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from semsr_core.io import read_stack
+
+    for path in args.paths:
+        stack = read_stack(path)
+        size = "unknown pixel size" if stack.pixel_size is None else (
+            f"pixel size {stack.pixel_size:g} {stack.unit}")
+        print(f"{path}: {len(stack)} slice(s) of {stack.shape[-2]}×{stack.shape[-1]} "
+              f"{stack.dtype}, {size}")
+    return 0
+
+
+# name -> (help, add_arguments, run)
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from semsr_core import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="semsr",
+        description="Super-resolution of SEM images with GAN models.",
+    )
+    parser.add_argument("--version", action="version", version=f"semsr {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, add, _run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = COMMANDS[args.command][2]
+    try:
+        return int(run(args) or 0)
+    except Cancelled as exc:
+        print(f"semsr: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("\nsemsr: interrupted; nothing partial was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SemsrError as exc:
+        print(f"semsr: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print("semsr: error: out of memory; use a smaller --tile or close other programs",
+              file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # disk full, permissions, ... reported, not hidden
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"semsr: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:
+        if os.environ.get("SEMSR_DEBUG"):
+            raise
+        print(f"semsr: internal error: {type(exc).__name__}: {exc} "
+              "(set SEMSR_DEBUG=1 to see the traceback, and please report it)",
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Exceptions that reach users.
+
+Every error a user can cause carries a message that names the file (or key) and
+says what to do. The CLI prints ``str(error)`` on one line and exits non-zero; the
+app shows it as a notification. Programming errors stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class SemsrError(Exception):
+    """Base class of the errors a user can act on."""
+
+    def __init__(self, message: str, *, path: str | PathLike | None = None, hint: str = ""):
+        self.path = None if path is None else str(path)
+        self.hint = hint
+        text = message
+        if self.path is not None and self.path not in message:
+            text = f"{self.path}: {message}"
+        if hint:
+            text = f"{text}. {hint}" if not text.endswith(".") else f"{text} {hint}"
+        super().__init__(text)
+
+
+class InputError(SemsrError):
+    """An input file cannot be used (missing, corrupt, wrong shape or type)."""
+
+
+class OutputError(SemsrError):
+    """An output cannot be written (exists, would overwrite the input, disk full)."""
+
+
+class ConfigError(SemsrError):
+    """A recipe, configuration value or option is invalid; the message names the key."""
+
+
+class ModelError(SemsrError):
+    """A model file cannot be loaded or does not fit the request."""
+
+
+class Cancelled(SemsrError):
+    """The user cancelled a long task; nothing partial was left behind."""
+
+    def __init__(self, message: str = "cancelled by the user"):
+        super().__init__(message)
