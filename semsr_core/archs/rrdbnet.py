@@ -1,0 +1,132 @@
+"""ESRGAN's RRDBNet: the generator of networks N1, N1-reduced and EN1 ([S0] §1.2, App. A).
+
+Parameter names follow the public ESRGAN / Real-ESRGAN state dicts (``conv_first``,
+``body.{i}.rdb{1,2,3}.conv{1..5}``, ``conv_body``, ``conv_up1``, ``conv_up2``,
+``conv_up3`` for ×8, ``conv_hr``, ``conv_last``), so community weights load
+unchanged. Real-ESRGAN's ×2 and ×1 models squeeze the input with a pixel-unshuffle
+first; ``unshuffle`` reproduces that.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semsr_core.archs.arguments import doublings, require_at_least, require_choice
+from semsr_core.archs.initialisation import scaled_kaiming_init
+
+
+class ResidualDenseBlock(nn.Module):
+    """Five densely connected 3×3 convolutions with a scaled (×0.2) residual.
+
+    Args:
+        features: channels in and out of the block.
+        growth: channels each inner convolution adds to the dense concatenation.
+    """
+
+    def __init__(self, features: int = 64, growth: int = 32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(features, growth, 3, 1, 1)
+        self.conv2 = nn.Conv2d(features + growth, growth, 3, 1, 1)
+        self.conv3 = nn.Conv2d(features + 2 * growth, growth, 3, 1, 1)
+        self.conv4 = nn.Conv2d(features + 3 * growth, growth, 3, 1, 1)
+        self.conv5 = nn.Conv2d(features + 4 * growth, features, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+        scaled_kaiming_init(self, 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.lrelu(self.conv1(x))
+        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x5 * 0.2 + x
+
+
+class RRDB(nn.Module):
+    """Residual-in-residual dense block: three dense blocks and a scaled (×0.2) skip."""
+
+    def __init__(self, features: int = 64, growth: int = 32):
+        super().__init__()
+        self.rdb1 = ResidualDenseBlock(features, growth)
+        self.rdb2 = ResidualDenseBlock(features, growth)
+        self.rdb3 = ResidualDenseBlock(features, growth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN generator: conv, B RRDBs with a long skip, nearest ×2 upsamplings, two convs.
+
+    Defaults are N1/EN1 of [S0] (8 blocks, 128 features, growth 32, grayscale, ×4).
+    N1-reduced uses ``blocks`` 1–4 with ``features=64``; the original ESRGAN ×4 RGB
+    network is ``in_channels=3, out_channels=3, blocks=23, features=64``
+    (16,697,987 parameters).
+
+    Args:
+        in_channels: channels of the input image (1 for grayscale SEM).
+        out_channels: channels of the output image.
+        scale: overall magnification, 1, 2, 4 or 8. Scale 1 keeps the size (the
+            defect-stylizer recipe uses it as an image-to-image network).
+        features: channels of the trunk (ESRGAN ``num_feat``).
+        blocks: number of RRDBs in the trunk (ESRGAN ``num_block``).
+        growth: channels added by each dense convolution (ESRGAN ``num_grow_ch``).
+        unshuffle: pixel-unshuffle factor applied to the input, 1, 2 or 4. Real-ESRGAN's
+            ×2 models use 2 and its ×1 models 4; the network then upsamples
+            ``scale * unshuffle`` times, so ``conv_first`` sees
+            ``in_channels * unshuffle**2`` channels. Inputs whose sides are not
+            multiples of ``unshuffle`` are edge-padded and the output cropped.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        scale: int = 4,
+        features: int = 128,
+        blocks: int = 8,
+        growth: int = 32,
+        unshuffle: int = 1,
+    ):
+        super().__init__()
+        require_choice("rrdbnet", "scale", scale, (1, 2, 4, 8))
+        require_choice("rrdbnet", "unshuffle", unshuffle, (1, 2, 4))
+        for key, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("features", features),
+            ("growth", growth),
+        ):
+            require_at_least("rrdbnet", key, value, 1)
+        require_at_least("rrdbnet", "blocks", blocks, 0)
+        upsamplings = doublings("rrdbnet", "scale * unshuffle", scale * unshuffle, (1, 2, 4, 8))
+        self.scale = scale
+        self.unshuffle = unshuffle
+
+        self.conv_first = nn.Conv2d(in_channels * unshuffle**2, features, 3, 1, 1)
+        self.body = nn.Sequential(*(RRDB(features, growth) for _ in range(blocks)))
+        self.conv_body = nn.Conv2d(features, features, 3, 1, 1)
+        for i in range(1, upsamplings + 1):
+            self.add_module(f"conv_up{i}", nn.Conv2d(features, features, 3, 1, 1))
+        self.upsamplings = upsamplings
+        self.conv_hr = nn.Conv2d(features, features, 3, 1, 1)
+        self.conv_last = nn.Conv2d(features, out_channels, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        if self.unshuffle > 1:
+            pad_h = -height % self.unshuffle
+            pad_w = -width % self.unshuffle
+            if pad_h or pad_w:
+                x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+            x = F.pixel_unshuffle(x, self.unshuffle)
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        for i in range(1, self.upsamplings + 1):
+            conv_up = getattr(self, f"conv_up{i}")
+            feat = self.lrelu(conv_up(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        out = self.conv_last(self.lrelu(self.conv_hr(feat)))
+        return out[..., : height * self.scale, : width * self.scale]
