@@ -3,6 +3,7 @@
 Public API (imported lazily so that ``import semsr_core`` stays light):
 
 - :func:`read_stack`, :func:`write_stack` — SEM TIFF stacks with pixel size.
+- :func:`load_model`, :class:`Model` — model files (generator + model card).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ _LAZY = {
     "read_stack": "semsr_core.io",
     "write_stack": "semsr_core.io",
     "Stack": "semsr_core.io",
+    "load_model": "semsr_core.models",
+    "Model": "semsr_core.models",
 }
 
 __all__ = [*_LAZY, "__version__"]

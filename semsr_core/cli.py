@@ -83,9 +83,60 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_models(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="list installed models (user folder, then bundled)")
+    info = actions.add_parser("info", help="show a model's card and parameter count")
+    info.add_argument("model", help="model name or file (.semsr, .safetensors, .pth)")
+    imp = actions.add_parser("import", help="import ESRGAN/Real-ESRGAN/BasicSR weights "
+                             "(.pth or .safetensors) into the user models folder")
+    imp.add_argument("file", help="weights file to import")
+    imp.add_argument("--name", default="", help="model name (default: the file name)")
+    imp.add_argument("--scale", type=int, default=None,
+                     help="upscaling factor, only if detection from the weights is ambiguous")
+    imp.add_argument("--force", action="store_true", help="replace a model of the same name")
+    exp = actions.add_parser("export", help="write a model to a .semsr file for sharing")
+    exp.add_argument("model", help="model name or file")
+    exp.add_argument("dest", help="destination .semsr file or folder")
+    exp.add_argument("--force", action="store_true", help="replace an existing file")
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from semsr_core import models
+
+    if args.action == "list":
+        entries = models.list_models()
+        if not entries:
+            print(f"no models installed; import one with `semsr models import FILE.pth` "
+                  f"(user folder: {models.user_models_dir()})")
+        for e in entries:
+            what = f"{e.arch} ×{e.scale}" if not e.problem else f"unreadable: {e.problem}"
+            print(f"{e.name}\t{e.origin}\t{what}\t{e.size_mb:.1f} MB\t{e.path}")
+    elif args.action == "info":
+        path = models.resolve_model(args.model)
+        model = models.load_model(path)
+        print(f"file: {path}")
+        print(f"parameters: {model.parameter_count:,}")
+        for key, value in model.card.to_dict().items():
+            if value not in ("", {}, []):
+                print(f"{key}: {value}")
+    elif args.action == "import":
+        model, dest = models.import_model(args.file, name=args.name, scale=args.scale,
+                                          overwrite=args.force)
+        c = model.card
+        print(f"imported {args.file} as '{c.name}': {c.arch} ×{c.scale}, "
+              f"{c.in_channels}→{c.out_channels} channels, {model.parameter_count:,} "
+              f"parameters → {dest}")
+    elif args.action == "export":
+        dest = models.export_model(args.model, args.dest, overwrite=args.force)
+        print(f"exported {args.model} → {dest}")
+    return 0
+
+
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
+    "models": ("list, inspect, import and export model files", _add_models, _run_models),
 }
 
 
