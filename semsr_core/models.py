@@ -125,9 +125,16 @@ class ModelCard:
             if key in config and key in values and config[key] != values[key]:
                 raise bad(f"config.{key}",
                           f"is {config[key]!r} but the card's {key} is {values[key]!r}")
-        mode = values.get("normalization", {"mode": "dtype"}).get("mode")
-        if mode not in NORMALIZATION_MODES:
-            raise bad("normalization.mode", f"must be one of {NORMALIZATION_MODES}, not {mode!r}")
+        norm = values.get("normalization", {"mode": "dtype"})
+        if norm.get("mode") not in NORMALIZATION_MODES:
+            raise bad("normalization.mode",
+                      f"must be one of {NORMALIZATION_MODES}, not {norm.get('mode')!r}")
+        if norm["mode"] == "percentile":
+            low, high = norm.get("low"), norm.get("high")
+            if (not all(isinstance(v, int | float) and not isinstance(v, bool)
+                        for v in (low, high)) or not 0 <= low < high <= 100):
+                raise bad("normalization", "with mode 'percentile' needs numbers "
+                          f"0 ≤ low < high ≤ 100, not low={low!r}, high={high!r}")
         if "value_range" in values:
             vr = values["value_range"]
             if (not isinstance(vr, list | tuple) or len(vr) != 2

@@ -118,6 +118,24 @@ def test_saving_replaces_an_existing_model_file_whole(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["m.semsr"]
 
 
+def test_a_failed_save_keeps_the_old_file_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    dest = Model.create("rrdbnet", scale=4, **TINY).save(tmp_path / "m.semsr")
+    before = dest.read_bytes()
+
+    def disk_full(tensors, filename, metadata=None):
+        with open(filename, "wb") as fh:
+            fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        Model.create("rrdbnet", scale=2, **TINY).save(dest)
+    assert dest.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["m.semsr"]
+
+
 # ----------------------------------------------------------------- .pth import
 
 
@@ -183,7 +201,18 @@ def test_real_esrgan_x2_weights_import_and_upscale_by_two(tmp_path):
     assert model.card.normalization == {"mode": "dtype"}
 
 
-def test_pth_that_would_run_code_is_refused_and_the_code_does_not_run(tmp_path):
+def test_half_precision_weights_in_the_legacy_torch_format_import_as_float32(tmp_path):
+    state = esrgan_state()
+    half = {k: v.half() for k, v in state.items()}
+    torch.save(half, tmp_path / "old_fp16.pth", _use_new_zipfile_serialization=False)
+    model = import_pth(tmp_path / "old_fp16.pth")
+    assert all(p.dtype == torch.float32 for p in model.generator.parameters())
+    expected = {k: v.float() for k, v in half.items()}
+    assert all(torch.equal(model.generator.state_dict()[k], v) for k, v in expected.items())
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_pth_that_would_run_code_is_refused_and_the_code_does_not_run(tmp_path, zip_format):
     marker = tmp_path / "pwned"
 
     class Payload:
@@ -191,7 +220,7 @@ def test_pth_that_would_run_code_is_refused_and_the_code_does_not_run(tmp_path):
             return (os.system, (f"touch {marker}",))
 
     path = tmp_path / "evil.pth"
-    torch.save({"params_ema": Payload()}, path)
+    torch.save({"params_ema": Payload()}, path, _use_new_zipfile_serialization=zip_format)
     with pytest.raises(ModelError, match="refused for safety") as info:
         load_model(path)
     assert "evil.pth" in str(info.value)
@@ -263,6 +292,9 @@ def test_weights_of_the_wrong_shape_are_named(tmp_path):
     (json.dumps({"arch": "rrdbnet", "scale": "four"}), "'scale'"),
     (json.dumps({"arch": "rrdbnet", "scale": 4, "config": {"scale": 2}}), "config.scale"),
     (json.dumps({"arch": "no_such_net"}), "cannot build"),
+    (json.dumps({"arch": "rrdbnet", "normalization": {"mode": "percentile", "low": 99}}),
+     "normalization"),
+    (json.dumps({"arch": "rrdbnet", "value_range": [1, 0]}), "value_range"),
 ])
 def test_missing_or_invalid_card_is_an_error_naming_file_and_key(tmp_path, card, message):
     path = Model.create("rrdbnet", scale=4, **TINY).save(tmp_path / "m.semsr")
