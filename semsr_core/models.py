@@ -154,9 +154,10 @@ class Model:
     :func:`load_model` reads one from a file or a name, :meth:`save` writes it.
     """
 
-    def __init__(self, generator: nn.Module, card: ModelCard):
+    def __init__(self, generator: nn.Module, card: ModelCard, path: Path | None = None):
         self.generator = generator
         self.card = card
+        self.path = path  # the file it was loaded from or last saved to, if any
 
     @classmethod
     def create(cls, arch: str, scale: int = 4, in_channels: int = 1, out_channels: int = 1,
@@ -250,6 +251,7 @@ class Model:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self.path = path
         return path
 
 
@@ -394,6 +396,9 @@ def load_model(path_or_name: str | os.PathLike, device: str | torch.device = "cp
         model = import_pth(path)
     else:
         model = _load_safetensors(path)
+    if not model.card.name:
+        model.card.name = path.stem
+    model.path = path
     model.generator.to(device).eval()
     return model
 
@@ -405,6 +410,8 @@ def _load_safetensors(path: Path, scale: int | None = None) -> Model:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             metadata = fh.metadata() or {}
             state = {k: fh.get_tensor(k) for k in fh.keys()}
+    except MemoryError:
+        raise
     except Exception as exc:  # SafetensorError: not safetensors, truncated, corrupt
         raise ModelError(f"not a readable model file ({_short(exc)})", path=path,
                          hint="The file is corrupt, truncated or of another format; copy it "

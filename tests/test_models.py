@@ -320,6 +320,7 @@ def test_names_resolve_to_user_models_before_bundled_ones(bundled):
     Model.create("rrdbnet", scale=2, **TINY).save(bundled / "sem.semsr")
     Model.create("rrdbnet", scale=4, **TINY).save(bundled / "other.semsr")
     assert load_model("sem").scale == 2
+    assert load_model("sem").path == bundled / "sem.semsr"
     Model.create("rrdbnet", scale=4, **TINY).save(models.user_models_dir() / "sem.semsr")
     assert load_model("sem").scale == 4
     listed = {e.name: e.origin for e in models.list_models()}
