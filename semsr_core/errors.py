@@ -40,6 +40,10 @@ class ModelError(SemsrError):
     """A model file cannot be loaded or does not fit the request."""
 
 
+class TrainingError(SemsrError):
+    """Training cannot go on (e.g. the losses diverged); the last checkpoint is kept."""
+
+
 class Cancelled(SemsrError):
     """The user cancelled a long task; nothing partial was left behind."""
 

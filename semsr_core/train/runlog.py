@@ -1,0 +1,87 @@
+"""The run folder's event log: ``events.jsonl``, one JSON object per line.
+
+Scalars and text are logged as they are; images in SAMPLE events are written as a
+PNG grid under ``samples/`` and logged by path. A monitor (CLI ``semsr runs show``,
+the app) rebuilds curves from this file, also for runs that ended long ago.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semsr_core.events import Event, EventKind
+
+
+class RunLog:
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "events.jsonl"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def __call__(self, event: Event) -> None:
+        record: dict[str, Any] = {"time": round(time.time(), 3), "kind": event.kind.value}
+        for key, value in event.data.items():
+            if isinstance(value, np.ndarray):
+                continue
+            if key == "images" and isinstance(value, dict):
+                continue
+            record[key] = _plain(value)
+        if event.kind is EventKind.SAMPLE and "path" not in record and "images" in event.data:
+            record["path"] = str(self._write_sample(event))
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def _write_sample(self, event: Event) -> Path:
+        from skimage.io import imsave
+
+        images: dict[str, np.ndarray] = event.data["images"]
+        rows = [np.concatenate([_to_u8(images[k]) for k in images], axis=1)]
+        grid = np.concatenate(rows, axis=0)
+        step = event.data.get("step", 0)
+        path = self.run_dir / "samples" / f"step_{step:08d}.png"
+        path.parent.mkdir(exist_ok=True)
+        imsave(path, grid, check_contrast=False)
+        return path.relative_to(self.run_dir)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """All events of a run; a line cut off by a kill is skipped."""
+    path = Path(run_dir) / "events.jsonl"
+    events = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _to_u8(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    lo, hi = float(np.min(img)), float(np.max(img))
+    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
