@@ -124,7 +124,7 @@ def find_vgg_weights(name: str = "vgg19", path: str | os.PathLike | None = None)
     if not candidate.is_file():
         raise ModelError(
             f"{name.upper()} weights file {candidate} (from {source}) does not exist",
-            hint=f"give the path of the torchvision file {TORCHVISION_FILES[name]}; "
+            hint=f"Give the path of the torchvision file {TORCHVISION_FILES[name]}; "
                  "semsr never downloads it by itself",
         )
     return candidate
