@@ -304,6 +304,33 @@ def _check_arch_keys(config: TrainConfig, origin: str) -> None:
                                   f"'{net.arch}' (accepted: {', '.join(accepted)})")
 
 
+def _check_loss_keys(config: TrainConfig, origin: str) -> None:
+    """Check loss names and parameters against the loss classes (without building them)."""
+    from semsr_core import losses
+
+    for phase in config.phases:
+        for name, term in phase.losses.items():
+            where = f"phases.{phase.name}.losses.{name}"
+            try:
+                cls = losses.loss_class(name)
+            except ConfigError as exc:
+                raise ConfigError(f"{origin}: {where}: {exc}") from None
+            accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+            if losses.is_adversarial(name):
+                accepted.append("discriminator")
+            for key in term.params():
+                if key not in accepted:
+                    raise ConfigError(f"{origin}: {where}.{key}: unknown key (accepted: "
+                                      f"{', '.join(['weight', *accepted])})")
+            if losses.is_adversarial(name):
+                if term.discriminator is None and len(config.discriminators) != 1:
+                    raise ConfigError(f"{origin}: {where}.discriminator: name which of the "
+                                      f"[discriminators] this term trains against")
+            elif term.discriminator is not None:
+                raise ConfigError(f"{origin}: {where}.discriminator: '{name}' is not an "
+                                  "adversarial loss and takes no discriminator")
+
+
 def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainConfig:
     """Validate a raw dict into a :class:`TrainConfig` (ConfigError names the key)."""
     try:
@@ -311,6 +338,7 @@ def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainConfig:
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, origin)) from None
     _check_arch_keys(config, origin)
+    _check_loss_keys(config, origin)
     return config
 
 
