@@ -53,9 +53,11 @@ class SpatialCorrelativeLoss(nn.Module):
             ``"l1"`` (mean absolute difference).
         value_range, weights: as for :class:`~semsr_core.losses.vgg.VGGFeatures`.
 
-    Call ``loss(output, source, generator=None)``; the same points are sampled for
-    source and output (and for every image of the batch); ``generator`` makes the
-    sampling reproducible. The per-layer distances are averaged.
+    Call ``loss(source, output, generator=None)`` (the generator's input, at the
+    output size, and its output). The same points are sampled for both (and for every
+    image of the batch); ``generator`` makes the sampling reproducible. The distance
+    is symmetric and gradients reach whichever argument requires them, so the order
+    cannot silently stop training. The per-layer distances are averaged.
     """
 
     def __init__(self, layers: tuple[str, ...] | list[str] = ("22", "33", "43"),
@@ -73,17 +75,16 @@ class SpatialCorrelativeLoss(nn.Module):
         self.num_points, self.patch_size, self.distance = num_points, patch_size, distance
         self.net = VGGFeatures("vgg16", tuple(layers), True, value_range, weights)
 
-    def forward(self, output: Tensor, source: Tensor,
+    def forward(self, source: Tensor, output: Tensor,
                 generator: torch.Generator | None = None) -> Tensor:
         if output.shape != source.shape:
             raise ConfigError(
-                f"fsesim: output has shape {tuple(output.shape)} but the source "
-                f"{tuple(source.shape)}",
+                f"fsesim: the source has shape {tuple(source.shape)} but the output "
+                f"{tuple(output.shape)}",
                 hint="feed the generator's input at the output size (e.g. bicubic-upscaled)",
             )
+        src_features = self.net(source)
         out_features = self.net(output)
-        with torch.no_grad():
-            src_features = self.net(source)
         losses = []
         for layer in self.net.layers:
             height, width = out_features[layer].shape[-2:]

@@ -9,6 +9,8 @@ L2-normalised; the loss is the InfoNCE cross-entropy with temperature τ = 0.07.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -31,11 +33,14 @@ class PatchNCELoss(nn.Module):
         mlp_dim: width of the projection heads; ``0`` compares the raw features.
 
     The heads are trainable parameters of this module (optimise them with the
-    generator, as CUT does); their input sizes are fixed on the first call. Call
-    ``loss(output_features, source_features, generator=None)`` with two lists of
-    N×C×H×W tensors, one per layer, in the same order. The source features are the
-    keys and are not back-propagated (as in CUT, the heads learn through the
-    queries). The per-layer losses are averaged.
+    generator, as CUT does); their input sizes are fixed on the first call.
+
+    Call ``loss(source_features, output_features, generator=None)`` with two lists
+    of N×C×H×W tensors, one per layer, in the same order: the source's (the
+    generator's input) are the keys and are not back-propagated (as in CUT, the heads
+    learn through the queries); the output's are the queries. The per-layer losses
+    are averaged. ``loss(source_image, output_image)`` works too after
+    :meth:`use_encoder` (in CUT, the generator's encoder layers).
     """
 
     def __init__(self, num_layers: int = 5, num_patches: int = 256, temperature: float = 0.07,
@@ -52,22 +57,44 @@ class PatchNCELoss(nn.Module):
         self.heads = nn.ModuleList(
             [_projection_head(mlp_dim) if mlp_dim else nn.Identity() for _ in range(num_layers)]
         )
+        self._encoder: Callable[[Tensor], Sequence[Tensor]] | None = None
+
+    def use_encoder(self, encoder: Callable[[Tensor], Sequence[Tensor]] | None) -> None:
+        """Let the loss take images: ``encoder(images)`` gives the list of features.
+
+        The encoder is not registered as a submodule, so its parameters stay with the
+        network that owns them (they are not added to this loss's parameters).
+        """
+        object.__setattr__(self, "_encoder", encoder)
 
     def _embed(self, features: Tensor, picks: Tensor, head: nn.Module) -> Tensor:
         flat = features.flatten(start_dim=2)[:, :, picks]  # N × C × S
         return F.normalize(head(flat.transpose(1, 2)), dim=-1)  # N × S × D
 
-    def forward(self, output_features: list[Tensor] | tuple[Tensor, ...],
-                source_features: list[Tensor] | tuple[Tensor, ...],
+    def _as_features(self, value: Tensor | Sequence[Tensor]) -> Sequence[Tensor]:
+        if not isinstance(value, Tensor):
+            return value
+        if self._encoder is None:
+            raise ConfigError(
+                "patchnce compares encoder features, but it was given images and has no "
+                "encoder",
+                hint="pass lists of features, or call loss.use_encoder(the generator's encoder)",
+            )
+        return self._encoder(value)
+
+    def forward(self, source_features: Tensor | Sequence[Tensor],
+                output_features: Tensor | Sequence[Tensor],
                 generator: torch.Generator | None = None) -> Tensor:
+        source_features = self._as_features(source_features)
+        output_features = self._as_features(output_features)
         if len(output_features) != self.num_layers or len(source_features) != self.num_layers:
             raise ConfigError(
-                f"patchnce: got {len(output_features)} output and {len(source_features)} "
-                f"source feature layers, but num_layers is {self.num_layers}",
+                f"patchnce: got {len(source_features)} source and {len(output_features)} "
+                f"output feature layers, but num_layers is {self.num_layers}",
                 hint="set num_layers to the number of encoder layers compared",
             )
         losses = []
-        for head, out_f, src_f in zip(self.heads, output_features, source_features,
+        for head, src_f, out_f in zip(self.heads, source_features, output_features,
                                       strict=True):
             if out_f.shape != src_f.shape:
                 raise ConfigError(

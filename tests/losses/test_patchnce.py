@@ -37,7 +37,7 @@ def test_identical_features_cost_less_than_spatially_shuffled_ones():
     loss = PatchNCELoss(num_layers=2, num_patches=16)
     source = feature_layers()
     same = loss(source, source, generator=torch.Generator().manual_seed(1)).item()
-    mixed = loss(shuffled(source), source, generator=torch.Generator().manual_seed(1)).item()
+    mixed = loss(source, shuffled(source), generator=torch.Generator().manual_seed(1)).item()
     assert same < mixed
     assert mixed > math.log(16) / 2  # shuffled queries do not find their positive
 
@@ -46,7 +46,7 @@ def test_projection_heads_and_output_features_receive_gradients():
     loss = PatchNCELoss(num_layers=2, num_patches=8)
     output = [f.requires_grad_(True) for f in feature_layers(1)]
     source = [f.requires_grad_(True) for f in feature_layers(2)]
-    loss(output, source).backward()
+    loss(source, output).backward()
     assert all(f.grad.abs().sum() > 0 for f in output)
     assert all(f.grad is None for f in source)
     assert all(p.grad is not None for p in loss.parameters())
@@ -55,3 +55,17 @@ def test_projection_heads_and_output_features_receive_gradients():
 def test_wrong_number_of_layers_is_a_config_error():
     with pytest.raises(ConfigError, match="num_layers"):
         PatchNCELoss(num_layers=3)(feature_layers(), feature_layers())
+
+
+def test_images_are_encoded_by_the_encoder_it_is_given():
+    encoder = torch.nn.Conv2d(1, 8, 3, padding=1)
+    loss = PatchNCELoss(num_layers=1, num_patches=16)
+    images = torch.rand(2, 1, 8, 8)
+    with pytest.raises(ConfigError, match="use_encoder"):
+        loss(images, images)
+    loss.use_encoder(lambda x: [encoder(x)])
+    output = images.clone().requires_grad_(True)
+    value = loss(images, output)
+    value.backward()
+    assert output.grad.abs().sum() > 0
+    assert not any(p is encoder.weight for p in loss.parameters())
