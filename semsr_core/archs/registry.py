@@ -16,7 +16,18 @@ from typing import Any, Literal
 
 from torch import nn
 
+from semsr_core.archs.dcgan_d import DCGANDiscriminator
+from semsr_core.archs.n2_d import N2Discriminator
+from semsr_core.archs.patchgan import PatchGAN9, PatchGAN34, PatchGAN70
+from semsr_core.archs.resnet_gen import ResNetGenerator
+from semsr_core.archs.rir import RIRNet
 from semsr_core.archs.rrdbnet import RRDBNet
+from semsr_core.archs.srgan_d import SRGANDiscriminator, SRGANDiscriminatorReduced
+from semsr_core.archs.srresnet import SRResNet, SRResNetIN
+from semsr_core.archs.unet import UNet, UNet64, UNet128, UNet256
+from semsr_core.archs.wgan_critic import WGANCritic
+from semsr_core.archs.wgan_resnet import WGANResNet
+from semsr_core.archs.zssr import ZSSRNet
 from semsr_core.errors import ConfigError
 
 Kind = Literal["generator", "discriminator"]
@@ -33,9 +44,11 @@ class ArchSpec:
         ``(-1.0, 1.0)`` for networks with a tanh head.
     input_at_output_size: True when the input is the LR image already upscaled to
         the output size (pix2pix generators); False when the network upsamples.
-    size_multiple: input height and width must be multiples of this.
+    size_multiple: input height and width must be multiples of this (for ``unet``,
+        whose depth is a config key, the value holds for the default depth 7).
     min_size: smallest input side (with the default config) for which the network
-        runs in training and evaluation mode, batch size 1 included.
+        runs in training and evaluation mode, batch size 1 included; for ``srgan_d``
+        and ``srgan_d_reduced`` the smallest ``input_size`` they can be built for.
     source: where the design comes from (tags as in SPEC.md).
     """
 
@@ -53,7 +66,33 @@ _TANH = (-1.0, 1.0)
 
 _SPECS: tuple[ArchSpec, ...] = (
     # generators
+    ArchSpec("srresnet", "generator", SRResNet, min_size=2, source="[S2] SRGAN"),
+    ArchSpec("srresnet_in", "generator", SRResNetIN, min_size=2, source="[S0] §1.3 (N2)"),
     ArchSpec("rrdbnet", "generator", RRDBNet, source="[S0] §1.2, App. A; ESRGAN"),
+    ArchSpec("wgan_resnet", "generator", WGANResNet, _TANH, source="[S3] §4.1.1, table 1"),
+    ArchSpec("rir", "generator", RIRNet, min_size=2, source="[S4] §3.2.2"),
+    ArchSpec("zssr", "generator", ZSSRNet, source="[S1] §3.1"),
+    ArchSpec("unet", "generator", UNet, _TANH, True, 128, 128,
+             "[S1] §3.2.2; pix2pix (any depth; limits shown for the default 7)"),
+    ArchSpec("unet64", "generator", UNet64, _TANH, True, 64, 64, "[S1] §3.2.2; pix2pix"),
+    ArchSpec("unet128", "generator", UNet128, _TANH, True, 128, 128, "[S1] §3.2.2; pix2pix"),
+    ArchSpec("unet256", "generator", UNet256, _TANH, True, 256, 256, "[S1] §3.2.2; pix2pix"),
+    ArchSpec("resnet_gen", "generator", ResNetGenerator, _TANH, True, 4, 8,
+             "[S1] §3.2.1; pix2pix/CycleGAN"),
+    # discriminators and critics (logits / scores, no output activation)
+    ArchSpec("srgan_d", "discriminator", SRGANDiscriminator, size_multiple=16, min_size=32,
+             source="[S2] SRGAN; [S0] §1.2 (N1, features=32)"),
+    ArchSpec("srgan_d_reduced", "discriminator", SRGANDiscriminatorReduced, size_multiple=4,
+             min_size=8, source="[S0] App. A (N1-reduced)"),
+    ArchSpec("dcgan_d", "discriminator", DCGANDiscriminator, min_size=64,
+             source="[S0] §3.2.2"),
+    ArchSpec("patchgan34", "discriminator", PatchGAN34, min_size=12, source="[S0] §3.3"),
+    ArchSpec("patchgan70", "discriminator", PatchGAN70, min_size=24,
+             source="[S1] §2.2; pix2pix"),
+    ArchSpec("patchgan9", "discriminator", PatchGAN9, min_size=3, source="[S0] App. B"),
+    ArchSpec("wgan_critic", "discriminator", WGANCritic, min_size=17,
+             source="[S3] §4.1.2, table 1"),
+    ArchSpec("n2_d", "discriminator", N2Discriminator, source="[S0] §1.3 (N2)"),
 )
 
 _BY_NAME: dict[str, ArchSpec] = {s.name: s for s in _SPECS}

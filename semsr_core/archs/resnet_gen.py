@@ -1,0 +1,90 @@
+"""pix2pix / CycleGAN ResNet generator ``resnet_gen`` ([S1] §3.2.1).
+
+c7s1-64, two stride-2 downsamplings, 9 residual blocks, two stride-2 transposed
+convolutions, c7s1-out, tanh; InstanceNorm and reflection padding throughout. Like
+the U-Net, its input is the LR image already upscaled to the output size, whose
+sides must be multiples of 4; images are in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from semsr_core.archs.arguments import require_at_least
+
+
+def _norm(features: int) -> nn.Module:
+    return nn.InstanceNorm2d(features)
+
+
+class ReflectResidualBlock(nn.Module):
+    """[reflect-pad, conv3×3, InstanceNorm, ReLU, reflect-pad, conv3×3, InstanceNorm] + x."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(features, features, 3),
+            _norm(features),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(features, features, 3),
+            _norm(features),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResNetGenerator(nn.Module):
+    """CycleGAN's ResNet generator (Johnson et al. layout, ``resnet_9blocks``).
+
+    Args:
+        in_channels: channels of the upscaled input.
+        out_channels: channels of the output.
+        features: channels after the first convolution (``ngf``, 64); the residual
+            blocks work at 4× that.
+        blocks: residual blocks at the bottleneck (9).
+        scale: factor by which the input was upscaled before reaching the network;
+            accepted so every generator takes ``scale``, kept as ``input_upscaled_by``;
+            the network keeps the size.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        features: int = 64,
+        blocks: int = 9,
+        scale: int = 1,
+    ):
+        super().__init__()
+        for key, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("features", features),
+            ("scale", scale),
+        ):
+            require_at_least("resnet_gen", key, value, 1)
+        require_at_least("resnet_gen", "blocks", blocks, 0)
+        self.input_upscaled_by = scale
+        f = features
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3), nn.Conv2d(in_channels, f, 7), _norm(f), nn.ReLU(True),
+        ]
+        for mult in (1, 2):
+            layers += [nn.Conv2d(f * mult, f * mult * 2, 3, 2, 1), _norm(f * mult * 2),
+                       nn.ReLU(True)]
+        layers += [ReflectResidualBlock(4 * f) for _ in range(blocks)]
+        for mult in (4, 2):
+            layers += [
+                nn.ConvTranspose2d(f * mult, f * mult // 2, 3, 2, 1, output_padding=1),
+                _norm(f * mult // 2),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(f, out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
