@@ -93,9 +93,9 @@ class PatchGAN9(nn.Module):
 
     semsr's design (the source names only the field): conv3×3 s1 (f) + LeakyReLU 0.2;
     conv3×3 s2 (2f) + BN + LeakyReLU; conv1×1 (4f) + BN + LeakyReLU; conv3×3 s1 → 1.
-    Fields: 3 + 2 = 5 after the 1×1, ×2 through the stride, 3 more from the
-    first conv: (3 − 1)·2 + 3 + 2 = 9. All convs are padded, so a side-H input
-    gives a ⌈H/2⌉ map.
+    Field, counted from the output back: 3 (last conv), still 3 through the 1×1,
+    (3 − 1)·2 + 3 = 7 through the stride-2 conv, 7 + 2 = 9 through the first conv.
+    All convs are padded, so a side-H input gives a ⌈H/2⌉ map.
 
     Args:
         in_channels: channels of the image judged.

@@ -117,7 +117,7 @@ def spec(name: str) -> ArchSpec:
         ) from None
 
 
-def build(name: str, **config: Any) -> nn.Module:
+def build(name: str, /, **config: Any) -> nn.Module:
     """Build the network ``name`` with constructor arguments ``config``.
 
     Missing keys take the class defaults. Unknown keys and values of the wrong type

@@ -9,11 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from semsr_core.archs.arguments import doublings, require_at_least
 from semsr_core.archs.srresnet import (
     ResidualBlock,
     SRResNetFrame,
     batch_norm,
+    checked_steps,
     pixel_shuffle_upsampler,
 )
 
@@ -52,16 +52,12 @@ class RIRNet(SRResNetFrame):
         rir_blocks: int = 6,
         residual_blocks: int = 3,
     ):
-        doublings("rir", "scale", scale, (2, 4, 8))
-        for key, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("features", features),
-            ("rir_blocks", rir_blocks),
-            ("residual_blocks", residual_blocks),
-        ):
-            require_at_least("rir", key, value, 1)
+        steps = checked_steps(
+            "rir", in_channels, out_channels, scale,
+            features=features, rir_blocks=rir_blocks, residual_blocks=residual_blocks,
+        )
         body = nn.Sequential(*(RIRBlock(features, residual_blocks) for _ in range(rir_blocks)))
         super().__init__(
-            in_channels, out_channels, scale, features, body, batch_norm, pixel_shuffle_upsampler
+            in_channels, out_channels, scale, steps, features, body, batch_norm,
+            pixel_shuffle_upsampler,
         )

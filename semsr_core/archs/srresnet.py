@@ -72,7 +72,8 @@ class SRResNetFrame(nn.Module):
     """The SRGAN generator frame around any residual ``body`` of ``features`` channels.
 
     head conv9×9 + PReLU → body → conv3×3 + norm → + head (long skip) →
-    ``upsampler`` → conv9×9 to ``out_channels``. No output activation: images in [0, 1].
+    ``upsampler`` (``upsampling_steps`` × 2) → conv9×9 to ``out_channels``. No output
+    activation: images in [0, 1].
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class SRResNetFrame(nn.Module):
         in_channels: int,
         out_channels: int,
         scale: int,
+        upsampling_steps: int,
         features: int,
         body: nn.Module,
         norm: Norm,
@@ -90,7 +92,7 @@ class SRResNetFrame(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(in_channels, features, 9, 1, 4), nn.PReLU(features))
         self.body = body
         self.body_end = nn.Sequential(nn.Conv2d(features, features, 3, 1, 1), norm(features))
-        self.upsample = upsampler(features, doublings("generator", "scale", scale, (2, 4, 8)))
+        self.upsample = upsampler(features, upsampling_steps)
         self.tail = nn.Conv2d(features, out_channels, 9, 1, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,12 +101,14 @@ class SRResNetFrame(nn.Module):
         return self.tail(self.upsample(feat))
 
 
-def _check(arch: str, in_channels: int, out_channels: int, scale: int, **sizes: int) -> None:
-    doublings(arch, "scale", scale, (2, 4, 8))
+def checked_steps(arch: str, in_channels: int, out_channels: int, scale: int, **sizes: int) -> int:
+    """Validate the common arguments; return the number of ×2 upsampling steps."""
+    steps = doublings(arch, "scale", scale, (2, 4, 8))
     require_at_least(arch, "in_channels", in_channels, 1)
     require_at_least(arch, "out_channels", out_channels, 1)
     for key, value in sizes.items():
         require_at_least(arch, key, value, 1)
+    return steps
 
 
 class SRResNet(SRResNetFrame):
@@ -126,10 +130,13 @@ class SRResNet(SRResNetFrame):
         features: int = 64,
         blocks: int = 16,
     ):
-        _check("srresnet", in_channels, out_channels, scale, features=features, blocks=blocks)
+        steps = checked_steps(
+            "srresnet", in_channels, out_channels, scale, features=features, blocks=blocks
+        )
         body = nn.Sequential(*(ResidualBlock(features, batch_norm) for _ in range(blocks)))
         super().__init__(
-            in_channels, out_channels, scale, features, body, batch_norm, pixel_shuffle_upsampler
+            in_channels, out_channels, scale, steps, features, body, batch_norm,
+            pixel_shuffle_upsampler,
         )
 
 
@@ -152,8 +159,11 @@ class SRResNetIN(SRResNetFrame):
         features: int = 16,
         blocks: int = 8,
     ):
-        _check("srresnet_in", in_channels, out_channels, scale, features=features, blocks=blocks)
+        steps = checked_steps(
+            "srresnet_in", in_channels, out_channels, scale, features=features, blocks=blocks
+        )
         body = nn.Sequential(*(ResidualBlock(features, instance_norm) for _ in range(blocks)))
         super().__init__(
-            in_channels, out_channels, scale, features, body, instance_norm, bilinear_upsampler
+            in_channels, out_channels, scale, steps, features, body, instance_norm,
+            bilinear_upsampler,
         )

@@ -111,8 +111,8 @@ def _measured_receptive_field(net: nn.Module, in_channels: int, side: int) -> tu
 
 @pytest.mark.parametrize(
     ("name", "field", "in_channels"),
-    [("patchgan34", 34, 1), ("patchgan70", 70, 2), ("patchgan9", 9, 1)],
+    [("patchgan34", 34, 1), ("patchgan70", 70, 2), ("patchgan9", 9, 1), ("n2_d", 23, 1)],
 )
-def test_patchgan_receptive_field_is_measured_exactly(name, field, in_channels):
+def test_patch_receptive_field_is_measured_exactly(name, field, in_channels):
     net = archs.build(name, in_channels=in_channels, features=4)
     assert _measured_receptive_field(net, in_channels, 128) == (field, field)

@@ -29,6 +29,16 @@ def test_unknown_network_lists_the_known_ones():
         archs.build("esrgan")
 
 
+def test_unknown_kind_is_a_config_error():
+    with pytest.raises(ConfigError, match="'critic'"):
+        archs.names("critic")
+
+
+def test_a_config_key_called_name_is_reported_not_crashing():
+    with pytest.raises(ConfigError, match="'name'"):
+        archs.build("zssr", name="mine")
+
+
 def test_unknown_key_is_named_with_the_accepted_keys():
     with pytest.raises(ConfigError, match=r"'num_block'.*Accepted keys:.*blocks.*growth"):
         archs.build("rrdbnet", num_block=8)
