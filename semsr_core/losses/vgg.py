@@ -216,13 +216,14 @@ class VGGFeatures(nn.Module):
     after the deepest requested layer, kept in eval mode and never trained.
     """
 
-    def __init__(self, arch: str = "vgg19", layers: tuple[str, ...] | list[str] = ("54",),
+    def __init__(self, arch: str = "vgg19", layers: str | tuple[str, ...] | list[str] = ("54",),
                  after_activation: bool = True,
                  value_range: tuple[float, float] | list[float] = (0.0, 1.0),
                  weights: str | os.PathLike | None = None,
                  state_dict: Mapping[str, Tensor] | None = None):
         super().__init__()
-        self.layers = tuple(_parse_layers(list(layers), arch, "VGG features"))
+        names = [layers] if isinstance(layers, str) else list(layers)
+        self.layers = tuple(_parse_layers(names, arch, "VGG features"))
         low, high = (float(v) for v in value_range)
         if not high > low:
             raise ConfigError(f"value_range must be (low, high) with high > low, got "

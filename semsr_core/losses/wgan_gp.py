@@ -20,9 +20,10 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, lambda_gp: f
 
     ``real`` and ``fake`` are batches of the critic's inputs (same shape); ``fake`` is
     detached, so the penalty only trains the critic. The gradient norm of each sample
-    is taken over all its non-batch dimensions (channels and pixels together). The
-    graph is kept, so the returned value can be back-propagated into the critic.
-    ``generator`` makes ε reproducible.
+    is taken over all its non-batch dimensions (channels and pixels together). A
+    critic that returns a map of scores is taken to score each sample by the map's
+    mean, as :meth:`WassersteinGP.d_loss` does. The graph is kept, so the returned
+    value can be back-propagated into the critic. ``generator`` makes ε reproducible.
     """
     if real.shape != fake.shape:
         raise ConfigError(
@@ -34,7 +35,8 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, lambda_gp: f
     eps = torch.rand(shape, generator=generator, device="cpu", dtype=torch.float32)
     eps = eps.to(device=real.device, dtype=real.dtype)
     mixed = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
-    scores = critic(mixed)
+    # A critic giving a score map is scored per sample by its mean, as in d_loss.
+    scores = critic(mixed).reshape(real.shape[0], -1).mean(dim=1)
     (grad,) = torch.autograd.grad(
         outputs=scores, inputs=mixed, grad_outputs=torch.ones_like(scores),
         create_graph=True,

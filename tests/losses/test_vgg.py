@@ -96,6 +96,7 @@ def test_layers_are_named_as_in_srgan(vgg19_file):
     assert features["54"].shape == (1, 512, 2, 2)
     # Truncated after relu5_4 (index 35): the last max-pool is not built.
     assert len(net.features) == 36
+    assert VGGFeatures("vgg19", "31", weights=vgg19_file).layers == ("31",)
 
 
 def test_features_before_activation_keep_negative_values(vgg19_file):

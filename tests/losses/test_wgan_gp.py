@@ -58,6 +58,17 @@ def test_penalty_trains_the_critic_with_the_analytic_gradient():
     assert torch.allclose(critic.weight.grad, expected, rtol=1e-6)
 
 
+def test_a_critic_giving_a_score_map_is_scored_by_its_mean():
+    # Map critic: scores w·x per pixel; its per-sample score is Σ w·x / 4, so ‖∇‖ = ‖w‖/4.
+    class MapCritic(nn.Module):
+        def forward(self, x):
+            return x * torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+
+    real, fake = torch.rand(3, 1, 2, 2), torch.rand(3, 1, 2, 2)
+    penalty = gradient_penalty(MapCritic(), real, fake, lambda_gp=10.0)
+    assert penalty.item() == pytest.approx(10.0 * (5.0 / 4 - 1.0) ** 2, rel=1e-6)
+
+
 def test_gradient_norm_is_taken_per_sample():
     # With real == fake every interpolate is the sample itself and ∇C(x̂) = x̂, so the
     # penalty is λ · mean_i (‖x_i‖ − 1)²; one norm over the whole batch would differ.
