@@ -1,0 +1,407 @@
+"""Writing stacks as OME-TIFF, atomically: :func:`write_stack`.
+
+The file is written under a hidden temporary name in the destination folder, flushed
+to disk (fsync) and only then renamed to its final name (``os.replace``), so a file
+under the final name is always complete: an exception, Ctrl-C, a full disk or a
+cancelled task removes the temporary file and leaves nothing behind.
+
+Layout of the files written:
+
+- one OME-TIFF image of shape (Z, Y, X) (or (Y, X) for one slice), one TIFF page per
+  slice, uncompressed unless asked; BigTIFF when the pixels exceed ~4 GB or when the
+  number of slices is not known in advance (a generator);
+- ``Pixels/@PhysicalSizeX``/``Y`` with ``PhysicalSizeXUnit``/``YUnit`` in the OME-XML
+  (and the same size as TIFF resolution tags in pixels per centimetre, for software
+  that ignores OME);
+- the provenance dictionary (``metadata=``, e.g. model id and settings) as JSON in an
+  OME ``CommentAnnotation`` with ``Namespace`` =
+  :data:`~semsr_core.io.metadata.PROVENANCE_NAMESPACE`; :func:`~semsr_core.io.read_stack`
+  returns it as ``stack.metadata["provenance"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semsr_core.errors import ConfigError, OutputError
+from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.io.metadata import (
+    PROVENANCE_NAMESPACE,
+    canonical_unit,
+    length_units,
+    to_nanometres,
+)
+from semsr_core.io.stack import Stack
+
+WRITABLE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
+"""Pixel types semsr writes."""
+
+CLASSIC_TIFF_LIMIT = 2**32 - 2**25
+"""Pixel bytes above which a file must be BigTIFF (the limit tifffile itself uses)."""
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_LOW_SPACE = 16 * 2**20  # bytes free below which a short write means the disk is full
+_OME_UNIT = {"inch": "in"}  # OME UnitsLength symbols that differ from semsr's
+_PLACEHOLDER = "semsr: OME-XML metadata is written when the stack is complete"
+
+
+def write_stack(
+    path: str | os.PathLike,
+    data: np.ndarray | Iterable[np.ndarray] | Stack,
+    *,
+    pixel_size: float | None = None,
+    unit: str = "nm",
+    metadata: dict[str, Any] | None = None,
+    dtype: Any = None,
+    protect: Iterable[str | os.PathLike] | str | os.PathLike = (),
+    overwrite: bool = False,
+    compression: str | None = None,
+    on_event: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Write a 2-D image, a (Z, Y, X) array or an iterable of 2-D slices as OME-TIFF.
+
+    Slices from an iterable (a generator, a :class:`Stack`) are written one page at a
+    time and never held together. ``pixel_size`` is in ``unit`` (any of
+    :func:`~semsr_core.io.metadata.length_units`); ``metadata`` is a JSON-serialisable
+    provenance dictionary; ``dtype`` (uint8, uint16 or float32) converts the slices
+    without ever clipping: values outside its range are an error. ``protect`` names the
+    input file(s): writing onto one of them is refused even with ``overwrite=True``
+    (the path of a :class:`Stack` given as ``data`` is protected automatically). An
+    existing file is replaced only with ``overwrite=True``. ``compression`` is a
+    tifffile codec name such as "zlib" (None: uncompressed). Emits PROGRESS events
+    (stage "writing") and honours ``cancel`` between slices.
+
+    Returns the path written. Raises :class:`OutputError` (destination problems, disk
+    full) or :class:`ConfigError` (invalid ``unit``, ``dtype``, ``pixel_size`` or
+    ``metadata``); nothing exists under ``path`` after a failure that was not there
+    before.
+    """
+    destination = Path(path)
+    folder = destination.parent
+    _check_destination(destination, folder, _protected(protect, data), overwrite)
+    out_dtype = _check_dtype(dtype)
+    unit_symbol = _check_pixel_size(pixel_size, unit)
+    provenance = _check_metadata(metadata)
+    slices, count = _slices(destination, data)
+    bigtiff = count is None or _first_guess_bigtiff(data, count, out_dtype)
+
+    with _disk_errors(destination):
+        handle, temporary_name = tempfile.mkstemp(
+            prefix=f".{destination.name}.", suffix=".partial", dir=folder)
+        os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        _write_ome_tiff(
+            temporary, destination, slices, count, bigtiff=bigtiff, out_dtype=out_dtype,
+            pixel_size=pixel_size, unit=unit_symbol, provenance=provenance,
+            compression=compression, on_event=on_event, cancel=cancel)
+        with _disk_errors(destination):
+            with open(temporary, "rb+") as written:
+                os.fsync(written.fileno())
+            os.replace(temporary, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    _fsync_folder(folder)
+    emit(on_event, EventKind.FINISHED, path=str(destination))
+    return destination
+
+
+# ---------------------------------------------------------------------- checks
+
+
+def _protected(protect: Any, data: Any) -> list[Path]:
+    if isinstance(protect, (str, os.PathLike)):
+        paths = [Path(protect)]
+    else:
+        paths = [Path(p) for p in protect]
+    if isinstance(data, Stack):
+        paths.append(Path(data.path))
+    return paths
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
+
+
+def _check_destination(destination: Path, folder: Path, protected: list[Path],
+                       overwrite: bool) -> None:
+    for source in protected:
+        if _same_file(destination, source):
+            raise OutputError(
+                f"refusing to write {destination}: it is the input file {source}",
+                path=destination,
+                hint="Inputs are never overwritten; choose another output name")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {destination}: the folder {folder} does not exist",
+                          path=destination, hint="Create the folder or choose another one")
+    if destination.is_dir():
+        raise OutputError(f"cannot write {destination}: it is a folder", path=destination,
+                          hint="Give a file name such as result.ome.tif")
+    if destination.exists() and not overwrite:
+        raise OutputError(
+            f"{destination} already exists", path=destination,
+            hint="Choose another name, or allow replacing it (overwrite=True, --overwrite)")
+
+
+def _check_dtype(dtype: Any) -> np.dtype | None:
+    if dtype is None:
+        return None
+    try:
+        chosen = np.dtype(dtype)
+    except TypeError as exc:
+        raise ConfigError(f"dtype {dtype!r} is not a pixel type",
+                          hint="Use uint8, uint16 or float32") from exc
+    if chosen not in WRITABLE_DTYPES:
+        raise ConfigError(f"dtype {chosen} cannot be written",
+                          hint="Use uint8, uint16 or float32")
+    return chosen
+
+
+def _check_pixel_size(pixel_size: float | None, unit: str) -> str:
+    symbol = canonical_unit(unit)
+    if symbol is None:
+        raise ConfigError(f"unit {unit!r} is not a length unit",
+                          hint=f"Use one of {', '.join(length_units())}")
+    if pixel_size is not None:
+        try:
+            valid = math.isfinite(float(pixel_size)) and float(pixel_size) > 0
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigError(f"pixel_size {pixel_size!r} is not a positive number",
+                              hint="Give the pixel width in the given unit, or None")
+    return symbol
+
+
+def _check_metadata(metadata: dict[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise ConfigError(f"metadata must be a dict, not {type(metadata).__name__}")
+    try:
+        return json.dumps(metadata, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"metadata cannot be stored as JSON ({exc})",
+                          hint="Use only str, numbers, bools, None, lists and dicts") from exc
+
+
+def _slices(destination: Path, data: Any) -> tuple[Iterator[Any], int | None]:
+    """An iterator over the 2-D slices of ``data`` and their number (None if unknown)."""
+    if isinstance(data, np.ndarray):
+        if data.ndim == 2:
+            return iter([data]), 1
+        if data.ndim == 3:
+            return iter(data), data.shape[0]
+        raise OutputError(
+            f"cannot write a {data.ndim}-D array to {destination}", path=destination,
+            hint="write_stack takes a 2-D image or a 3-D (Z, Y, X) stack")
+    if isinstance(data, Iterable):
+        return iter(data), len(data) if isinstance(data, Sized) else None
+    raise OutputError(f"cannot write a {type(data).__name__} to {destination}",
+                      path=destination, hint="Give an array or an iterable of 2-D arrays")
+
+
+def _first_guess_bigtiff(data: Any, count: int, out_dtype: np.dtype | None) -> bool:
+    """Whether ``count`` slices need BigTIFF, judged from the shape and type of the data."""
+    shape = getattr(data, "shape", None)
+    dtype = getattr(data, "dtype", None)
+    if shape is None and isinstance(data, Sequence) and count:
+        first = np.asarray(data[0])
+        shape, dtype = first.shape, first.dtype
+    if shape is None or len(shape) < 2 or dtype is None:
+        return True  # size unknown: BigTIFF is always safe
+    itemsize = out_dtype.itemsize if out_dtype is not None else min(np.dtype(dtype).itemsize, 4)
+    return count * shape[-2] * shape[-1] * itemsize > CLASSIC_TIFF_LIMIT
+
+
+def _output_dtype(first: np.ndarray, destination: Path) -> np.dtype:
+    if first.dtype in WRITABLE_DTYPES:
+        return first.dtype
+    if first.dtype.kind == "f":
+        return np.dtype(np.float32)
+    raise ConfigError(
+        f"cannot choose a pixel type for {first.dtype} data written to {destination}",
+        hint="Pass dtype='uint8', 'uint16' or 'float32'")
+
+
+def _converted(image: np.ndarray, dtype: np.dtype, index: int, destination: Path) -> np.ndarray:
+    """``image`` as ``dtype``; refuses (never clips) values the type cannot hold."""
+    if image.dtype == dtype:
+        return image
+    if dtype.kind == "f":
+        if image.dtype.kind == "f" and image.size and np.nanmax(np.abs(image)) > np.finfo(
+                dtype).max:
+            raise OutputError(f"slice {index} for {destination} has values too large for "
+                              f"{dtype}", path=destination, hint="Rescale the data first")
+        return image.astype(dtype)
+    info = np.iinfo(dtype)
+    values = np.rint(image) if image.dtype.kind == "f" else image
+    if image.dtype.kind == "f" and not np.isfinite(values).all():
+        raise OutputError(f"slice {index} for {destination} contains NaN or infinity, which "
+                          f"{dtype} cannot hold", path=destination,
+                          hint="Write float32, or replace the invalid values first")
+    low, high = values.min(), values.max()
+    if low < info.min or high > info.max:
+        raise OutputError(
+            f"slice {index} for {destination} has values {low:g}..{high:g} outside the "
+            f"{dtype} range {info.min}..{info.max}; semsr does not clip silently",
+            path=destination, hint="Rescale the data or write float32")
+    return values.astype(dtype)
+
+
+# ---------------------------------------------------------------------- writing
+
+
+def _write_ome_tiff(
+    temporary: Path, destination: Path, slices: Iterator[Any], count: int | None, *,
+    bigtiff: bool, out_dtype: np.dtype | None, pixel_size: float | None, unit: str,
+    provenance: str | None, compression: str | None, on_event: EventCallback | None,
+    cancel: CancelToken | None,
+) -> None:
+    import tifffile
+
+    from semsr_core import __version__
+
+    resolution = None
+    if pixel_size is not None:
+        per_cm = 1e7 / (float(pixel_size) * _nm_per(unit))
+        resolution = (per_cm, per_cm)
+    written = 0
+    shape: tuple[int, int] | None = None
+    dtype = out_dtype
+    with _disk_errors(destination):
+        writer = tifffile.TiffWriter(temporary, bigtiff=bigtiff)
+    try:
+        for index, item in enumerate(slices):
+            check_cancel(cancel)
+            image = np.asarray(item)
+            if image.ndim != 2 or 0 in image.shape:
+                raise OutputError(
+                    f"slice {index} for {destination} has shape {image.shape}; each slice "
+                    "must be a non-empty 2-D image", path=destination)
+            if shape is None:
+                shape = image.shape
+                dtype = dtype or _output_dtype(image, destination)
+            elif image.shape != shape:
+                raise OutputError(
+                    f"slice {index} for {destination} has shape {image.shape}, the first "
+                    f"had {shape}; all slices of a stack must have the same size",
+                    path=destination)
+            converted = _converted(image, dtype or image.dtype, index, destination)
+            with _disk_errors(destination):
+                writer.write(
+                    np.ascontiguousarray(converted),
+                    contiguous=compression is None, compression=compression,
+                    description=_PLACEHOLDER if index == 0 else None, metadata=None,
+                    photometric="minisblack", resolution=resolution,
+                    resolutionunit="CENTIMETER" if resolution else None,
+                    software=f"semsr {__version__}")
+            written += 1
+            emit(on_event, EventKind.PROGRESS, done=written, total=count, stage="writing",
+                 unit="slice")
+        check_cancel(cancel)
+        if shape is None or dtype is None:
+            raise OutputError(f"nothing to write to {destination}: no slices were given",
+                              path=destination)
+        if count is not None and written != count:
+            raise OutputError(f"{written} slices were given for {destination}, {count} "
+                              "were announced", path=destination)
+        with _disk_errors(destination):
+            writer.overwrite_description(
+                _ome_xml(written, shape, dtype, pixel_size, unit, provenance, __version__))
+    except BaseException:
+        # the first error is the one to report; the partial file is deleted by the caller
+        with contextlib.suppress(OSError):
+            writer.close()
+        raise
+    with _disk_errors(destination):
+        writer.close()
+
+
+@contextlib.contextmanager
+def _disk_errors(destination: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``destination`` into an OutputError that says why."""
+    try:
+        yield
+    except OSError as exc:
+        raise _output_error(exc, destination) from exc
+
+
+def _output_error(exc: OSError, destination: Path) -> OutputError:
+    folder = destination.parent
+    detail = exc.strerror or str(exc)
+    if exc.errno == errno.EFBIG:
+        return OutputError(
+            f"{destination.name} is too large for the file system or the file size limit "
+            f"of {folder} ({detail})", path=destination,
+            hint="Choose an output folder on another disk (e.g. not FAT32)")
+    # numpy reports a short write ("N requested and M written") without an errno
+    if exc.errno in _NO_SPACE or (exc.errno is None and _free_bytes(folder) < _LOW_SPACE):
+        return OutputError(
+            f"not enough disk space in {folder} to write {destination.name} ({detail})",
+            path=destination, hint="Free some space or choose an output folder on another disk")
+    if isinstance(exc, PermissionError):
+        return OutputError(f"cannot write {destination.name} in {folder} (permission denied)",
+                           path=destination,
+                           hint="Choose a folder you can write to or check its permissions")
+    return OutputError(f"cannot write {destination} ({detail})", path=destination,
+                       hint=f"Check the disk and the folder {folder}")
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def _nm_per(unit: str) -> float:
+    """Nanometres in one ``unit`` (already validated by :func:`canonical_unit`)."""
+    return float(to_nanometres(1, unit) or "nan")
+
+
+def _ome_xml(count: int, shape: tuple[int, int], dtype: np.dtype, pixel_size: float | None,
+             unit: str, provenance: str | None, version: str) -> bytes:
+    import tifffile
+
+    extra: dict[str, Any] = {}
+    if pixel_size is not None:
+        ome_unit = _OME_UNIT.get(unit, unit)
+        extra.update(PhysicalSizeX=float(pixel_size), PhysicalSizeXUnit=ome_unit,
+                     PhysicalSizeY=float(pixel_size), PhysicalSizeYUnit=ome_unit)
+    if provenance is not None:
+        extra["CommentAnnotation"] = {"Namespace": PROVENANCE_NAMESPACE, "Value": provenance}
+    ome = tifffile.OmeXml(Creator=f"semsr {version}")
+    height, width = shape
+    ome.addimage(
+        dtype, (count, height, width) if count > 1 else (height, width),
+        (count, 1, 1, height, width, 1), axes="ZYX" if count > 1 else "YX", **extra)
+    return ome.tostring(declaration=True).encode("utf-8")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
