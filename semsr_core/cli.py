@@ -133,10 +133,51 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_simulate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out_dir", metavar="OUT_DIR",
+                   help="folder to write hr/, lr/, masks/ and simulation.json into")
+    p.add_argument("--pairs", type=int, default=8, help="number of LR/HR pairs (default 8)")
+    p.add_argument("--scale", type=int, default=4, help="LR pixel = scale × HR pixel: 2 or 4")
+    p.add_argument("--size", type=int, default=256,
+                   help="HR image side in pixels, a multiple of the scale (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
+    p.add_argument("--layout", default="mixed",
+                   help="hexmesh, lines, vias, particles or mixed (default mixed)")
+    p.add_argument("--defects", type=float, default=1.0, metavar="RATE",
+                   help="mean number of defects per 256×256 HR pixels (default 1; 0: none)")
+    p.add_argument("--style-gap", action="store_true",
+                   help="give the LR a different contrast/brightness than the HR")
+    p.add_argument("--degradation", default="sem-noise",
+                   help="how LR is made: bicubic, crappify, area or sem-noise (default)")
+    p.add_argument("--pixel-size", type=float, default=2.0, metavar="NM",
+                   help="HR pixel size in nm (default 2)")
+    p.add_argument("--stack", action="store_true",
+                   help="also write hr_stack.tif and lr_stack.tif (all pairs, multi-page)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from semsr_core.data.simulate import simulate_dataset
+
+    progress = ProgressPrinter(quiet=args.quiet)
+    try:
+        written = simulate_dataset(
+            args.out_dir, pairs=args.pairs, scale=args.scale, size=args.size, seed=args.seed,
+            layout=args.layout, defect_rate=args.defects, style_gap=args.style_gap,
+            degradation=args.degradation, stack=args.stack, pixel_size=args.pixel_size,
+            on_event=progress)
+    finally:
+        progress.close()
+    print(f"wrote {args.pairs} simulated pair(s) ({len(written)} files) to {args.out_dir}")
+    return 0
+
+
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
     "models": ("list, inspect, import and export model files", _add_models, _run_models),
+    "simulate": ("write a simulated SEM dataset: LR/HR pairs with defect masks",
+                 _add_simulate, _run_simulate),
 }
 
 
