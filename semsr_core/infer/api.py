@@ -1,0 +1,359 @@
+"""``super_resolve``: the one call that enlarges an image, a stack or a file with a model.
+
+    >>> from semsr_core import super_resolve
+    >>> sr = super_resolve(image, "my-model")                 # 2-D array -> 2-D array
+    >>> for sr_slice in super_resolve(stack, model): ...      # lazy Stack -> lazy slices
+    >>> super_resolve_file("scan.tif", "scan_sr.ome.tif", model)
+
+Everything a call needs is resolved once at its start (device, precision, tile and
+batch size, normalisation); nothing is kept between calls. Progress arrives as
+:class:`~semsr_core.events.Event` objects through ``on_event`` (stage
+``"super-resolve"``, one event per tile; ZSSR models add stage ``"zssr training"``),
+and a :class:`~semsr_core.events.CancelToken` stops the work before the next batch of
+tiles. Output intensities follow the input's dtype (uint16 in, uint16 out) unless
+``output_dtype="float32"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from semsr_core.errors import InputError, ModelError
+from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.infer import device as devices
+from semsr_core.infer import network, normalize, tiling, zssr
+from semsr_core.infer.normalize import ClipCount
+
+DEFAULT_OVERLAP = 32
+"""Input pixels shared by neighbouring tiles (a quarter is cross-faded, the rest is context)."""
+
+STAGE = "super-resolve"
+
+
+def _as_model(model: Any):
+    from semsr_core.models import Model, load_model
+
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return load_model(model)
+    raise TypeError(f"model must be a semsr Model or a model name/path, not {type(model)!r}")
+
+
+@dataclass
+class _Run:
+    """Everything resolved for one call: the prepared network and the tiling settings."""
+
+    model: Any
+    facts: network.ArchFacts
+    net: network.PreparedNetwork
+    is_zssr: bool
+    zssr_settings: zssr.ZSSRSettings | None
+    tile: int
+    overlap: int
+    batch: int
+    precision: str
+    output_dtype: str
+    slices: int
+    height: int
+    width: int
+    on_event: EventCallback | None
+    cancel: CancelToken | None
+    progress: tiling.TileProgress = field(default_factory=tiling.TileProgress)
+    clipped: ClipCount = field(default_factory=ClipCount)
+    slice_index: int = 0
+
+    # ------------------------------------------------------------------ set-up
+    @classmethod
+    def start(cls, model: Any, *, height: int, width: int, slices: int, device: str,
+              tile: int | None, overlap: int, batch: int | None, precision: str,
+              output_dtype: str, scale: int | None, zssr_settings: Any,
+              on_event: EventCallback | None, cancel: CancelToken | None) -> _Run:
+        card = model.card
+        name = card.name or card.arch
+        if scale is not None and int(scale) != card.scale:
+            raise ModelError(f"model '{name}' enlarges ×{card.scale}, but ×{scale} was asked",
+                             hint=f"Choose a ×{scale} model (`semsr models list`) or "
+                                  f"drop the scale option to use ×{card.scale}.")
+        normalize.check_normalization(card.normalization)
+        normalize.check_output_dtype(output_dtype)
+        facts = network.arch_facts(card.arch)
+        is_zssr = card.arch == "zssr"
+        minimum = facts.min_size  # in the network's input pixels
+        if facts.input_at_output_size:
+            minimum = -(-minimum // card.scale)
+        if is_zssr:
+            minimum = max(minimum, zssr.minimum_side(card.scale))
+        if min(height, width) < minimum:
+            raise InputError(f"the image is {height}×{width} pixels, smaller than the "
+                             f"{minimum}-pixel minimum of the '{card.arch}' network",
+                             hint="Use a larger image (or crop less), or another model.")
+        if overlap < 0:
+            from semsr_core.errors import ConfigError
+
+            raise ConfigError(f"overlap {overlap} is negative", hint="Use --overlap 0 or more.")
+        torch_device = devices.resolve_device(device)
+        dtype = devices.choose_precision(precision, torch_device)
+        if torch_device.type == "cpu":
+            devices.set_cpu_threads()
+        net_scale = 1 if facts.input_at_output_size else card.scale
+        net = network.prepare_network(model.generator, device=torch_device, dtype=dtype,
+                                      scale=net_scale, in_channels=card.in_channels,
+                                      out_channels=card.out_channels,
+                                      size_multiple=facts.size_multiple)
+        if tile is None or batch is None:
+            per_pixel = network.bytes_per_pixel(net)
+            free = devices.free_memory(torch_device)
+        else:
+            per_pixel, free = 1.0, 0
+        tile, batch = network.choose_tile_and_batch(
+            per_pixel=per_pixel, free=free, device_type=torch_device.type, tile=tile,
+            batch=batch, overlap=overlap, multiple=facts.size_multiple)
+        settings = None
+        if is_zssr:
+            settings = zssr_settings if isinstance(zssr_settings, zssr.ZSSRSettings) else \
+                zssr.ZSSRSettings.from_dict(zssr_settings or card.training.get("zssr"))
+        precision_name = {torch.float32: "fp32", torch.float16: "fp16",
+                          torch.bfloat16: "bf16"}[dtype]
+        run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch, precision_name,
+                  output_dtype, slices, height, width, on_event, cancel)
+        run.progress.report = run._report
+        run._plan_remaining(slices)
+        return run
+
+    # ---------------------------------------------------------------- progress
+    def _tiles_per_slice(self) -> int:
+        s = self.model.card.scale if self.facts.input_at_output_size else 1
+        plan = tiling.plan_tiles(self.height * s, self.width * s, self.tile, self.overlap)
+        ensemble = 8 if self.is_zssr and self.zssr_settings.self_ensemble else 1
+        return len(plan) * ensemble
+
+    def _plan_remaining(self, remaining_slices: int) -> None:
+        self.progress.planned = self.progress.done + self._tiles_per_slice() * remaining_slices
+
+    def _report(self, done: int, planned: int) -> None:
+        emit(self.on_event, EventKind.PROGRESS, stage=STAGE, done=done, total=planned,
+             unit="tile", postfix=f"slice {self.slice_index + 1}/{self.slices}")
+
+    def _shrunk(self, tile: int) -> None:
+        self.tile = tile
+        emit(self.on_event, EventKind.MESSAGE, level="warning",
+             text=f"out of memory on {self.net.device}; continuing with {tile}-pixel tiles")
+
+    # ------------------------------------------------------------------- work
+    def settings(self) -> dict[str, Any]:
+        """The settings used, for provenance."""
+        data = {"device": str(self.net.device), "precision": self.precision,
+                "tile": self.tile, "overlap": self.overlap, "batch": self.batch,
+                "output_dtype": self.output_dtype}
+        if self.zssr_settings is not None:
+            data["zssr"] = self.zssr_settings.to_dict()
+        return data
+
+    def resolve_slice(self, image: np.ndarray, index: int) -> np.ndarray:
+        """Super-resolve one 2-D slice; counts clipped pixels in ``self.clipped``."""
+        if image.ndim != 2:
+            raise InputError(f"slice {index} has shape {image.shape}, not a 2-D image",
+                             hint="Give a 2-D image or a (Z, Y, X) stack.")
+        if image.shape != (self.height, self.width):
+            raise InputError(f"slice {index} is {image.shape[0]}×{image.shape[1]} pixels but "
+                             f"the first is {self.height}×{self.width}",
+                             hint="All slices of a stack must have the same size.")
+        check_cancel(self.cancel)
+        self.slice_index = index
+        self._plan_remaining(self.slices - index)
+        card = self.model.card
+        unit, intensity = normalize.normalize(image, card.normalization)
+        x = normalize.to_network_range(unit, card.value_range)
+        net = self.net
+        if self.is_zssr:
+            trained = zssr.train_zssr(x, self.model.generator, scale=card.scale,
+                                      device=self.net.device, settings=self.zssr_settings,
+                                      on_event=self.on_event, cancel=self.cancel)
+            net = network.prepare_network(trained, device=self.net.device,
+                                          dtype=self.net.dtype, scale=self.net.scale,
+                                          in_channels=card.in_channels,
+                                          out_channels=card.out_channels)
+        if self.facts.input_at_output_size:
+            x = _upscale_bicubic(x, card.scale)
+        if self.is_zssr and self.zssr_settings.self_ensemble:
+            outputs = [zssr.unorient(self._tiled(zssr.orient(x, k, flip), net), k, flip)
+                       for k, flip in zssr.EIGHT_ORIENTATIONS]
+            y = np.median(np.stack(outputs), axis=0).astype(np.float32)
+        else:
+            y = self._tiled(x, net)
+        out, clipped = normalize.denormalize(normalize.from_network_range(y, card.value_range),
+                                             intensity, self.output_dtype)
+        self.clipped.add(clipped)
+        return out
+
+    def _tiled(self, x: np.ndarray, net: network.PreparedNetwork) -> np.ndarray:
+        result = tiling.run_tiled(
+            x[None], partial(network.run_network, net), scale=net.scale, out_channels=1,
+            tile=self.tile, overlap=self.overlap, batch=self.batch,
+            size_multiple=net.size_multiple, progress=self.progress, cancel=self.cancel,
+            is_out_of_memory=devices.is_out_of_memory,
+            release_memory=partial(devices.release_cached_memory, net.device),
+            on_tile_shrink=self._shrunk)
+        return result[0]
+
+    def warn_if_clipped(self) -> None:
+        if self.clipped.total:
+            emit(self.on_event, EventKind.MESSAGE, level="warning", text=self.clipped.note())
+
+
+def _upscale_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
+    """Bicubic enlargement by ``scale`` (for networks that take the image at output size)."""
+    x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
+    y = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic",
+                                        align_corners=False)
+    return y[0, 0].numpy()
+
+
+def _stack_shape(images: Any) -> tuple[int, int, int]:
+    shape = tuple(getattr(images, "shape", ()))
+    if len(shape) != 3:
+        raise InputError(f"expected a 2-D image or a (Z, Y, X) stack, got shape {shape}",
+                         hint="Give one grayscale image or a stack of them.")
+    if min(shape) < 1:
+        raise InputError(f"the stack of shape {shape} is empty", hint="Give a non-empty image.")
+    return shape  # type: ignore[return-value]
+
+
+def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
+                  tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
+                  batch: int | None = None, precision: str = "auto",
+                  output_dtype: str = "input", scale: int | None = None,
+                  zssr_settings: Any = None, on_event: EventCallback | None = None,
+                  cancel: CancelToken | None = None) -> Any:
+    """Super-resolve an image or a stack with ``model``.
+
+    image_or_stack: a 2-D array (returns a 2-D array), a (Z, Y, X) array (returns a
+        3-D array), or a lazily-read :class:`~semsr_core.io.Stack` (returns an iterator
+        that reads, enlarges and yields one slice at a time: bounded memory).
+    model: a :class:`~semsr_core.models.Model`, or a model name or file path.
+    device: ``auto`` (CUDA → MPS → CPU), ``cpu``, ``cuda``, ``cuda:<i>`` or ``mps``.
+    tile, batch: tile side in input pixels and tiles per forward pass; chosen from the
+        free device memory when not given. A tile-size change does not change the
+        output (within float tolerance, for networks whose receptive field fits the
+        overlap's context margin).
+    overlap: input pixels shared by neighbouring tiles.
+    precision: ``auto`` (bf16 on CUDA where supported, else fp16; fp32 on CPU/MPS),
+        ``fp32``, ``fp16`` or ``bf16``.
+    output_dtype: ``input`` (the input's dtype and range; integers rounded and clipped,
+        clipping reported as a warning event) or ``float32`` (unrounded, unclipped,
+        in the input's intensity units).
+    scale: the enlargement the caller expects; a model of another scale is an error.
+    zssr_settings: :class:`~semsr_core.infer.zssr.ZSSRSettings` or a dict, for ZSSR
+        models (default: the card's ``training["zssr"]``, else the defaults).
+    """
+    model = _as_model(model)
+    kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,
+                  output_dtype=output_dtype, scale=scale, zssr_settings=zssr_settings,
+                  on_event=on_event, cancel=cancel)
+    if isinstance(image_or_stack, np.ndarray):
+        array = image_or_stack
+        if array.ndim == 2:
+            run = _Run.start(model, height=array.shape[0], width=array.shape[1], slices=1,
+                             **kwargs)
+            out = run.resolve_slice(array, 0)
+            run.warn_if_clipped()
+            return out
+        z, height, width = _stack_shape(array)
+        run = _Run.start(model, height=height, width=width, slices=z, **kwargs)
+        first = run.resolve_slice(array[0], 0)
+        out = np.empty((z, *first.shape), dtype=first.dtype)
+        out[0] = first
+        for index in range(1, z):
+            out[index] = run.resolve_slice(array[index], index)
+        run.warn_if_clipped()
+        return out
+    z, height, width = _stack_shape(image_or_stack)
+    run = _Run.start(model, height=height, width=width, slices=z, **kwargs)
+    return _iterate(run, image_or_stack)
+
+
+def _iterate(run: _Run, stack: Any) -> Iterator[np.ndarray]:
+    for index in range(len(stack)):
+        yield run.resolve_slice(np.asarray(stack[index]), index)
+    run.warn_if_clipped()
+
+
+def output_pixel_size(pixel_size: float | None, scale: int) -> float | None:
+    """Physical pixel size of the output: the input's divided by the scale factor."""
+    return None if pixel_size is None else pixel_size / scale
+
+
+def provenance(model: Any, settings: dict[str, Any], source: str | os.PathLike | None,
+               output_dtype: str, input_dtype: np.dtype) -> dict[str, Any]:
+    """What made an output: model, settings, semsr version, source file, intensity policy."""
+    from semsr_core import __version__
+
+    card = model.card
+    intensity: dict[str, Any] = {"output_dtype": output_dtype}
+    if output_dtype == "input" and np.dtype(input_dtype).kind == "u":
+        maximum = int(np.iinfo(np.dtype(input_dtype)).max)
+        intensity.update(rounding="nearest integer", clipped_to=[0, maximum],
+                         note=f"values outside [0, {maximum}] were clipped; the count is "
+                              "reported in the run's log")
+    return {
+        "software": "semsr",
+        "operation": "super-resolve",
+        "semsr_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": None if source is None else str(source),
+        "model": {"name": card.name, "arch": card.arch, "config": card.config,
+                  "scale": card.scale, "recipe": card.recipe, "created": card.created,
+                  "semsr_version": card.semsr_version, "source": card.source,
+                  "normalization": card.normalization,
+                  "value_range": list(card.value_range)},
+        "settings": settings,
+        "intensity": intensity,
+    }
+
+
+def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
+                       model: Any, *, overwrite: bool = False, device: str = "auto",
+                       tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
+                       batch: int | None = None, precision: str = "auto",
+                       output_dtype: str = "input", scale: int | None = None,
+                       zssr_settings: Any = None, on_event: EventCallback | None = None,
+                       cancel: CancelToken | None = None) -> Path:
+    """Super-resolve an image/stack file into an OME-TIFF, slice by slice.
+
+    The output appears under ``output_path`` only when complete (atomic write); its
+    pixel size is the input's ÷ the scale, and its metadata records the model, the
+    settings, the semsr version and the source file. The input is never overwritten.
+    Returns the output path.
+    """
+    from semsr_core.infer.files import remove_stale_partials
+    from semsr_core.io import read_stack, write_stack
+
+    model = _as_model(model)
+    for stale in remove_stale_partials(output_path):
+        emit(on_event, EventKind.MESSAGE, level="info",
+             text=f"removed {stale.name}, left behind by an interrupted earlier run")
+    with read_stack(input_path) as stack:
+        z, height, width = stack.shape
+        run = _Run.start(model, height=height, width=width, slices=z, device=device,
+                         tile=tile, overlap=overlap, batch=batch, precision=precision,
+                         output_dtype=output_dtype, scale=scale,
+                         zssr_settings=zssr_settings, on_event=on_event, cancel=cancel)
+        meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype)
+        written = write_stack(output_path, _iterate(run, stack),
+                              pixel_size=output_pixel_size(stack.pixel_size, model.scale),
+                              unit=stack.unit or "nm", metadata=meta,
+                              protect=[input_path], overwrite=overwrite)
+    path = Path(written) if written is not None else Path(output_path)
+    emit(on_event, EventKind.FINISHED, output=str(path), slices=z,
+         clipped_low=run.clipped.low, clipped_high=run.clipped.high)
+    return path

@@ -1,0 +1,245 @@
+"""ZSSR: train a small network on the image itself, then super-resolve it ([S1] §3.1).
+
+Zero-shot super-resolution learns from the one image it is asked to enlarge:
+*HR fathers* are crops of the image and of downscaled copies of it (picked with
+probability proportional to the copy's size, rotated by multiples of 90° and
+mirrored); each father's *LR son* is the father shrunk by the scale factor. The network
+learns son → father with an L1 loss and Adam (learning rate 1e-3). Every
+``check_every`` iterations a straight line is fitted to the recent reconstruction
+error of the whole image (the image shrunk by the scale, super-resolved, compared with
+the image); when the fit shows no reliable decrease — the standard deviation of its
+slope exceeds ``slope_factor`` × the decrease per iteration, as in the original ZSSR code
+— the learning rate is divided by 10. Training stops below ``min_learning_rate`` or
+after ``max_iterations``. Not included from the original ZSSR: gradual
+super-resolution in several steps and back-projection.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semsr_core.errors import ConfigError, InputError
+from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+
+STAGE = "zssr training"
+
+
+@dataclass(frozen=True)
+class ZSSRSettings:
+    """How ZSSR trains on each image (defaults from [S1] §3.1 and the ZSSR paper's code).
+
+    crop: side of the HR-father crops (smaller for small images).
+    father_scales: downscaled copies of the image used as fathers (1.0 = the image).
+    learning_rate / min_learning_rate: Adam's start; training stops below the minimum.
+    max_iterations: hard cap on training iterations.
+    check_every: iterations between learning-rate checks.
+    fit_window: iterations of recent reconstruction error the line is fitted to.
+    min_iterations_per_rate: iterations a learning rate is kept at least.
+    slope_factor: the rate is divided by 10 when std(slope) > slope_factor · (−slope).
+    record_every: iterations between reconstruction-error measurements.
+    self_ensemble: super-resolve the 8 rotations/mirrors and take their median.
+    seed: random seed of crops and weight updates (same image + seed → same result).
+    """
+
+    crop: int = 128
+    father_scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-6
+    max_iterations: int = 3000
+    check_every: int = 60
+    fit_window: int = 256
+    min_iterations_per_rate: int = 256
+    slope_factor: float = 1.5
+    record_every: int = 10
+    self_ensemble: bool = True
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ZSSRSettings:
+        """Settings from a config/card table; unknown or ill-typed keys name the key."""
+        data = dict(data or {})
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"zssr: unknown key '{key}'",
+                                  hint=f"Accepted keys: {', '.join(known)}.")
+            default = getattr(cls, key)
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            elif isinstance(default, float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+            else:  # father_scales
+                ok = (isinstance(value, list | tuple) and len(value) > 0
+                      and all(isinstance(v, int | float) and 0 < v <= 1 for v in value))
+                value = tuple(float(v) for v in value) if ok else value
+            if not ok:
+                raise ConfigError(f"zssr: '{key}' has the invalid value {value!r}",
+                                  hint=f"Use a value like the default {default!r}.")
+            values[key] = value
+        settings = cls(**values)
+        if settings.min_learning_rate >= settings.learning_rate:
+            raise ConfigError("zssr: 'min_learning_rate' must be below 'learning_rate'",
+                              hint="e.g. learning_rate = 1e-3, min_learning_rate = 1e-6.")
+        return settings
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["father_scales"] = list(self.father_scales)
+        return data
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubic resize of an (N, C, H, W) tensor, anti-aliased when shrinking."""
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def _fathers(image: torch.Tensor, scale: int, settings: ZSSRSettings) -> list[torch.Tensor]:
+    """The image and its downscaled copies, each cropped to a multiple of ``scale``."""
+    height, width = image.shape[-2:]
+    fathers = []
+    for factor in settings.father_scales:
+        size = (round(height * factor), round(width * factor))
+        h, w = size[0] // scale * scale, size[1] // scale * scale
+        if min(h, w) < 2 * scale:
+            continue
+        copy_ = image if factor == 1.0 else _resize(image, size)
+        fathers.append(copy_[..., :h, :w])
+    return fathers
+
+
+def minimum_side(scale: int) -> int:
+    """Smallest image side ZSSR can learn from at this scale (the son must be ≥ 2 pixels)."""
+    return 2 * scale
+
+
+def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
+               device: torch.device, settings: ZSSRSettings | None = None,
+               on_event: EventCallback | None = None,
+               cancel: CancelToken | None = None) -> nn.Module:
+    """Train a copy of ``generator`` (a ZSSR network that upsamples by ``scale``) on ``image``.
+
+    ``image`` is 2-D float32 in the network's value range. Returns the trained copy in
+    evaluation mode on ``device``; ``generator`` itself is not changed. Progress events
+    (stage ``"zssr training"``) report iterations; ``cancel`` is checked every iteration.
+    """
+    settings = settings or ZSSRSettings()
+    if min(image.shape) < minimum_side(scale):
+        raise InputError(f"the image is {image.shape[0]}×{image.shape[1]} pixels; ZSSR at "
+                         f"×{scale} needs at least {minimum_side(scale)} pixels a side",
+                         hint="Use a larger image or another model.")
+    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(settings.seed)
+    net = copy.deepcopy(generator).to(device).train()
+    net.requires_grad_(True)
+    full = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device)
+    fathers = _fathers(full, scale, settings)
+    areas = np.array([f.shape[-1] * f.shape[-2] for f in fathers], dtype=np.float64)
+    probabilities = areas / areas.sum()
+    probe = _reconstruction_probe(full, scale)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
+    lr = settings.learning_rate
+    last_change = 0
+    steps: list[int] = []
+    errors: list[float] = []
+    emit(on_event, EventKind.PROGRESS, stage=STAGE, done=0, total=settings.max_iterations,
+         unit="it")
+    for iteration in range(1, settings.max_iterations + 1):
+        check_cancel(cancel)
+        father = fathers[rng.choice(len(fathers), p=probabilities)]
+        target = _random_crop(father, settings.crop, scale, rng)
+        target = _random_orientation(target, rng)
+        son = _resize(target, (target.shape[-2] // scale, target.shape[-1] // scale))
+        loss = F.l1_loss(net(son), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if iteration % settings.record_every == 0:
+            steps.append(iteration)
+            errors.append(_reconstruction_error(net, probe, scale))
+        if (iteration % settings.check_every == 0
+                and iteration - last_change > settings.min_iterations_per_rate
+                and _loss_is_flat(steps, errors, settings)):
+            lr /= 10.0
+            last_change = iteration
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        emit(on_event, EventKind.PROGRESS, stage=STAGE, done=iteration,
+             total=settings.max_iterations, unit="it",
+             postfix=f"lr {lr:.0e}, L1 {float(loss):.4f}")
+        if lr < settings.min_learning_rate:
+            emit(on_event, EventKind.PROGRESS, stage=STAGE, done=settings.max_iterations,
+                 total=settings.max_iterations, unit="it",
+                 postfix=f"converged after {iteration} iterations")
+            break
+    net.eval()
+    net.requires_grad_(False)
+    return net
+
+
+def _random_crop(father: torch.Tensor, crop: int, scale: int,
+                 rng: np.random.Generator) -> torch.Tensor:
+    height, width = father.shape[-2:]
+    ch = min(crop, height) // scale * scale
+    cw = min(crop, width) // scale * scale
+    y = int(rng.integers(0, height - ch + 1))
+    x = int(rng.integers(0, width - cw + 1))
+    return father[..., y:y + ch, x:x + cw]
+
+
+def _random_orientation(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    x = torch.rot90(x, int(rng.integers(0, 4)), dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if rng.random() < 0.5 else x
+
+
+def _reconstruction_probe(full: torch.Tensor, scale: int, side: int = 256) -> torch.Tensor:
+    """A central crop (≤ ``side`` pixels, a multiple of the scale) to measure learning on."""
+    height, width = full.shape[-2:]
+    h = min(side, height) // scale * scale
+    w = min(side, width) // scale * scale
+    y, x = (height - h) // 2, (width - w) // 2
+    return full[..., y:y + h, x:x + w]
+
+
+def _reconstruction_error(net: nn.Module, probe: torch.Tensor, scale: int) -> float:
+    with torch.no_grad():
+        son = _resize(probe, (probe.shape[-2] // scale, probe.shape[-1] // scale))
+        return float(F.l1_loss(net(son), probe))
+
+
+def _loss_is_flat(steps: list[int], errors: list[float], settings: ZSSRSettings) -> bool:
+    """True when a line fitted to the recent error shows no reliable decrease."""
+    count = max(4, settings.fit_window // settings.record_every)
+    if len(errors) < count:
+        return False
+    x = np.asarray(steps[-count:], dtype=np.float64)
+    y = np.asarray(errors[-count:], dtype=np.float64)
+    (slope, _), cov = np.polyfit(x, y, 1, cov=True)
+    std = math.sqrt(max(float(cov[0, 0]), 0.0))
+    return -settings.slope_factor * slope < std
+
+
+EIGHT_ORIENTATIONS = tuple((k, flip) for flip in (False, True) for k in range(4))
+"""The 8 rotations/mirrors of the geometric self-ensemble: (quarter turns, mirrored)."""
+
+
+def orient(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """Rotate a (…, H, W) array by ``k`` quarter turns, then mirror left–right if ``flip``."""
+    out = np.rot90(image, k, axes=(-2, -1))
+    return np.ascontiguousarray(out[..., ::-1] if flip else out)
+
+
+def unorient(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """Undo :func:`orient`."""
+    out = image[..., ::-1] if flip else image
+    return np.ascontiguousarray(np.rot90(out, -k, axes=(-2, -1)))
