@@ -18,8 +18,11 @@ class DCGANDiscriminator(nn.Module):
 
     The depth follows ``input_size`` as in Jolicœur-Martineau's DCGAN code: stride-2
     blocks are added until the map is 4×4 at ``input_size``, and the last stride-2
-    conv makes it 2×2. Any input side of at least 64 (at the default 128) works;
-    the logit map is then about side/64 wide.
+    conv makes it 2×2 — at 128 this is exactly the [S0] network (11.2 M parameters).
+    Blocks beyond the fourth keep 16·features (1024) channels instead of doubling
+    again: for 256-px HR tiles (EN1's 64-px LR tiles ×4) that is 27.9 M parameters
+    rather than 44.7 M. Any input side of at least ``input_size / 2`` works; the
+    logit map is then about side·2/input_size wide.
 
     Args:
         in_channels: channels of the HR / SR image.
@@ -40,12 +43,13 @@ class DCGANDiscriminator(nn.Module):
         ]
         width = features
         for _ in range(blocks):
+            wider = min(2 * width, 16 * features)
             layers += [
-                nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(2 * width),
+                nn.Conv2d(width, wider, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(wider),
                 nn.LeakyReLU(0.2, True),
             ]
-            width *= 2
+            width = wider
         layers.append(nn.Conv2d(width, 1, 4, 2, 1, bias=False))
         self.model = nn.Sequential(*layers)
 

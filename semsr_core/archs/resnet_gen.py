@@ -46,9 +46,9 @@ class ResNetGenerator(nn.Module):
         features: channels after the first convolution (``ngf``, 64); the residual
             blocks work at 4× that.
         blocks: residual blocks at the bottleneck (9).
-        scale: factor by which the input was upscaled before reaching the network;
-            accepted so every generator takes ``scale``, kept as ``input_upscaled_by``;
-            the network keeps the size.
+
+    There is no ``scale`` argument: the network keeps the size; the upscaling of its
+    input happens before it (see ``ArchSpec.input_at_output_size``).
     """
 
     def __init__(
@@ -57,18 +57,15 @@ class ResNetGenerator(nn.Module):
         out_channels: int = 1,
         features: int = 64,
         blocks: int = 9,
-        scale: int = 1,
     ):
         super().__init__()
         for key, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
             ("features", features),
-            ("scale", scale),
         ):
             require_at_least("resnet_gen", key, value, 1)
         require_at_least("resnet_gen", "blocks", blocks, 0)
-        self.input_upscaled_by = scale
         f = features
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3), nn.Conv2d(in_channels, f, 7), _norm(f), nn.ReLU(True),

@@ -34,9 +34,9 @@ class UNet(nn.Module):
         downsamplings: number of stride-2 levels (at least 5).
         features: channels of the outermost level (pix2pix ``ngf``, 64).
         dropout: dropout probability in the innermost up blocks (0 disables).
-        scale: factor by which the input was upscaled before reaching the network;
-            accepted so every generator takes ``scale``, kept as ``input_upscaled_by``;
-            the network keeps the size.
+
+    There is no ``scale`` argument: the network keeps the size; the upscaling of its
+    input happens before it (see ``ArchSpec.input_at_output_size``).
     """
 
     def __init__(
@@ -46,19 +46,16 @@ class UNet(nn.Module):
         downsamplings: int = 7,
         features: int = 64,
         dropout: float = 0.5,
-        scale: int = 1,
     ):
         super().__init__()
         for key, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
             ("features", features),
-            ("scale", scale),
         ):
             require_at_least("unet", key, value, 1)
         require_at_least("unet", "downsamplings", downsamplings, 5)
         require_probability("unet", "dropout", dropout)
-        self.input_upscaled_by = scale
         depth = downsamplings
         widths = [features * min(2**d, 8) for d in range(depth)]
 
@@ -109,9 +106,8 @@ class UNet64(UNet):
         out_channels: int = 1,
         features: int = 64,
         dropout: float = 0.5,
-        scale: int = 1,
     ):
-        super().__init__(in_channels, out_channels, 6, features, dropout, scale)
+        super().__init__(in_channels, out_channels, 6, features, dropout)
 
 
 class UNet128(UNet):
@@ -123,9 +119,8 @@ class UNet128(UNet):
         out_channels: int = 1,
         features: int = 64,
         dropout: float = 0.5,
-        scale: int = 1,
     ):
-        super().__init__(in_channels, out_channels, 7, features, dropout, scale)
+        super().__init__(in_channels, out_channels, 7, features, dropout)
 
 
 class UNet256(UNet):
@@ -137,6 +132,5 @@ class UNet256(UNet):
         out_channels: int = 1,
         features: int = 64,
         dropout: float = 0.5,
-        scale: int = 1,
     ):
-        super().__init__(in_channels, out_channels, 8, features, dropout, scale)
+        super().__init__(in_channels, out_channels, 8, features, dropout)

@@ -18,6 +18,7 @@ from semsr_core.errors import ConfigError
         ("srgan_d_reduced", {"input_size": 96}, 96, (2, 1)),
         ("dcgan_d", {}, 128, (2, 1, 2, 2)),
         ("dcgan_d", {"input_size": 64}, 64, (2, 1, 2, 2)),
+        ("dcgan_d", {"input_size": 256}, 256, (2, 1, 2, 2)),
         ("patchgan34", {}, 64, (2, 1, 14, 14)),
         ("patchgan70", {"in_channels": 2}, 256, (2, 1, 30, 30)),
         ("patchgan9", {}, 64, (2, 1, 32, 32)),
@@ -47,6 +48,29 @@ def test_patchgan70_is_conditional_by_default():
     net(torch.rand(1, 2, 64, 64))
     with pytest.raises(RuntimeError):
         net(torch.rand(1, 1, 64, 64))
+
+
+def test_dcgan_d_at_128_is_the_s0_network_layer_for_layer():
+    net = archs.build("dcgan_d")
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (1, 64), (64, 128), (128, 256), (256, 512), (512, 1024), (1024, 1)]
+    assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) and c.padding == (1, 1)
+               and c.bias is None for c in convs)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == 4
+
+
+def test_dcgan_d_for_larger_tiles_adds_blocks_without_passing_1024_channels():
+    convs = [m for m in archs.build("dcgan_d", input_size=256).modules()
+             if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 256, 512, 1024, 1024, 1]
+
+
+def test_patchgan34_is_the_s0_network_layer_for_layer():
+    convs = [m for m in archs.build("patchgan34").modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == [
+        (1, 64, 2), (64, 128, 2), (128, 256, 1), (256, 1, 1)]
+    assert all(c.kernel_size == (4, 4) and c.bias is None for c in convs)
 
 
 def test_srgan_d_refuses_a_patch_size_it_was_not_built_for():
