@@ -23,6 +23,7 @@ where the defect is, to the HR pixel.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -87,7 +88,7 @@ def to_gray_float(image: np.ndarray, *, where: str = "image") -> np.ndarray:
     elif np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
     else:
-        arr = arr.astype(np.float32)
+        arr = arr.astype(np.float32, copy=False)
     if arr.ndim == 3 and arr.shape[-1] == 4:
         arr = rgba2rgb(arr)
     if arr.ndim == 3 and arr.shape[-1] == 3:
@@ -103,7 +104,7 @@ def to_gray_float(image: np.ndarray, *, where: str = "image") -> np.ndarray:
     lo, hi = float(arr.min()), float(arr.max())
     if lo < 0.0 or hi > 1.0:  # float data outside [0, 1]: stretch to it
         arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return np.ascontiguousarray(arr, dtype=np.float32)  # no copy if it already is
 
 
 def _load_skimage_image(name: str) -> np.ndarray:
@@ -112,6 +113,16 @@ def _load_skimage_image(name: str) -> np.ndarray:
     if name == "motorcycle":
         return skimage.data.stereo_motorcycle()[0]
     return getattr(skimage.data, name)()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_images() -> tuple[np.ndarray, ...]:
+    images = []
+    for name in DEFAULT_SOURCE_IMAGES:
+        img = to_gray_float(_load_skimage_image(name), where=f"skimage.data.{name}")
+        img.setflags(write=False)
+        images.append(img)
+    return tuple(images)
 
 
 # ----------------------------------------------------------------- the source set F
@@ -138,9 +149,11 @@ class DefectSource:
 
     @classmethod
     def default(cls) -> DefectSource:
-        """F made of scikit-image's bundled natural images (:data:`DEFAULT_SOURCE_IMAGES`)."""
-        return cls([_load_skimage_image(n) for n in DEFAULT_SOURCE_IMAGES],
-                   name="scikit-image natural images")
+        """F made of scikit-image's bundled natural images (:data:`DEFAULT_SOURCE_IMAGES`).
+
+        The images are loaded once per process and shared (read-only) by every default
+        source."""
+        return cls(_default_images(), name="scikit-image natural images")
 
     @classmethod
     def from_images(cls, images: Sequence[np.ndarray], name: str = "images") -> DefectSource:

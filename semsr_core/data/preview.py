@@ -1,0 +1,110 @@
+"""Previews of augmentations: a few training samples, made by the training code itself.
+
+The training wizard (and ``semsr augment-preview``) shows what an augmentation does to
+the user's own data before a long run starts. :func:`preview` builds the same dataset
+the training engine would (:func:`~semsr_core.data.datasets.training_dataset`) and
+calls its ``__getitem__`` — the exact path of training — so what is shown is what is
+trained on. :func:`preview_grid` lays the samples out as one RGB image: LR (enlarged,
+nearest neighbour, so its pixels stay visible), HR, and HR with the outline of the
+pasted content in red.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from semsr_core.data.datasets import SeededDataset, TrainingPairs, training_dataset
+from semsr_core.errors import OutputError
+
+OUTLINE_RGB = (255, 40, 40)
+
+
+def preview_indices(length: int, n: int, seed: int) -> np.ndarray:
+    """Which samples a preview shows: ``min(n, length)`` distinct indices drawn with
+    ``seed``, sorted."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(length, size=min(n, length), replace=False))
+
+
+def preview_samples(dataset: SeededDataset, n: int = 8, seed: int = 0
+                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``n`` samples of ``dataset`` at indices drawn with ``seed`` (sorted, distinct when
+    the dataset is large enough), as 2-D numpy ``(lr, hr, mask)`` triples."""
+    samples = []
+    for index in preview_indices(len(dataset), n, seed):
+        item = dataset[int(index)]  # the training path: __getitem__ → tensors
+        lr = item["lr"][0].numpy()
+        hr = item["hr"][0].numpy()
+        mask = item["mask"][0].numpy() > 0.5
+        samples.append((lr, hr, mask))
+    return samples
+
+
+def preview(augmentation: str, pairs: TrainingPairs, n: int = 8, seed: int = 0,
+            **options) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``n`` training samples of ``augmentation`` (a name of
+    :data:`~semsr_core.data.datasets.AUGMENTATIONS`, with its ``options``) on ``pairs``,
+    as ``(lr, hr, mask)`` numpy triples; ``seed`` picks both the dataset's random draws
+    and which samples are shown."""
+    dataset = training_dataset(augmentation, pairs, seed=seed, **options)
+    return preview_samples(dataset, n=n, seed=seed)
+
+
+def _to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+    gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    return np.repeat((gray * 255.0 + 0.5).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def preview_grid(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 gap: int = 4) -> np.ndarray:
+    """One RGB uint8 image with a row per sample: LR enlarged to HR size (nearest
+    neighbour), HR, and HR with the mask outline in red; ``gap`` white pixels between."""
+    from skimage.segmentation import find_boundaries
+
+    if not samples:
+        raise ValueError("no samples to lay out")
+    rows = []
+    width = 0
+    for lr, hr, mask in samples:
+        factor = hr.shape[0] // lr.shape[0]
+        lr_up = np.kron(lr, np.ones((factor, factor), dtype=np.float32))
+        outlined = _to_uint8_rgb(hr)
+        outlined[find_boundaries(mask, mode="inner")] = OUTLINE_RGB
+        cells = [_to_uint8_rgb(lr_up), _to_uint8_rgb(hr), outlined]
+        spacer = np.full((hr.shape[0], gap, 3), 255, dtype=np.uint8)
+        row = np.concatenate([cells[0], spacer, cells[1], spacer, cells[2]], axis=1)
+        width = max(width, row.shape[1])
+        rows.append(row)
+    padded = []
+    for row in rows:
+        pad = np.full((row.shape[0], width - row.shape[1], 3), 255, dtype=np.uint8)
+        padded.append(np.concatenate([row, pad], axis=1))
+        padded.append(np.full((gap, width, 3), 255, dtype=np.uint8))
+    return np.concatenate(padded[:-1], axis=0)
+
+
+def write_png(image: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write an RGB uint8 image as PNG atomically (temporary file, then rename)."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise OutputError("the preview grid is written as PNG", path=path,
+                          hint="Give an output name ending in .png.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError("the output folder does not exist", path=folder,
+                          hint="Create it or choose another output path.")
+    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".png", dir=folder)
+    os.close(fd)
+    try:
+        iio.imwrite(tmp, image, extension=".png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
