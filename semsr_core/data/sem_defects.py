@@ -135,7 +135,7 @@ def place_defects(layout: Layout, shape: tuple[int, int], rng: np.random.Generat
     first = [kinds[int(k)] for k in rng.permutation(len(kinds))] if count >= len(kinds) else []
     for i in range(count):
         kind = first[i] if i < len(first) else kinds[int(rng.integers(len(kinds)))]
-        for _attempt in range(12):
+        for _attempt in range(40):
             defect = layout.propose_defect(kind, rng)
             if defect is None:
                 continue

@@ -205,7 +205,8 @@ def simulate_pair(seed: int, *, size: int = HR_PIXELS, scale: int = 4, layout: s
         lr = degradations.degrade(degradation, style.apply(hr), scale)
         ideal_lr = degradations.degrade(degradation, style.apply(ideal_hr), scale)
 
-    settings = {"contrast": contrast.as_dict(), "style": style.as_dict() if style_gap else None,
+    settings = {"layout_parts": [part.name for part in getattr(scene, "parts", [scene])],
+                "contrast": contrast.as_dict(), "style": style.as_dict() if style_gap else None,
                 "hr_dose": hr_dose,
                 "lr_noise": ({"dose": lr_dose, "read_noise": read_noise,
                               "line_offset": line_offset, "line_jitter": line_jitter,

@@ -17,6 +17,7 @@ from semsr_core.data.simulate import simulate_dataset, simulate_pair
 from semsr_core.errors import Cancelled, ConfigError, OutputError
 from semsr_core.events import CancelToken, EventKind
 from semsr_core.io import read_stack
+from semsr_core.resources import resource_path
 
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:
@@ -237,3 +238,30 @@ def test_progress_is_reported_per_pair_and_cancelling_leaves_no_files(tmp_path):
         simulate_dataset(tmp_path / "b", pairs=3, size=64, scale=2,
                          on_event=cancel_after_first, cancel=token)
     assert not (tmp_path / "b").exists()  # pair 0 was written, then removed again
+
+
+# ------------------------------------------------------------------ bundled sample data
+
+PAIRS_COMMAND = ["--pairs", "8", "--size", "256", "--scale", "4", "--seed", "1",
+                 "--layout", "mixed", "--defects", "2"]
+
+
+def test_bundled_training_pairs_are_what_the_documented_command_makes(tmp_path):
+    sample = resource_path("sample")
+    assert " ".join(PAIRS_COMMAND) in (sample / "README.md").read_text().replace("\\\n    ", "")
+    assert main(["simulate", str(tmp_path), *PAIRS_COMMAND, "--quiet"]) == 0
+    made, shipped = _pixels(tmp_path), _pixels(sample / "pairs")
+    assert made.keys() == shipped.keys() and len(made) == 24
+    for name, image in made.items():
+        # tolerate last-bit float differences between machines, nothing more
+        differs = np.abs(image.astype(np.int64) - shipped[name].astype(np.int64)) > 1
+        assert differs.mean() < 0.001, f"{name}: remake resources/sample (see its README)"
+
+
+def test_bundled_sample_stack_is_an_aligned_x4_pair_with_pixel_sizes():
+    lr = read_stack(resource_path("sample", "sem_stack_lr.tif"))
+    hr = read_stack(resource_path("sample", "sem_stack_hr.tif"))
+    assert lr.shape == (4, 128, 128) and hr.shape == (4, 512, 512)
+    assert lr.pixel_size == pytest.approx(8.0) and hr.pixel_size == pytest.approx(2.0)
+    for k in range(len(lr)):
+        assert ncc(area(hr[k] / 65535.0, 4), lr[k] / 65535.0) > 0.7
