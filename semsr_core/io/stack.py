@@ -46,6 +46,8 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 
 _CORRUPTION_WORDS = ("invalid", "corrupt", "truncat", "failed")
 
+_MINISWHITE, _PALETTE = 0, 3  # TIFF PhotometricInterpretation values
+
 _REEXPORT = "Re-export or copy the file again from the acquisition software"
 
 
@@ -296,9 +298,21 @@ def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
     samples = shape[samples_axis] if samples_axis >= 0 else 1
 
     source_dtype = np.dtype(series.dtype)
-    dtype = _target_dtype(file, source_dtype)
     file_size = file.stat().st_size
     read_raw, notes = _tiff_reader(file, tif, series, depth, samples_axis >= 0, file_size)
+    photometric = int(series.keyframe.photometric)
+    if photometric == _PALETTE:
+        lut = _gray_palette(file, series.keyframe)
+        stored = read_raw
+        read_raw = lambda index: lut[stored(index)]  # noqa: E731
+        source_dtype = lut.dtype
+        notes.append("indexed (palette) gray image converted to its gray values")
+    elif photometric == _MINISWHITE and source_dtype.kind == "u":
+        top = np.iinfo(source_dtype).max
+        stored = read_raw
+        read_raw = lambda index: top - stored(index)  # noqa: E731
+        notes.append("'white is zero' (MINISWHITE) image inverted so that bright is high")
+    dtype = _target_dtype(file, source_dtype)
 
     bad = [m for m in log.messages if any(word in m.lower() for word in _CORRUPTION_WORDS)]
     if bad:
@@ -326,8 +340,9 @@ def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
 def _tiff_reader(
     file: Path, tif: Any, series: Any, depth: int, has_samples: bool, file_size: int
 ) -> tuple[Callable[[int], np.ndarray], list[str]]:
-    """A function reading slice k's raw pixels, and notes about how the file is read."""
+    """A function reading slice k's pixels as stored, and notes about how it reads."""
     pages = list(series.pages)
+    planar = has_samples and series.keyframe.axes.startswith("S")
     if len(pages) == depth and all(page is not None for page in pages):
         for index, page in enumerate(pages):
             ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)]
@@ -336,18 +351,10 @@ def _tiff_reader(
                     f"{file} is truncated: slice {index} ends at byte {max(ends)} but the "
                     f"file has only {file_size} bytes", path=file,
                     hint=f"The copy or export was interrupted. {_REEXPORT}")
-
-        planar = has_samples and series.keyframe.axes.startswith("S")
-
-        def read_page(index: int) -> np.ndarray:
-            raw = pages[index].asarray()
-            return np.moveaxis(raw, 0, -1) if planar else raw  # (S, Y, X) → (Y, X, S)
-
-        return read_page, []
-
-    offset = series.dataoffset
-    if offset is not None:  # one uncompressed block (ImageJ > 4 GB, truncated series)
-        end = offset + series.nbytes
+        read: Callable[[int], np.ndarray] = lambda index: pages[index].asarray()  # noqa: E731
+        notes: list[str] = []
+    elif series.dataoffset is not None:  # one uncompressed block (ImageJ > 4 GB, 'truncate')
+        end = series.dataoffset + series.nbytes
         if end > file_size:
             raise InputError(
                 f"{file} is truncated: its pixels end at byte {end} but the file has only "
@@ -355,12 +362,33 @@ def _tiff_reader(
                 hint=f"The copy or export was interrupted. {_REEXPORT}")
         page_shape = tuple(series.shape[-3:] if has_samples else series.shape[-2:])
         data = np.memmap(file, dtype=np.dtype(series.dtype).newbyteorder(tif.byteorder),
-                         mode="r", offset=offset, shape=(depth, *page_shape))
-        return (lambda index: np.array(data[index])), []
+                         mode="r", offset=series.dataoffset, shape=(depth, *page_shape))
+        read = lambda index: np.array(data[index])  # noqa: E731  (a copy, not a file view)
+        notes = []
+    else:
+        whole = series.asarray().reshape(depth, *series.keyframe.shape)
+        read = lambda index: whole[index]  # noqa: E731
+        notes = ["the stack is not stored page by page and was read into memory at once"]
+    if planar:
+        return (lambda index: np.moveaxis(read(index), 0, -1)), notes  # (S,Y,X) → (Y,X,S)
+    return read, notes
 
-    data = series.asarray().reshape(depth, *series.keyframe.shape)
-    return (lambda index: data[index]), [
-        "the stack is not stored page by page and was read into memory at once"]
+
+def _gray_palette(file: Path, keyframe: Any) -> np.ndarray:
+    """The gray values of an indexed (palette) image's colour map; colour maps are refused."""
+    colormap = keyframe.colormap
+    if colormap is None or len(colormap) < 3:
+        raise InputError(f"{file} is an indexed image without a colour map", path=file,
+                         hint=_REEXPORT)
+    red, green, blue = (np.asarray(row) for row in colormap[:3])
+    if not (np.array_equal(red, green) and np.array_equal(red, blue)):
+        raise InputError(
+            f"{file} is a true-colour (palette) image; semsr models work on grayscale SEM "
+            "images", path=file,
+            hint="Convert it to grayscale (e.g. in Fiji: Image > Type > 8-bit)")
+    if red.max() <= 65535 and np.all(red % 257 == 0):  # 8-bit gray stored as v * 257
+        return (red // 257).astype(np.uint8)
+    return red.astype(np.uint16)
 
 
 def _tiff_format(tif: Any) -> str:

@@ -26,8 +26,8 @@ import errno
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import Any
@@ -97,11 +97,7 @@ def write_stack(
     slices, count = _slices(destination, data)
     bigtiff = count is None or _first_guess_bigtiff(data, count, out_dtype)
 
-    with _disk_errors(destination):
-        handle, temporary_name = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".partial", dir=folder)
-        os.close(handle)
-    temporary = Path(temporary_name)
+    temporary = _create_temporary(destination)
     try:
         _write_ome_tiff(
             temporary, destination, slices, count, bigtiff=bigtiff, out_dtype=out_dtype,
@@ -116,7 +112,6 @@ def write_stack(
             temporary.unlink()
         raise
     _fsync_folder(folder)
-    emit(on_event, EventKind.FINISHED, path=str(destination))
     return destination
 
 
@@ -233,6 +228,8 @@ def _first_guess_bigtiff(data: Any, count: int, out_dtype: np.dtype | None) -> b
 def _output_dtype(first: np.ndarray, destination: Path) -> np.dtype:
     if first.dtype in WRITABLE_DTYPES:
         return first.dtype
+    if first.dtype.kind == "b":  # masks: 0/1, losslessly
+        return np.dtype(np.uint8)
     if first.dtype.kind == "f":
         return np.dtype(np.float32)
     raise ConfigError(
@@ -332,6 +329,28 @@ def _write_ome_tiff(
         raise
     with _disk_errors(destination):
         writer.close()
+
+
+def _create_temporary(destination: Path) -> Path:
+    """A new empty hidden file beside ``destination``, with the permissions a normal new
+    file gets (the umask applies, unlike ``tempfile.mkstemp``'s private 0600), or the
+    permissions of the file it will replace."""
+    for _attempt in range(100):
+        temporary = destination.with_name(
+            f".{destination.name}.{secrets.token_hex(4)}.partial")
+        try:
+            with _disk_errors(destination):
+                os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except OutputError as exc:
+            if isinstance(exc.__cause__, FileExistsError):
+                continue
+            raise
+        if destination.exists():
+            with contextlib.suppress(OSError):
+                shutil.copymode(destination, temporary)
+        return temporary
+    raise OutputError(f"cannot create a temporary file beside {destination}",
+                      path=destination, hint="Clean up the .partial files in that folder")
 
 
 @contextlib.contextmanager

@@ -165,3 +165,46 @@ def test_other_pixel_types_are_read_as_float32_with_a_note(tmp_path):
         assert stack.dtype == np.float32
         np.testing.assert_array_equal(stack[0], [[-300.0, 0.0, 300.0]])
         assert any("int16" in note for note in stack.metadata["notes"])
+
+
+def test_indexed_gray_tiff_reads_as_its_gray_values(tmp_path):
+    gray = skdata.camera()
+    ramp = (np.arange(256, dtype=np.uint16) * 257)[::-1]  # inverted gray ramp
+    tifffile.imwrite(tmp_path / "indexed.tif", 255 - gray, photometric="palette",
+                     colormap=np.tile(ramp, (3, 1)))
+    with read_stack(tmp_path / "indexed.tif") as stack:
+        assert stack.dtype == np.uint8
+        np.testing.assert_array_equal(stack[0], gray)
+
+
+def test_indexed_colour_tiff_is_refused(tmp_path):
+    colormap = np.zeros((3, 256), np.uint16)
+    colormap[0] = np.arange(256) * 257  # a red ramp
+    tifffile.imwrite(tmp_path / "red.tif", skdata.camera(), photometric="palette",
+                     colormap=colormap)
+    with pytest.raises(InputError, match="true-colour"):
+        read_stack(tmp_path / "red.tif")
+
+
+def test_white_is_zero_tiff_is_inverted_so_bright_is_high(tmp_path):
+    gray = skdata.camera()
+    tifffile.imwrite(tmp_path / "miniswhite.tif", 255 - gray, photometric="miniswhite")
+    with read_stack(tmp_path / "miniswhite.tif") as stack:
+        np.testing.assert_array_equal(stack[0], gray)
+
+
+def test_big_endian_tiff_reads_the_same_values(tmp_path, rng):
+    original = _uint16_stack(rng, depth=3)
+    tifffile.imwrite(tmp_path / "motorola.tif", original, byteorder=">",
+                     photometric="minisblack")
+    with read_stack(tmp_path / "motorola.tif") as stack:
+        assert stack.dtype == np.uint16
+        np.testing.assert_array_equal(stack[:], original)
+
+
+def test_boolean_mask_is_written_as_uint8_zeros_and_ones(tmp_path):
+    mask = np.zeros((8, 8), bool)
+    mask[2:4, 3:6] = True
+    with read_stack(write_stack(tmp_path / "mask.ome.tif", mask)) as stack:
+        assert stack.dtype == np.uint8
+        np.testing.assert_array_equal(stack[0], mask.astype(np.uint8))
