@@ -176,7 +176,7 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
                 group["lr"] = lr
         emit(on_event, EventKind.PROGRESS, stage=STAGE, done=iteration,
              total=settings.max_iterations, unit="it",
-             postfix=f"lr {lr:.0e}, L1 {float(loss):.4f}")
+             postfix=f"lr {lr:.0e}, L1 {loss.item():.4f}")
         if lr < settings.min_learning_rate:
             emit(on_event, EventKind.PROGRESS, stage=STAGE, done=settings.max_iterations,
                  total=settings.max_iterations, unit="it",
@@ -226,7 +226,7 @@ def _loss_is_flat(steps: list[int], errors: list[float], settings: ZSSRSettings)
     y = np.asarray(errors[-count:], dtype=np.float64)
     (slope, _), cov = np.polyfit(x, y, 1, cov=True)
     std = math.sqrt(max(float(cov[0, 0]), 0.0))
-    return -settings.slope_factor * slope < std
+    return -settings.slope_factor * slope <= std
 
 
 EIGHT_ORIENTATIONS = tuple((k, flip) for flip in (False, True) for k in range(4))

@@ -1,0 +1,116 @@
+"""ZSSR: the per-image training that runs at inference time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from semsr_core.errors import Cancelled, ConfigError, InputError
+from semsr_core.events import CancelToken, EventKind
+from semsr_core.infer import super_resolve
+from semsr_core.infer.zssr import (
+    EIGHT_ORIENTATIONS,
+    ZSSRSettings,
+    _loss_is_flat,
+    _reconstruction_error,
+    orient,
+    train_zssr,
+    unorient,
+)
+from semsr_core.models import Model
+
+FAST = {"crop": 32, "max_iterations": 80, "check_every": 20, "fit_window": 40,
+        "min_iterations_per_rate": 20, "record_every": 5, "self_ensemble": False}
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    from skimage import data
+
+    return (data.camera()[200:264, 200:264] / 255.0).astype(np.float32)
+
+
+def zssr_model(scale: int = 2) -> Model:
+    torch.manual_seed(0)
+    return Model.create("zssr", scale=scale, features=8, depth=3)
+
+
+def test_training_on_the_image_lowers_its_reconstruction_error(image):
+    model = zssr_model()
+    events = []
+    trained = train_zssr(image, model.generator, scale=2, device=torch.device("cpu"),
+                         settings=ZSSRSettings.from_dict(FAST), on_event=events.append)
+    probe = torch.from_numpy(image)[None, None]
+    before = _reconstruction_error(model.generator.eval(), probe, 2)
+    after = _reconstruction_error(trained, probe, 2)
+    assert after < 0.8 * before
+    progress = [e.data for e in events if e.kind is EventKind.PROGRESS]
+    assert progress[0]["stage"] == "zssr training"
+    assert progress[-1]["done"] == progress[-1]["total"] == 80
+    assert not trained.training
+
+
+def test_the_learning_rate_drops_when_the_error_stops_falling():
+    steps = list(range(10, 310, 10))
+    rng = np.random.default_rng(0)
+    falling = [1.0 - 0.002 * s for s in steps]
+    flat = [0.1 + 0.001 * rng.standard_normal() for _ in steps]
+    settings = ZSSRSettings()
+    assert not _loss_is_flat(steps, falling, settings)
+    assert _loss_is_flat(steps, flat, settings)
+
+
+def test_training_stops_at_the_minimum_learning_rate(image):
+    """A flat error divides the rate by 10 at every check until it is below the minimum.
+
+    (A rate of 1e-11 cannot change float32 weights, so the error is exactly flat.)"""
+    settings = ZSSRSettings.from_dict({**FAST, "max_iterations": 1000, "learning_rate": 1e-11,
+                                       "min_learning_rate": 1e-15})
+    events = []
+    train_zssr(image, zssr_model().generator, scale=2, device=torch.device("cpu"),
+               settings=settings, on_event=events.append)
+    iterations = [e.data["done"] for e in events if e.kind is EventKind.PROGRESS]
+    assert "converged" in events[-1].data["postfix"]
+    assert iterations[-2] < 500  # 5 drops, long before the cap of 1000 iterations
+
+
+def test_super_resolve_with_a_zssr_model_trains_then_enlarges(image):
+    events = []
+    out = super_resolve((image * 255).astype(np.uint8), zssr_model(), tile=48, overlap=8,
+                        zssr_settings={**FAST, "max_iterations": 20, "self_ensemble": True},
+                        on_event=events.append)
+    assert out.shape == (128, 128) and out.dtype == np.uint8
+    stages = {e.data["stage"] for e in events if e.kind is EventKind.PROGRESS}
+    assert stages == {"zssr training", "super-resolve"}
+    tiles = [e.data for e in events if e.data.get("stage") == "super-resolve"]
+    assert tiles[-1]["done"] == tiles[-1]["total"] == 8 * 4  # 8 orientations × 2×2 tiles
+
+
+def test_cancel_stops_zssr_training(image):
+    cancel = CancelToken()
+
+    def on_event(event):
+        if event.data.get("done") == 5:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        super_resolve((image * 255).astype(np.uint8), zssr_model(), tile=48, overlap=8,
+                      zssr_settings=FAST, on_event=on_event, cancel=cancel)
+
+
+def test_the_eight_orientations_undo_exactly():
+    a = np.arange(12.0).reshape(3, 4)
+    for k, flip in EIGHT_ORIENTATIONS:
+        np.testing.assert_array_equal(unorient(orient(a, k, flip), k, flip), a)
+    assert len({orient(a, k, f).tobytes() for k, f in EIGHT_ORIENTATIONS}) == 8
+
+
+def test_bad_settings_and_tiny_images_are_refused():
+    with pytest.raises(ConfigError, match="unknown key 'lr'"):
+        ZSSRSettings.from_dict({"lr": 0.1})
+    with pytest.raises(ConfigError, match="crop"):
+        ZSSRSettings.from_dict({"crop": 0})
+    with pytest.raises(InputError, match="at least 8 pixels"):
+        train_zssr(np.zeros((5, 40), np.float32), zssr_model(4).generator, scale=4,
+                   device=torch.device("cpu"))
