@@ -4,6 +4,8 @@ Public API (imported lazily so that ``import semsr_core`` stays light):
 
 - :func:`read_stack`, :func:`write_stack` — SEM TIFF stacks with pixel size.
 - :func:`load_model`, :class:`Model` — model files (generator + model card).
+- :func:`super_resolve`, :func:`super_resolve_file` — tiled inference on images, stacks
+  and files.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _LAZY = {
     "Stack": "semsr_core.io",
     "load_model": "semsr_core.models",
     "Model": "semsr_core.models",
+    "super_resolve": "semsr_core.infer",
+    "super_resolve_file": "semsr_core.infer",
 }
 
 __all__ = [*_LAZY, "__version__"]

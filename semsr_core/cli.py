@@ -172,12 +172,65 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_super_resolve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image or stack files (TIFF, OME-TIFF, PNG, JPEG) or folders of them")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output OME-TIFF (one input) or folder (several inputs or a folder)")
+    p.add_argument("--model", default="default", metavar="NAME|PATH",
+                   help="model name (`semsr models list`) or model file (default: 'default')")
+    p.add_argument("--scale", type=int, help="expected enlargement; refuses a model of another")
+    p.add_argument("--device", default="auto", help="auto (CUDA → MPS → CPU), cpu, cuda, "
+                   "cuda:<i> or mps")
+    p.add_argument("--tile", type=int, help="tile side in input pixels (default: from free "
+                   "memory)")
+    p.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring "
+                   "tiles (default 32)")
+    p.add_argument("--batch", type=int, help="tiles per forward pass (default: from memory)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="auto: bf16/fp16 on CUDA, fp32 on CPU/MPS")
+    p.add_argument("--float32", action="store_true",
+                   help="write float32 (unrounded, unclipped) instead of the input's type")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_super_resolve(args: argparse.Namespace) -> int:
+    from semsr_core.errors import ModelError
+    from semsr_core.infer import super_resolve_file
+    from semsr_core.infer.files import output_paths
+    from semsr_core.models import load_model
+
+    model = load_model(args.model)
+    if args.scale is not None and args.scale != model.scale:
+        raise ModelError(f"model '{model.name or args.model}' enlarges ×{model.scale}, but "
+                         f"--scale {args.scale} was asked",
+                         hint=f"Choose a ×{args.scale} model (`semsr models list`) or drop "
+                              "--scale.")
+    pairs = output_paths(args.inputs, args.output, model.scale)
+    printer = ProgressPrinter(quiet=args.quiet)
+    try:
+        for source, dest in pairs:
+            super_resolve_file(source, dest, model, overwrite=args.overwrite,
+                               device=args.device, tile=args.tile, overlap=args.overlap,
+                               batch=args.batch, precision=args.precision,
+                               output_dtype="float32" if args.float32 else "input",
+                               scale=args.scale, on_event=printer)
+            printer.close()
+            print(f"{source} → {dest} (×{model.scale})")
+    finally:
+        printer.close()
+    return 0
+
+
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
     "models": ("list, inspect, import and export model files", _add_models, _run_models),
     "simulate": ("write a simulated SEM dataset: LR/HR pairs with defect masks",
                  _add_simulate, _run_simulate),
+    "super-resolve": ("enlarge SEM images and stacks with a model (OME-TIFF out)",
+                      _add_super_resolve, _run_super_resolve),
 }
 
 
