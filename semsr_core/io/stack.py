@@ -44,7 +44,13 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
-_CORRUPTION_WORDS = ("invalid", "corrupt", "truncat", "failed")
+# what tifffile logs (instead of raising) when a file's structure is cut short or damaged;
+# other warnings (odd vendor tags, non-ASCII text) do not make the pixels unreadable
+_CORRUPTION_SIGNS = (
+    "invalid page offset", "invalid offset to", "invalid next page", "invalid value offset",
+    "corrupted tag list", "circular reference", "corrupted file", "failed to read",
+    "invalid tiffdata",
+)
 
 _MINISWHITE, _PALETTE = 0, 3  # TIFF PhotometricInterpretation values
 
@@ -83,6 +89,16 @@ class Stack:
         self._close = close
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def ndim(self) -> int:
+        """Always 3: (Z, Y, X)."""
+        return 3
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickled as its path: a copy in another process (Dask, multiprocessing) reopens
+        the file instead of sharing a file handle."""
+        return read_stack, (str(self.path),)
 
     # ------------------------------------------------------------------ sequence
     def __len__(self) -> int:
@@ -300,21 +316,11 @@ def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
     source_dtype = np.dtype(series.dtype)
     file_size = file.stat().st_size
     read_raw, notes = _tiff_reader(file, tif, series, depth, samples_axis >= 0, file_size)
-    photometric = int(series.keyframe.photometric)
-    if photometric == _PALETTE:
-        lut = _gray_palette(file, series.keyframe)
-        stored = read_raw
-        read_raw = lambda index: lut[stored(index)]  # noqa: E731
-        source_dtype = lut.dtype
-        notes.append("indexed (palette) gray image converted to its gray values")
-    elif photometric == _MINISWHITE and source_dtype.kind == "u":
-        top = np.iinfo(source_dtype).max
-        stored = read_raw
-        read_raw = lambda index: top - stored(index)  # noqa: E731
-        notes.append("'white is zero' (MINISWHITE) image inverted so that bright is high")
+    read_raw, source_dtype = _as_gray_values(file, series.keyframe, read_raw, source_dtype,
+                                             notes)
     dtype = _target_dtype(file, source_dtype)
 
-    bad = [m for m in log.messages if any(word in m.lower() for word in _CORRUPTION_WORDS)]
+    bad = [m for m in log.messages if any(sign in m.lower() for sign in _CORRUPTION_SIGNS)]
     if bad:
         raise InputError(
             f"{file} is a damaged TIFF file (tifffile: {bad[0]})", path=file,
@@ -351,7 +357,9 @@ def _tiff_reader(
                     f"{file} is truncated: slice {index} ends at byte {max(ends)} but the "
                     f"file has only {file_size} bytes", path=file,
                     hint=f"The copy or export was interrupted. {_REEXPORT}")
-        read: Callable[[int], np.ndarray] = lambda index: pages[index].asarray()  # noqa: E731
+        def read(index: int) -> np.ndarray:
+            return pages[index].asarray()
+
         notes: list[str] = []
     elif series.dataoffset is not None:  # one uncompressed block (ImageJ > 4 GB, 'truncate')
         end = series.dataoffset + series.nbytes
@@ -363,15 +371,49 @@ def _tiff_reader(
         page_shape = tuple(series.shape[-3:] if has_samples else series.shape[-2:])
         data = np.memmap(file, dtype=np.dtype(series.dtype).newbyteorder(tif.byteorder),
                          mode="r", offset=series.dataoffset, shape=(depth, *page_shape))
-        read = lambda index: np.array(data[index])  # noqa: E731  (a copy, not a file view)
+        def read(index: int) -> np.ndarray:
+            return np.array(data[index])  # a copy, not a view of the mapped file
+
         notes = []
     else:
         whole = series.asarray().reshape(depth, *series.keyframe.shape)
-        read = lambda index: whole[index]  # noqa: E731
+
+        def read(index: int) -> np.ndarray:
+            return whole[index]
+
         notes = ["the stack is not stored page by page and was read into memory at once"]
-    if planar:
-        return (lambda index: np.moveaxis(read(index), 0, -1)), notes  # (S,Y,X) → (Y,X,S)
-    return read, notes
+    if not planar:
+        return read, notes
+
+    def read_planar(index: int) -> np.ndarray:
+        return np.moveaxis(read(index), 0, -1)  # (S, Y, X) → (Y, X, S)
+
+    return read_planar, notes
+
+
+def _as_gray_values(
+    file: Path, keyframe: Any, read: Callable[[int], np.ndarray], dtype: np.dtype,
+    notes: list[str],
+) -> tuple[Callable[[int], np.ndarray], np.dtype]:
+    """The reader and pixel type after undoing palettes and 'white is zero' storage."""
+    photometric = int(keyframe.photometric)
+    if photometric == _PALETTE:
+        lut = _gray_palette(file, keyframe)
+        notes.append("indexed (palette) gray image converted to its gray values")
+
+        def read_palette(index: int) -> np.ndarray:
+            return lut[read(index)]
+
+        return read_palette, lut.dtype
+    if photometric == _MINISWHITE and dtype.kind == "u":
+        top = np.iinfo(dtype).max
+        notes.append("'white is zero' (MINISWHITE) image inverted so that bright is high")
+
+        def read_inverted(index: int) -> np.ndarray:
+            return top - read(index)
+
+        return read_inverted, dtype
+    return read, dtype
 
 
 def _gray_palette(file: Path, keyframe: Any) -> np.ndarray:

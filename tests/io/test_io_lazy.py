@@ -79,3 +79,17 @@ def test_closed_stack_refuses_to_read(tmp_path, rng):
     stack.close()
     with pytest.raises(ValueError, match="closed"):
         stack[0]
+
+
+def test_pickled_stack_reopens_its_file_in_another_process(tmp_path, rng):
+    """What Dask or multiprocessing workers get: the same slices, their own file handle."""
+    import pickle
+
+    original = _stack(rng, depth=3)
+    path = tmp_path / "s.tif"
+    tifffile.imwrite(path, original, photometric="minisblack")
+    with read_stack(path) as stack:
+        copy = pickle.loads(pickle.dumps(stack))
+    with copy:  # the original is closed; the copy has its own handle
+        assert copy.ndim == 3 and copy.shape == original.shape
+        np.testing.assert_array_equal(copy[2], original[2])

@@ -138,3 +138,13 @@ def test_file_without_calibration_has_no_pixel_size(tmp_path, rng):
     (7.0, "pixel", None), (-1.0, "nm", None), (float("nan"), "nm", None)])
 def test_unit_conversion_is_exact_and_refuses_non_lengths(value, unit, nm):
     assert to_nanometres(value, unit) == nm
+
+
+def test_fei_text_with_non_ascii_bytes_still_reads(tmp_path, rng):
+    text = (FEI_TEXT.replace("User=supervisor", "User=Jürgen")).encode("cp1252")
+    path = tmp_path / "fei_umlaut.tif"
+    tifffile.imwrite(path, _image(rng, 1), photometric="minisblack",
+                     extratags=[(FEI_HELIOS, 2, len(text), text, True)])  # ASCII-typed tag
+    with read_stack(path) as stack:
+        assert stack.pixel_size == 1.5
+        assert stack.metadata["original"]["User"]["User"] == "Jürgen"
