@@ -5,7 +5,7 @@ A secondary-electron image is mostly topographic contrast. The model here, all i
 material):
 
 1. material vs substrate: a dark substrate and a brighter material, anti-aliased over
-   one pixel;
+   one pixel; stray particles (foreign material) brighter still;
 2. edge brightening: the SE yield peaks at edges, so a bright rim decays with the
    distance to the edge (faster outside than inside);
 3. detector shadowing: the rim is brighter on edges facing the detector and darker on
@@ -41,6 +41,7 @@ class Contrast:
     shading: float
     beam_sigma: float
     edge_roughness: float
+    particle_boost: float = 0.15
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> Contrast:
@@ -54,7 +55,8 @@ class Contrast:
                    grain=float(rng.uniform(0.01, 0.03)),
                    shading=float(rng.uniform(0.05, 0.2)),
                    beam_sigma=float(rng.uniform(0.6, 1.0)),
-                   edge_roughness=float(rng.uniform(0.2, 0.6)))
+                   edge_roughness=float(rng.uniform(0.2, 0.6)),
+                   particle_boost=float(rng.uniform(0.1, 0.2)))
 
     def reach(self) -> int:
         """How far (HR pixels) a change of geometry can change the image."""
@@ -103,8 +105,14 @@ def scene_fields(shape: tuple[int, int], contrast: Contrast,
                        shading.astype(np.float32))
 
 
-def render(sdf: np.ndarray, contrast: Contrast, fields: SceneFields) -> np.ndarray:
-    """Noise-free SEM image (float32 in [0, 1]) of the geometry ``sdf``."""
+def render(sdf: np.ndarray, contrast: Contrast, fields: SceneFields,
+           foreign: np.ndarray | None = None) -> np.ndarray:
+    """Noise-free SEM image (float32 in [0, 1]) of the geometry ``sdf``.
+
+    ``foreign`` is the SDF of foreign material (stray particles, already part of
+    ``sdf``) that charges and looks brighter than the layout's own material, so that
+    a particle lying on a line or a ball still stands out.
+    """
     d = sdf + fields.roughness
     coverage = np.clip(0.5 - d, 0.0, 1.0)
     rim = np.where(d < 0, np.exp(np.clip(d, -60.0, 0.0) / contrast.rim_inside),
@@ -114,6 +122,8 @@ def render(sdf: np.ndarray, contrast: Contrast, fields: SceneFields) -> np.ndarr
     rim *= 1.0 + contrast.shadow * np.clip(facing, -1.0, 1.0)
     img = contrast.substrate + (contrast.material - contrast.substrate) * coverage
     img += contrast.edge_gain * rim
+    if foreign is not None:
+        img += contrast.particle_boost * np.clip(0.5 - (foreign + fields.roughness), 0.0, 1.0)
     img = img * fields.shading + fields.grain
     img = ndimage.gaussian_filter(img.astype(np.float32), contrast.beam_sigma, truncate=4.0)
     return np.clip(img, 0.0, 1.0)

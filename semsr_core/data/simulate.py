@@ -37,6 +37,7 @@ from semsr_core.data.sem_defects import (
 )
 from semsr_core.data.sem_imaging import Contrast, Style, render, scene_fields
 from semsr_core.data.sem_layouts import (
+    FAR,
     LAYOUTS,
     apply_particle_defect,
     grid,
@@ -181,6 +182,7 @@ def simulate_pair(seed: int, *, size: int = HR_PIXELS, scale: int = 4, layout: s
     yy, xx = grid(shape)
     clean_sdf = scene.base_sdf(yy, xx)
     sdf = clean_sdf.copy()
+    foreign = None  # SDF of stray particles, drawn brighter than the layout's material
     # layout defects first (they may re-draw their window), stray particles on top
     for defect in sorted(defects, key=lambda d: d.kind == "particle"):
         win = window(defect.bbox, shape)
@@ -188,10 +190,13 @@ def simulate_pair(seed: int, *, size: int = HR_PIXELS, scale: int = 4, layout: s
             continue
         if defect.kind == "particle":
             sdf[win] = apply_particle_defect(defect, sdf[win], yy[win], xx[win])
+            if foreign is None:
+                foreign = np.full(shape, FAR, dtype=np.float32)
+            foreign[win] = apply_particle_defect(defect, foreign[win], yy[win], xx[win])
         else:
             sdf[win] = scene.apply_defect(defect, sdf[win], yy[win], xx[win])
     clean_hr = render(clean_sdf, contrast, fields)
-    ideal_hr = render(sdf, contrast, fields) if defects else clean_hr.copy()
+    ideal_hr = render(sdf, contrast, fields, foreign) if defects else clean_hr.copy()
     mask = defect_mask(ideal_hr, clean_hr, defects, pad=reach)
 
     hr = degradations.observe(ideal_hr, dose=hr_dose, rng=rng, **HR_SCAN)
