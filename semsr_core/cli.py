@@ -223,9 +223,49 @@ def _run_super_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_augment_preview(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", metavar="AUGMENTATION",
+                   help="augmentation to preview: defects, rot16, rot90flip, stretch_shear, "
+                        "zssr_paste or none")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="dataset folder with lr/ and hr/ subfolders (files paired by name)")
+    p.add_argument("-o", "--output", required=True, metavar="PNG",
+                   help="preview grid to write: one row per sample, LR (enlarged) | HR | "
+                        "HR with pasted content outlined in red")
+    p.add_argument("-n", type=int, default=6, help="number of samples (default 6)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--scale", type=int, help="LR→HR factor (default: from the image sizes)")
+    p.add_argument("--source", metavar="DIR",
+                   help="defect-source images (default: scikit-image's natural images)")
+    p.add_argument("--degradation", default="bicubic",
+                   help="how LR versions of pasted patches are made: bicubic, crappify, "
+                        "area or sem-noise (default bicubic)")
+
+
+def _run_augment_preview(args: argparse.Namespace) -> int:
+    from semsr_core.data.datasets import TrainingPairs
+    from semsr_core.data.defects import DefectSource
+    from semsr_core.data.preview import preview, preview_grid, write_png
+
+    printer = ProgressPrinter()
+    pairs = TrainingPairs.from_folder(args.data, scale=args.scale, on_event=printer)
+    options = {}
+    if args.recipe in ("defects", "zssr_paste"):
+        options["degradation"] = args.degradation
+        if args.source:
+            options["source"] = DefectSource.from_folder(args.source)
+    samples = preview(args.recipe, pairs, n=args.n, seed=args.seed, **options)
+    path = write_png(preview_grid(samples), args.output)
+    print(f"{path}: {len(samples)} {args.recipe} samples from {len(pairs)} pair(s), ×"
+          f"{pairs.scale} (LR enlarged | HR | HR with pasted content outlined)")
+    return 0
+
+
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
+    "augment-preview": ("write a PNG grid of training samples of an augmentation",
+                        _add_augment_preview, _run_augment_preview),
     "models": ("list, inspect, import and export model files", _add_models, _run_models),
     "simulate": ("write a simulated SEM dataset: LR/HR pairs with defect masks",
                  _add_simulate, _run_simulate),
