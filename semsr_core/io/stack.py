@@ -10,7 +10,8 @@ Pixel types uint8, uint16 and float32 are kept as they are; other integer and fl
 types are converted to float32 (recorded in ``metadata["notes"]``); 1-bit and complex
 images are refused. RGB(A) images whose three colour channels are equal (a grayscale
 scan saved as colour) become one channel; true colour is refused, because the models
-are grayscale. Physical pixel sizes are in nanometres (see
+are grayscale. Indexed TIFFs with a gray colour map become their gray values, and
+"white is zero" (MINISWHITE) TIFFs are inverted. Physical pixel sizes are in nanometres (see
 :mod:`semsr_core.io.metadata`).
 """
 
