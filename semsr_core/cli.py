@@ -172,6 +172,89 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", nargs="?", help="recipe name (see `semsr runs recipes`) or a "
+                   "TOML config file; not needed with --resume")
+    p.add_argument("--data", help="data folder: lr/ and hr/ subfolders (or hr/ only)")
+    p.add_argument("--val", help="validation folder (same layout); default: split off by pair")
+    p.add_argument("--run", help="run folder to create (default: runs/<recipe>-<time>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set generator.blocks=2 (repeatable)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after M min")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from semsr_core.events import CancelToken
+    from semsr_core.train import resume, train
+
+    printer = ProgressPrinter()
+    cancel = CancelToken()
+    try:
+        if args.resume:
+            result = resume(args.resume, data=args.data, device=None if args.device == "auto"
+                            else args.device, max_minutes=args.max_minutes,
+                            on_event=printer, cancel=cancel)
+        else:
+            if not args.recipe or not args.data:
+                raise SemsrError("give a RECIPE and --data DIR (or --resume RUN_DIR)")
+            run = args.run or f"runs/{Path(args.recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            result = train(args.recipe, args.data, run, val=args.val, overrides=args.overrides,
+                           device=args.device, max_minutes=args.max_minutes,
+                           on_event=printer, cancel=cancel)
+    finally:
+        printer.close()
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
+    print(f"{result.status}: {result.step} steps, {result.epoch} epochs; model {result.model_path}"
+          + (f"; validation {metrics}" if metrics else ""))
+    return 0
+
+
+def _add_runs(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = sub.add_parser("list", help="list the runs in a folder")
+    ls.add_argument("folder", nargs="?", default="runs")
+    show = sub.add_parser("show", help="summarise one run folder")
+    show.add_argument("run_dir")
+    sub.add_parser("recipes", help="list the bundled recipes")
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    from semsr_core.train import find_runs, load_config, recipe_names, run_summary
+
+    if args.action == "recipes":
+        for name in recipe_names():
+            cfg = load_config(name)
+            print(f"{name:16s} {cfg.recipe.source:24s} {cfg.recipe.description}")
+        return 0
+    if args.action == "list":
+        runs = find_runs(args.folder)
+        if not runs:
+            print(f"no runs in {args.folder}")
+        for run in runs:
+            s = run_summary(run)
+            last = s["metrics"][-1] if s["metrics"] else {}
+            psnr = f"PSNR {last['psnr']:.2f} dB" if "psnr" in last else ""
+            print(f"{run}  {s['recipe']}  {s['status']}  step {s['step']}  {psnr}")
+        return 0
+    s = run_summary(args.run_dir)
+    print(f"run {s['run']}: recipe {s['recipe']}, {s['status']}, step {s['step']}, "
+          f"epoch {s['epoch']}")
+    if s["losses"]:
+        print("last losses: " + ", ".join(f"{k} {v:.4g}" for k, v in s["losses"].items()))
+    for m in s["metrics"]:
+        print(f"  epoch {m.get('epoch', '?')}: PSNR {m.get('psnr', float('nan')):.2f} dB "
+              f"(bicubic {m.get('psnr_bicubic', float('nan')):.2f}), SSIM "
+              f"{m.get('ssim', float('nan')):.4f}")
+    if s["model"]:
+        print(f"model: {s['model']}")
+    return 0
+
+
 def _add_super_resolve(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image or stack files (TIFF, OME-TIFF, PNG, JPEG) or folders of them")
@@ -261,8 +344,65 @@ def _run_augment_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_align(p: argparse.ArgumentParser) -> None:
+    p.add_argument("lr_dir", metavar="LR_DIR", help="folder of low-resolution scans")
+    p.add_argument("hr_dir", metavar="HR_DIR",
+                   help="folder of high-resolution scans (files matched to LR by name stem)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="folder to write lr/, hr/, overlays/, report.csv and report.json into")
+    p.add_argument("--rule", metavar="REGEX",
+                   help="naming rule: a regular expression with a group (?P<stem>...) that "
+                        "gives the common name of LR and HR files")
+    p.add_argument("--scale", type=int,
+                   help="expected scale factor; pairs whose sizes give another are excluded")
+    p.add_argument("--max-shift", type=float, metavar="PX",
+                   help="largest shift searched, in HR pixels (default: a quarter of the image)")
+    p.add_argument("--max-rotation", type=float, default=0.0, metavar="DEG",
+                   help="also search rotations within ± this many degrees (default 0)")
+    p.add_argument("--scale-search", type=float, default=0.0, metavar="FRACTION",
+                   help="also search scale factors within 1 ± this, e.g. 0.02 (default 0)")
+    p.add_argument("--threshold", type=float, default=None, metavar="NCC",
+                   help="NCC after alignment below which a pair is suspicious (default 0.6)")
+    p.add_argument("--fail-threshold", type=float, default=None, metavar="NCC",
+                   help="NCC after alignment below which a pair is failed (default 0.35)")
+    p.add_argument("--exclude-suspicious", action="store_true",
+                   help="write only pairs judged aligned (default: suspicious ones too)")
+    p.add_argument("--linear-contrast", action="store_true",
+                   help="score with plain NCC instead of allowing a contrast/gamma gap")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier run in OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_align(args: argparse.Namespace) -> int:
+    from semsr_core.data import align
+
+    threshold = align.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    fail = align.DEFAULT_FAIL_THRESHOLD if args.fail_threshold is None else args.fail_threshold
+    if args.threshold is not None and args.fail_threshold is None:
+        fail = min(fail, threshold)
+    progress = ProgressPrinter(quiet=args.quiet)
+    try:
+        report = align.align_folder(
+            args.lr_dir, args.hr_dir, args.output, rule=args.rule, scale=args.scale,
+            max_shift=args.max_shift, max_rotation=args.max_rotation,
+            scale_search=args.scale_search, threshold=threshold, fail_threshold=fail,
+            contrast_degree=1 if args.linear_contrast else 3,
+            keep_suspicious=not args.exclude_suspicious, overwrite=args.overwrite,
+            on_event=progress)
+    finally:
+        progress.close()
+    c = report["counts"]
+    print(f"{c['aligned']} aligned, {c['suspicious']} suspicious, {c['failed']} failed, "
+          f"{c['unpaired']} unpaired; {c['written']} pair(s) written to {args.output} "
+          f"(see report.csv and overlays/)")
+    return 0
+
+
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "train": ("train a model with a recipe on a lab dataset", _add_train, _run_train),
+    "runs": ("list and summarise training runs; list recipes", _add_runs, _run_runs),
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
     "augment-preview": ("write a PNG grid of training samples of an augmentation",
                         _add_augment_preview, _run_augment_preview),
@@ -271,6 +411,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                  _add_simulate, _run_simulate),
     "super-resolve": ("enlarge SEM images and stacks with a model (OME-TIFF out)",
                       _add_super_resolve, _run_super_resolve),
+    "align": ("align unaligned LR/HR scan pairs and crop them to the common field of view",
+              _add_align, _run_align),
 }
 
 

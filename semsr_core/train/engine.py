@@ -468,12 +468,14 @@ class Trainer:
         from skimage.metrics import peak_signal_noise_ratio as psnr
         from skimage.metrics import structural_similarity as ssim
 
+        from semsr_core.data.resample import upscale
+
         psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
         samples = []
         for pair in self.val_pairs:
             sr = self.super_resolve_array(pair.lr)
             hr = pair.hr[: sr.shape[0], : sr.shape[1]]
-            bic = _bicubic(pair.lr, hr.shape)
+            bic = upscale(pair.lr, shape=hr.shape)
             psnrs.append(psnr(hr, sr, data_range=1.0))
             ssims.append(ssim(hr, sr, data_range=1.0))
             bic_psnrs.append(psnr(hr, bic, data_range=1.0))
@@ -639,12 +641,6 @@ def _amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _bicubic(lr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    t = torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None, None]
-    up = F.interpolate(t, size=shape, mode="bicubic", align_corners=False)
-    return up[0, 0].clamp(0, 1).numpy()
 
 
 def _center_crop_slices(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:

@@ -1,0 +1,33 @@
+"""Upscaling an LR image to the HR grid (the "LR↑" of baselines, previews and pix2pix).
+
+One definition for the whole engine, so that the bicubic baseline of evaluation,
+the pix2pix input in training and at inference, and the app's compare view agree.
+Torch's bicubic (a = −0.75, half-pixel centres) is used, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def upscale(image: np.ndarray, scale: int | None = None, *, shape: tuple[int, int] | None = None,
+            method: str = "bicubic") -> np.ndarray:
+    """``image`` (2-D float in [0, 1]) upscaled by ``scale`` or to ``shape``.
+
+    ``method``: ``"bicubic"`` (clipped to [0, 1]) or ``"nearest"`` (pixel replication).
+    """
+    if shape is None:
+        if scale is None:
+            raise ValueError("give scale or shape")
+        shape = (image.shape[-2] * scale, image.shape[-1] * scale)
+    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    if method == "nearest":
+        out = F.interpolate(t, size=tuple(shape), mode="nearest")
+    elif method == "bicubic":
+        out = F.interpolate(t, size=tuple(shape), mode="bicubic", align_corners=False)
+        out = out.clamp(0.0, 1.0)
+    else:
+        raise ValueError(f"unknown upscaling method {method!r}")
+    return out[0, 0].numpy()

@@ -1,0 +1,212 @@
+"""From a lab's data folder to the datasets a recipe trains on.
+
+Layout of ``--data DIR`` (the output of ``semsr simulate`` and ``semsr align``):
+
+- ``DIR/lr/*.tif`` and ``DIR/hr/*.tif``, matched by file stem, aligned (HR exactly
+  ``scale`` × LR) — the paired recipes;
+- ``DIR/hr/*.tif`` only (or images directly in ``DIR``) — LR is made from HR by the
+  recipe's ``data.degradation``;
+- for ``pairing = "unpaired"`` recipes, ``DIR/lr`` and ``DIR/hr`` need not correspond.
+
+Validation pairs come from ``--val DIR`` (same layout) or are split off by pair
+(``data.val_fraction``). Images are mapped to [0, 1] by their dtype range, as the
+exported model card records, so training and inference see the same intensities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from semsr_core.data.pairs import Pair, find_pairs, pairs_from_hr, split_pairs
+from semsr_core.errors import ConfigError, InputError
+from semsr_core.train.config import TrainConfig
+from semsr_core.train.engine import ValidationPair
+
+NORMALIZATION = {"mode": "dtype"}
+
+
+@dataclass
+class PreparedData:
+    train_set: Dataset
+    real_set: Dataset | None
+    val_pairs: list[ValidationPair]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Concat(Dataset):
+    """Several datasets one after the other; ``set_epoch`` reaches all of them."""
+
+    def __init__(self, parts: list[Dataset]):
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.parts:
+            part.set_epoch(epoch)
+
+    def __getitem__(self, index: int):
+        part = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return self.parts[part][index - int(self.offsets[part])]
+
+
+def _unit(image: np.ndarray, path: Path) -> np.ndarray:
+    from semsr_core.infer.normalize import normalize
+
+    try:
+        unit, _ = normalize(np.asarray(image), NORMALIZATION)
+    except InputError as exc:
+        raise InputError(str(exc), path=path) from None
+    return np.clip(unit, 0.0, 1.0)
+
+
+def _read(path: Path) -> np.ndarray:
+    from semsr_core.io import read_stack
+
+    with read_stack(path) as stack:
+        return _unit(stack[0], path)
+
+
+def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.ndarray,
+                                                                         np.ndarray]]:
+    from semsr_core.data.degrade import degrade
+
+    loaded = []
+    for index, pair in enumerate(pairs):
+        hr = _read(pair.hr_path)
+        if pair.lr_path is None:
+            hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
+            lr = degrade(pair.degradation, hr, scale, rng=np.random.default_rng((seed, index)))
+            lr = np.clip(lr, 0.0, 1.0).astype(np.float32)
+        else:
+            lr = _read(pair.lr_path)
+            if hr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
+                raise InputError(
+                    f"HR {pair.hr_path.name} is {hr.shape[0]}×{hr.shape[1]} but LR "
+                    f"{pair.lr_path.name} is {lr.shape[0]}×{lr.shape[1]}; at scale {scale} HR "
+                    f"must be exactly {lr.shape[0] * scale}×{lr.shape[1] * scale}",
+                    path=pair.hr_path.parent,
+                    hint="Align the pairs first: semsr align LR_DIR HR_DIR -o ALIGNED")
+        loaded.append((pair.stem, lr, hr))
+    return loaded
+
+
+def _find(data_dir: Path, cfg: TrainConfig):
+    lr_dir, hr_dir = data_dir / "lr", data_dir / "hr"
+    if not data_dir.is_dir():
+        raise InputError("no such data folder", path=data_dir,
+                         hint="Give a folder with lr/ and hr/ subfolders (or hr/ only).")
+    if lr_dir.is_dir() and hr_dir.is_dir() and cfg.data.pairing == "paired":
+        pairing = find_pairs(lr_dir, hr_dir)
+    else:
+        pairing = pairs_from_hr(hr_dir if hr_dir.is_dir() else data_dir,
+                                cfg.data.degradation, cfg.data.scale)
+    if len(pairing) == 0:
+        raise InputError("no LR/HR pairs found", path=data_dir,
+                         hint="LR and HR files are matched by name: lr/a.tif ↔ hr/a.tif.")
+    return pairing
+
+
+def _geometric_sets(cfg: TrainConfig, pairs, seed: int) -> list[Dataset]:
+    from semsr_core.data.datasets import PairedPatches, RotatedTiles, ZssrPasted
+
+    d = cfg.data
+    smallest = min(min(lr.shape) for lr in pairs.lr)
+    per_image = max(1, (smallest // d.lr_patch) ** 2)
+    sets: list[Dataset] = []
+    for name in d.augment or ["none"]:
+        if name == "rot16":
+            sets.append(RotatedTiles(pairs, alpha=d.lr_patch, n=16, seed=seed))
+        elif name in ("rot90flip", "stretch_shear", "none"):
+            sets.append(PairedPatches(pairs, patch=d.lr_patch, samples_per_image=per_image,
+                                      geometric=name, seed=seed))
+        else:
+            raise ConfigError(f"data.augment: unknown augmentation {name!r}",
+                              hint="Use rot90flip, rot16, stretch_shear or none; synthetic "
+                                   "defects and patch pasting have their own tables.")
+    if d.paste is not None:
+        sets.append(ZssrPasted(pairs, degradation=d.degradation, n1=d.paste.n1,
+                               n2=d.paste.n2, patch=d.lr_patch, seed=seed))
+    return sets
+
+
+def _defect_source(name: str):
+    from semsr_core.data.defects import DefectSource
+
+    if name == "skimage":
+        return DefectSource.default()
+    return DefectSource.from_folder(name)
+
+
+def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
+                 val_dir: str | Path | None = None) -> PreparedData:
+    """Read, check and split the data, and build the recipe's datasets."""
+    from semsr_core.data.datasets import SyntheticDefects, TrainingPairs
+
+    data_dir = Path(data_dir)
+    d, seed = cfg.data, cfg.train.seed
+    if d.pairing == "unpaired":
+        return _prepare_unpaired(cfg, data_dir)
+    pairing = _find(data_dir, cfg)
+    if val_dir is not None:
+        train_pairs, val_list = list(pairing), list(_find(Path(val_dir), cfg))
+    else:
+        train_pairs, val_list = split_pairs(pairing, d.val_fraction, seed=seed)
+    train = _load_pairs(train_pairs, d.scale, seed)
+    val = _load_pairs(val_list, d.scale, seed + 1)
+    pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=d.scale,
+                                      names=[n for n, _, _ in train])
+    real_set = None
+    if d.defects is not None:
+        if d.lr_patch != d.defects.alpha:
+            raise ConfigError(f"data.lr_patch ({d.lr_patch}) must equal data.defects.alpha "
+                              f"({d.defects.alpha}): the α×α tiles are the training patches")
+        defects = SyntheticDefects(pairs, source=_defect_source(d.defects.source),
+                                   degradation=d.degradation, alpha=d.defects.alpha,
+                                   beta=d.defects.beta, seed=seed)
+        sets = [defects]
+        real_set = defects.real_stream()
+    else:
+        sets = _geometric_sets(cfg, pairs, seed)
+    train_set = sets[0] if len(sets) == 1 else Concat(sets)
+    summary = {"folder": str(data_dir), "train_pairs": [n for n, _, _ in train],
+               "val_pairs": [n for n, _, _ in val], "samples_per_epoch": len(train_set),
+               "scale": d.scale, "unmatched": [str(u.path) for u in pairing.unmatched]}
+    return PreparedData(train_set, real_set,
+                        [ValidationPair(n, lr, hr) for n, lr, hr in val], summary)
+
+
+def _prepare_unpaired(cfg: TrainConfig, data_dir: Path) -> PreparedData:
+    from semsr_core.data.pairs import IMAGE_SUFFIXES
+    from semsr_core.data.unpaired import UnpairedPatches
+
+    def images(folder: Path) -> list[np.ndarray]:
+        if not folder.is_dir():
+            raise InputError("unpaired recipes need this folder", path=folder,
+                             hint="Put LR-domain images in lr/ and HR-domain images in hr/.")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError("no images (.tif, .png, .jpg) here", path=folder)
+        return [_read(p) for p in files]
+
+    x, y = images(data_dir / "lr"), images(data_dir / "hr")
+    scale = cfg.data.scale
+    if cfg.data.generator_input == "bicubic" and scale > 1:
+        from semsr_core.data.resample import upscale
+
+        x = [upscale(img, scale) for img in x]
+        scale = 1
+    smallest = min(min(img.shape) for img in x)
+    per_image = max(1, (smallest // cfg.data.lr_patch) ** 2)
+    patch = cfg.data.lr_patch * (cfg.data.scale if scale == 1 and cfg.data.scale > 1 else 1)
+    ds = UnpairedPatches(x, y, scale=scale, patch=patch, samples_per_image=per_image,
+                         seed=cfg.train.seed)
+    return PreparedData(ds, None, [], {"folder": str(data_dir), "x_images": len(x),
+                                       "y_images": len(y), "samples_per_epoch": len(ds)})
