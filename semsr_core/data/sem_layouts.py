@@ -175,6 +175,8 @@ class LatticeLayout(Layout):
             a1 = pitch * np.array([np.sin(angle), np.cos(angle)])  # (y, x)
             a2 = pitch * np.array([np.sin(angle + np.pi / 3), np.cos(angle + np.pi / 3)])
             self.neighbours = ((1, 0), (0, 1), (1, -1))
+            # the rounded site and its six neighbours hold every edge near a pixel
+            self.candidates = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1))
         else:
             pitch = rng.uniform(18.0, 36.0)
             self.radius = pitch * rng.uniform(0.2, 0.3)
@@ -182,6 +184,7 @@ class LatticeLayout(Layout):
             a1 = pitch * np.array([np.sin(angle), np.cos(angle)])
             a2 = pitch * rng.uniform(0.9, 1.25) * np.array([np.cos(angle), -np.sin(angle)])
             self.neighbours = ((1, 0), (0, 1))
+            self.candidates = tuple((di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1))
         self.pitch = float(pitch)
         self.basis = np.stack([a1, a2], axis=1)  # columns: a1, a2 as (y, x)
         self.inverse = np.linalg.inv(self.basis)
@@ -222,11 +225,10 @@ class LatticeLayout(Layout):
         fi -= self.lo[0]
         fj -= self.lo[1]
         best = np.full(np.shape(yy), FAR, dtype=np.float32)
-        for di in (-1, 0, 1):
-            ii = np.clip(fi + di, 0, self.n[0] - 1)
-            for dj in (-1, 0, 1):
-                k = ii * self.n[1] + np.clip(fj + dj, 0, self.n[1] - 1)
-                np.minimum(best, np.hypot(yy - self.cy[k], xx - self.cx[k]) - rad[k], out=best)
+        for di, dj in self.candidates:
+            k = (np.clip(fi + di, 0, self.n[0] - 1) * self.n[1]
+                 + np.clip(fj + dj, 0, self.n[1] - 1))
+            np.minimum(best, np.hypot(yy - self.cy[k], xx - self.cx[k]) - rad[k], out=best)
         return best
 
     def propose_defect(self, kind: str, rng: np.random.Generator) -> Defect | None:
