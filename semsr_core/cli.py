@@ -177,7 +177,9 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    "TOML config file; not needed with --resume")
     p.add_argument("--data", help="data folder: lr/ and hr/ subfolders (or hr/ only)")
     p.add_argument("--val", help="validation folder (same layout); default: split off by pair")
-    p.add_argument("--run", help="run folder to create (default: runs/<recipe>-<time>)")
+    p.add_argument("--run", "--run-dir", dest="run",
+                   help="run folder to create (default: runs/<recipe>-<time>); under torchrun "
+                        "write --run-dir, as torchrun takes --run for its own --run-path")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set generator.blocks=2 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
@@ -208,6 +210,8 @@ def _run_train(args: argparse.Namespace) -> int:
                            on_event=printer, cancel=cancel)
     finally:
         printer.close()
+    if result.model_path is None:  # another rank of a torchrun job: rank 0 reports
+        return 0
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
     print(f"{result.status}: {result.step} steps, {result.epoch} epochs; model {result.model_path}"
           + (f"; validation {metrics}" if metrics else ""))
