@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +46,7 @@ from semsr_core.data.augment import (
 )
 from semsr_core.data.defects import DefectSource, LabDegradation, LrMaker, add_defects, paste_crops
 from semsr_core.errors import ConfigError, InputError
+from semsr_core.events import EventCallback, EventKind, emit
 
 # ----------------------------------------------------------------- the pairs
 
@@ -107,6 +110,54 @@ class TrainingPairs:
             lrs.append(lr)
             hrs.append(hr)
         return cls(lrs, hrs, int(scale), names)
+
+    @classmethod
+    def from_folder(cls, path: str | os.PathLike, scale: int | None = None, *,
+                    on_event: EventCallback | None = None) -> TrainingPairs:
+        """Load the pairs of a dataset folder with ``lr/`` and ``hr/`` subfolders (files
+        matched by name stem, first slice of each stack).
+
+        A pair whose HR is exactly ``scale`` times its LR is taken as aligned; any other
+        is aligned with :func:`~semsr_core.data.align.align_pair` and cropped to the
+        common field of view. Failed alignments are left out with a warning event
+        naming the file; unmatched files are reported the same way.
+        """
+        from semsr_core.data.align import align_pair
+        from semsr_core.data.pairs import find_pairs, infer_scale, load_pair
+
+        root = Path(path)
+        lr_dir, hr_dir = root / "lr", root / "hr"
+        for sub in (lr_dir, hr_dir):
+            if not sub.is_dir():
+                raise InputError("the dataset folder has no subfolder "
+                                 f"{sub.name!r}", path=root,
+                                 hint="Put the LR scans in lr/ and the HR scans in hr/.")
+        pairing = find_pairs(lr_dir, hr_dir)
+        for item in pairing.unmatched:
+            emit(on_event, EventKind.MESSAGE, level="warning",
+                 text=f"{item.path}: left out, {item.reason}")
+        arrays, names = [], []
+        for pair in pairing:
+            lr, hr = load_pair(pair)
+            s = scale or infer_scale(lr.shape, hr.shape, lr_path=pair.lr_path,
+                                     hr_path=pair.hr_path)
+            if hr.shape != (lr.shape[0] * s, lr.shape[1] * s):
+                result = align_pair(lr, hr, s)
+                if result.verdict == "failed":
+                    emit(on_event, EventKind.MESSAGE, level="warning",
+                         text=f"{pair.lr_path}: left out, alignment failed "
+                              f"({result.reason})")
+                    continue
+                lr, hr = result.lr, result.hr
+            if scale is None:
+                scale = s
+            arrays.append((lr, hr))
+            names.append(str(pair.lr_path))
+        if not arrays:
+            raise InputError("no pair of the dataset could be used", path=root,
+                             hint="Check the warnings above; align the pairs first "
+                                  "(semsr align).")
+        return cls.from_arrays(arrays, scale=scale, names=names)
 
     def __len__(self) -> int:
         return len(self.lr)

@@ -270,3 +270,28 @@ def test_a_full_epoch_of_en1_defects_keeps_memory_flat():
           f"growth {growth_mb:.1f} MB over {len(dataset)} samples")
     assert growth_mb < 50
     assert dataset[1234]["hr"].equal(dataset[1234]["hr"])
+
+
+def test_augment_preview_command_writes_the_grid(tmp_path, rng):
+    import imageio.v3 as iio
+    import tifffile
+
+    from semsr_core.cli import main
+
+    for sub in ("lr", "hr"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    for stem in ("scan1", "scan2"):
+        hr = ndi.gaussian_filter(rng.random((256, 256)), 2.0)
+        hr = (hr - hr.min()) / (hr.max() - hr.min())
+        tifffile.imwrite(tmp_path / "data" / "hr" / f"{stem}.tif",
+                         (hr * 65535).astype(np.uint16))
+        tifffile.imwrite(tmp_path / "data" / "lr" / f"{stem}.tif",
+                         (_area(hr) * 65535).astype(np.uint16))
+    out = tmp_path / "grid.png"
+    code = main(["augment-preview", "defects", "--data", str(tmp_path / "data"), "-o",
+                 str(out), "-n", "3", "--degradation", "area"])
+    assert code == 0
+    grid = iio.imread(out)
+    assert grid.shape == (3 * 256 + 2 * 4, 3 * 256 + 2 * 4, 3)
+    assert main(["augment-preview", "defects", "--data", str(tmp_path / "nowhere"), "-o",
+                 str(out)]) == 2
