@@ -1,0 +1,207 @@
+"""Alignment of unaligned LR/HR scans: shift recovery, verdicts, crops and `semsr align`."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import imagecodecs
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage import data
+from skimage.transform import downscale_local_mean, rotate
+
+from semsr_core.cli import main
+from semsr_core.data.align import align_pair, upscale
+from semsr_core.data.simulate import simulate_pair
+from semsr_core.errors import InputError
+
+SCALE = 4
+
+
+def shifted_sim_pair(seed: int, rng: np.random.Generator, *, size: int = 256,
+                     max_shift: float = 20.0):
+    """A simulated SEM pair (contrast/gamma "style gap" between LR and HR) whose HR scan
+    is displaced by a known random sub-pixel shift (HR px) against the LR scan.
+
+    The LR scan's slow drift is switched off: drift bends the scan lines, so the true
+    shift would not be one number. The HR scan keeps the simulator's mild drift/jitter.
+    """
+    margin = 32
+    sim = simulate_pair(seed, size=size + 2 * margin, scale=SCALE, style_gap=True, drift=0.0)
+    shift = rng.uniform(-max_shift, max_shift, 2)
+    origin = margin - shift  # HR pixel p shows the scene at p + origin
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    hr = ndimage.map_coordinates(sim.hr.astype(float), [yy + origin[0], xx + origin[1]],
+                                 order=3)
+    m = margin // SCALE
+    lr = sim.lr[m:m + size // SCALE, m:m + size // SCALE]
+    return lr, hr, shift
+
+
+def shift_errors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    errors = []
+    for i in range(n):
+        lr, hr, shift = shifted_sim_pair(1000 + i, rng)
+        result = align_pair(lr, hr, SCALE)
+        assert result.verdict != "failed", result.reason
+        errors.append(float(np.hypot(*(np.asarray(result.shift) - shift))))
+    return np.array(errors)
+
+
+def test_subpixel_shifts_of_a_few_simulated_pairs_with_a_style_gap_are_recovered():
+    errors = shift_errors(8, seed=11)
+    assert np.median(errors) < 0.3
+    assert (errors < 0.5).sum() >= 7, errors
+
+
+@pytest.mark.slow
+def test_shift_error_is_below_half_a_hr_pixel_for_95_percent_of_40_simulated_pairs():
+    errors = shift_errors(40, seed=7)
+    assert (errors < 0.5).mean() >= 0.95, np.round(np.sort(errors), 3)
+
+
+def _camera_pair(shift_lr=(2, -1), crop=192, *, dtype=np.uint16):
+    """HR crop of the camera image and an LR scan displaced by whole LR pixels plus a bit."""
+    world = data.camera().astype(float) * 200
+    hr = world[100:100 + crop, 120:120 + crop]
+    y0, x0 = 100 + SCALE * shift_lr[0] + 1, 120 + SCALE * shift_lr[1] + 2
+    lr = downscale_local_mean(world[y0:y0 + crop, x0:x0 + crop], (SCALE, SCALE))
+    return lr.astype(dtype), hr.astype(dtype)
+
+
+def test_cropped_hr_is_exactly_scale_times_lr_and_correlates_better_than_before():
+    lr, hr = _camera_pair(shift_lr=(3, -2))
+
+    result = align_pair(lr, hr, SCALE)
+
+    assert result.verdict == "aligned", result.reason
+    assert result.hr.shape == (SCALE * result.lr.shape[0], SCALE * result.lr.shape[1])
+    assert result.ncc_after > result.ncc_before
+    # true shift: LR content at q appears in HR at q + (4·3 + 1, 4·(−2) + 2)
+    np.testing.assert_allclose(result.shift, (13, -6), atol=0.25)
+    # LR pixels are never resampled: the crop is a slice of the input, dtype kept
+    r0, r1, c0, c1 = result.lr_box
+    np.testing.assert_array_equal(result.lr, lr[r0:r1, c0:c1])
+    assert result.lr.dtype == lr.dtype and result.hr.dtype == hr.dtype
+    # the cropped pair is itself aligned: no shift left
+    again = align_pair(result.lr, result.hr, SCALE)
+    assert np.hypot(*again.shift) < 0.25
+
+
+def test_unrelated_images_are_marked_failed_with_a_reason():
+    rng = np.random.default_rng(0)
+    a_lr, _, _ = shifted_sim_pair(1, rng)
+    _, b_hr, _ = shifted_sim_pair(2, rng)
+    brick = data.brick()[:256, :256]
+    camera_lr = downscale_local_mean(data.camera()[:256, :256].astype(float), (4, 4))
+
+    for lr, hr in [(a_lr, b_hr), (camera_lr, brick)]:
+        result = align_pair(lr, hr, SCALE)
+        assert result.verdict == "failed"
+        assert "may not show the same place" in result.reason
+
+
+def test_inverted_contrast_between_the_scans_still_aligns():
+    lr, hr = _camera_pair(shift_lr=(-2, 1), dtype=np.float32)
+    result = align_pair(lr.max() - lr, hr, SCALE)
+    assert result.verdict == "aligned", result.reason
+    np.testing.assert_allclose(result.shift, (-7, 6), atol=0.25)
+
+
+def test_a_small_rotation_is_found_when_searched_with_the_documented_sign():
+    world = data.camera().astype(float) / 255
+    hr = rotate(world, 1.5, order=3)[128:384, 128:384]  # anticlockwise as displayed
+    lr = downscale_local_mean(world[136:392, 124:380], (SCALE, SCALE))
+
+    plain = align_pair(lr, hr, SCALE)
+    searched = align_pair(lr, hr, SCALE, max_rotation=3.0)
+
+    assert searched.rotation == pytest.approx(1.5, abs=0.1)
+    assert searched.ncc_after > plain.ncc_after
+    assert searched.hr.shape == (SCALE * searched.lr.shape[0], SCALE * searched.lr.shape[1])
+
+
+def test_a_periodic_pattern_is_flagged_suspicious_because_the_period_is_ambiguous():
+    yy, xx = np.mgrid[0:300, 0:300]
+    pattern = (np.sin(2 * np.pi * yy / 24) * np.sin(2 * np.pi * xx / 24) > 0.3).astype(float)
+    pattern = ndimage.gaussian_filter(pattern, 1.0)
+    pattern += np.random.default_rng(0).normal(0, 0.05, pattern.shape)
+    hr = pattern[20:276, 20:276]
+    lr = downscale_local_mean(pattern[25:281, 13:269], (SCALE, SCALE))
+
+    result = align_pair(lr, hr, SCALE)
+
+    assert result.verdict == "suspicious"
+    assert "period" in result.reason
+    # a user who knows the pattern can accept it by lowering the distinctness demand
+    assert align_pair(lr, hr, SCALE, min_peak_ratio=1.0).verdict == "aligned"
+
+
+@pytest.mark.parametrize("lr, words", [
+    (np.zeros((2, 16, 16)), "dimensions"),
+    (np.full((16, 16), np.nan), "NaN"),
+    (np.ones((16, 16)), "constant"),
+])
+def test_unusable_images_are_input_errors(lr, words):
+    hr = np.random.default_rng(0).random((64, 64))
+    with pytest.raises(InputError, match=words):
+        align_pair(lr, hr, SCALE)
+
+
+def test_upscale_keeps_lr_grid_crops_and_hr_crops_in_step():
+    lr = np.random.default_rng(0).random((20, 20))
+    up = upscale(lr, SCALE)
+    # away from the crop edges (where the cubic spline sees the border) they agree
+    np.testing.assert_allclose(upscale(lr[4:16, 6:18], SCALE)[16:-16, 16:-16],
+                               up[16:64, 24:72][16:-16, 16:-16], atol=1e-2)
+
+
+def test_semsr_align_writes_pairs_reports_and_overlays(tmp_path, capsys):
+    from semsr_core.io import read_stack, write_stack
+
+    rng = np.random.default_rng(5)
+    lr_dir, hr_dir, out = tmp_path / "lr", tmp_path / "hr", tmp_path / "aligned"
+    lr_dir.mkdir()
+    hr_dir.mkdir()
+    for stem, seed in [("good1", 21), ("good2", 22)]:
+        lr, hr, _ = shifted_sim_pair(seed, rng, size=192)
+        write_stack(lr_dir / f"{stem}.tif", lr.astype(np.float32), pixel_size=8.0)
+        write_stack(hr_dir / f"{stem}.tif", hr.astype(np.float32), pixel_size=2.0)
+    stranger_lr, _, _ = shifted_sim_pair(30, rng, size=192)
+    _, stranger_hr, _ = shifted_sim_pair(31, rng, size=192)
+    write_stack(lr_dir / "mixup.tif", stranger_lr.astype(np.float32), pixel_size=8.0)
+    write_stack(hr_dir / "mixup.tif", stranger_hr.astype(np.float32), pixel_size=2.0)
+    write_stack(hr_dir / "lonely.tif", stranger_hr.astype(np.float32), pixel_size=2.0)
+
+    code = main(["align", str(lr_dir), str(hr_dir), "-o", str(out), "--quiet"])
+
+    assert code == 0
+    assert "2 aligned" in capsys.readouterr().out
+    with open(out / "report.csv", newline="") as handle:
+        rows = {row["stem"]: row for row in csv.DictReader(handle)}
+    assert rows["good1"]["verdict"] == rows["good2"]["verdict"] == "aligned"
+    assert rows["mixup"]["verdict"] == "failed" and rows["mixup"]["reason"]
+    assert rows["lonely"]["verdict"] == "unpaired" and "no LR file" in rows["lonely"]["reason"]
+    assert float(rows["good1"]["ncc_after"]) > float(rows["good1"]["ncc_before"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"] == {"aligned": 2, "suspicious": 0, "failed": 1, "unpaired": 1,
+                                "written": 2}
+    # aligned pairs are written with HR exactly 4 × LR and matching pixel sizes
+    for stem in ("good1", "good2"):
+        lr_out, hr_out = read_stack(out / "lr" / f"{stem}.tif"), read_stack(out / "hr" /
+                                                                           f"{stem}.tif")
+        assert hr_out.shape[1:] == (SCALE * lr_out.shape[1], SCALE * lr_out.shape[2])
+        assert lr_out.pixel_size == pytest.approx(8.0)
+        assert hr_out.pixel_size == pytest.approx(2.0)
+    # the failed pair is excluded from the output but has an overlay to look at
+    assert not (out / "lr" / "mixup.tif").exists()
+    for stem in ("good1", "good2", "mixup"):
+        picture = imagecodecs.png_decode((out / "overlays" / f"{stem}.png").read_bytes())
+        assert picture.ndim == 3 and picture.shape[2] == 3 and picture.shape[1] > 2 * 100
+    # a second run does not overwrite the first one unless asked
+    assert main(["align", str(lr_dir), str(hr_dir), "-o", str(out), "--quiet"]) == 2
+    assert main(["align", str(lr_dir), str(hr_dir), "-o", str(out), "--quiet",
+                 "--overwrite"]) == 0
