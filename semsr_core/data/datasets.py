@@ -222,7 +222,8 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         arrays = self.sample(self._index(index))
-        return {key: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)[None])
+        # np.array copies: a tensor never shares memory with the training images
+        return {key: torch.from_numpy(np.array(value, dtype=np.float32)[None])
                 for key, value in arrays.items()}
 
 
