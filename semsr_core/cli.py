@@ -369,6 +369,9 @@ def _add_align(p: argparse.ArgumentParser) -> None:
                    help="NCC after alignment below which a pair is suspicious (default 0.6)")
     p.add_argument("--fail-threshold", type=float, default=None, metavar="NCC",
                    help="NCC after alignment below which a pair is failed (default 0.35)")
+    p.add_argument("--min-peak-ratio", type=float, default=1.5, metavar="RATIO",
+                   help="how much worse any clearly different shift must match; below it a "
+                        "pair is suspicious (periodic patterns). Default 1.5; 1 disables")
     p.add_argument("--exclude-suspicious", action="store_true",
                    help="write only pairs judged aligned (default: suspicious ones too)")
     p.add_argument("--linear-contrast", action="store_true",
@@ -391,6 +394,7 @@ def _run_align(args: argparse.Namespace) -> int:
             args.lr_dir, args.hr_dir, args.output, rule=args.rule, scale=args.scale,
             max_shift=args.max_shift, max_rotation=args.max_rotation,
             scale_search=args.scale_search, threshold=threshold, fail_threshold=fail,
+            min_peak_ratio=args.min_peak_ratio,
             contrast_degree=1 if args.linear_contrast else 3,
             keep_suspicious=not args.exclude_suspicious, overwrite=args.overwrite,
             on_event=progress)

@@ -49,7 +49,7 @@ import io as _text_io
 import json
 import math
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, optimize
 
-from semsr_core.errors import InputError, OutputError
+from semsr_core.errors import ConfigError, InputError, OutputError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
 
 ALIGNED = "aligned"
@@ -522,17 +522,14 @@ def align_pair(
         ``hr`` (resampled once, exactly ``scale`` times the LR crop in size).
 
     Raises:
-        InputError: an image is not 2-D, not finite or constant, the sizes give no
-            integer scale, or the settings are out of range.
+        InputError: an image is not 2-D, not finite or constant, or the sizes give no
+            integer scale.
+        ConfigError: a setting is out of range.
     """
     from semsr_core.data.pairs import infer_scale
 
-    if not 0 <= fail_threshold <= threshold <= 1:
-        raise InputError(f"the thresholds must satisfy 0 ≤ fail threshold ({fail_threshold:g})"
-                         f" ≤ threshold ({threshold:g}) ≤ 1", hint="change the thresholds")
-    if contrast_degree not in (1, 2, 3, 4, 5):
-        raise InputError(f"contrast_degree must be 1 … 5, not {contrast_degree!r}",
-                         hint="use 1 for plain NCC or 3 for scans with a contrast gap")
+    _check_settings(threshold, fail_threshold, min_peak_ratio, contrast_degree, max_shift,
+                    max_rotation, scale_search)
     hr_dtype = np.asarray(hr).dtype
     lr_f = _check_image("LR", lr)
     hr_f = _check_image("HR", hr)
@@ -611,6 +608,29 @@ def align_pair(
         lr=np.asarray(lr)[r0:r1, c0:c1].copy(), hr=_to_dtype(hr_crop, hr_dtype))
 
 
+def _check_settings(threshold, fail_threshold, min_peak_ratio, contrast_degree, max_shift,
+                    max_rotation, scale_search) -> None:
+    """Refuse settings that make no sense, naming the setting."""
+    if not 0 <= fail_threshold <= threshold <= 1:
+        raise ConfigError(f"the thresholds must satisfy 0 ≤ fail threshold ({fail_threshold:g})"
+                          f" ≤ threshold ({threshold:g}) ≤ 1", hint="change the thresholds")
+    if not min_peak_ratio >= 1:
+        raise ConfigError(f"min_peak_ratio must be at least 1, not {min_peak_ratio:g}",
+                          hint="use 1 to accept ambiguous (periodic) matches")
+    if contrast_degree not in (1, 2, 3, 4, 5):
+        raise ConfigError(f"contrast_degree must be 1 … 5, not {contrast_degree!r}",
+                          hint="use 1 for plain NCC or 3 for scans with a contrast gap")
+    if max_shift is not None and not max_shift > 0:
+        raise ConfigError(f"max_shift must be a positive number of HR pixels, not {max_shift:g}",
+                          hint="leave it out to search a quarter of the image")
+    if not 0 <= abs(max_rotation) <= 45:
+        raise ConfigError(f"max_rotation must be within 45°, not {max_rotation:g}",
+                          hint="rotation search is for small rotations, e.g. 2")
+    if not 0 <= abs(scale_search) < 0.5:
+        raise ConfigError(f"scale_search must be below 0.5, not {scale_search:g}",
+                          hint="use e.g. 0.02 for ±2%")
+
+
 def _unaligned(lr, hr, scale, ncc_before, reason, *, shift=(0.0, 0.0),
                peak_ratio=float("nan")) -> AlignmentResult:
     """A failed result without crops."""
@@ -669,16 +689,16 @@ def overlay_image(lr_up: np.ndarray, hr: np.ndarray, lr_up_after: np.ndarray | N
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
-                                         dir=path.parent)
+    """Write ``data`` under a temporary name beside ``path``, then rename it into place."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
     try:
-        with os.fdopen(handle, "wb") as out:
+        with open(temporary, "xb") as out:  # a plain new file: permissions follow the umask
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -738,6 +758,7 @@ def align_folder(
     Returns the report (the content of ``report.json``).
 
     Raises:
+        ConfigError: a setting is out of range (before anything is written).
         InputError: a folder is missing or holds no pairs.
         OutputError: ``out_dir`` is an input folder or already holds a report (unless
             ``overwrite``).
@@ -745,6 +766,8 @@ def align_folder(
     """
     from semsr_core.data.pairs import find_pairs
 
+    _check_settings(threshold, fail_threshold, min_peak_ratio, contrast_degree, max_shift,
+                    max_rotation, scale_search)
     out = Path(out_dir)
     _check_out_dir(out, [Path(lr_dir), Path(hr_dir)], overwrite)
     pairing = find_pairs(lr_dir, hr_dir, rule=rule)

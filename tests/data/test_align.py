@@ -205,3 +205,38 @@ def test_semsr_align_writes_pairs_reports_and_overlays(tmp_path, capsys):
     assert main(["align", str(lr_dir), str(hr_dir), "-o", str(out), "--quiet"]) == 2
     assert main(["align", str(lr_dir), str(hr_dir), "-o", str(out), "--quiet",
                  "--overwrite"]) == 0
+
+
+def test_align_folder_reports_unusable_pairs_and_progress_instead_of_stopping(tmp_path):
+    from semsr_core.data.align import align_folder
+    from semsr_core.io import write_stack
+
+    lr_dir, hr_dir = tmp_path / "lr", tmp_path / "hr"
+    lr_dir.mkdir()
+    hr_dir.mkdir()
+    lr, hr, _ = shifted_sim_pair(40, np.random.default_rng(1), size=128)
+    write_stack(lr_dir / "ok.tif", lr.astype(np.float32))
+    write_stack(hr_dir / "ok.tif", hr.astype(np.float32))
+    write_stack(lr_dir / "blank.tif", np.zeros((32, 32), np.uint8))
+    write_stack(hr_dir / "blank.tif", np.zeros((128, 128), np.uint8))
+    events = []
+
+    report = align_folder(lr_dir, hr_dir, tmp_path / "out", on_event=events.append)
+
+    rows = {row["stem"]: row for row in report["pairs"]}
+    assert rows["ok"]["written"] and rows["ok"]["verdict"] != "failed"
+    assert rows["blank"]["verdict"] == "failed" and "constant" in rows["blank"]["reason"]
+    progress = [e.data["done"] for e in events if e.kind.value == "progress"]
+    assert progress[-1] == 2
+    warnings = [e.data["text"] for e in events if e.kind.value == "message"]
+    assert any("blank" in text and "constant" in text for text in warnings)
+
+
+def test_contradictory_thresholds_stop_before_anything_is_written(tmp_path, capsys):
+    (tmp_path / "lr").mkdir()
+    (tmp_path / "hr").mkdir()
+    code = main(["align", str(tmp_path / "lr"), str(tmp_path / "hr"), "-o",
+                 str(tmp_path / "out"), "--fail-threshold", "0.9", "--quiet"])
+    assert code == 2
+    assert "threshold" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
