@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from semsr_core.errors import InputError, ModelError
+from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
 from semsr_core.infer import device as devices
 from semsr_core.infer import network, normalize, tiling, zssr
@@ -98,8 +98,6 @@ class _Run:
                              f"{minimum}-pixel minimum of the '{card.arch}' network",
                              hint="Use a larger image (or crop less), or another model.")
         if overlap < 0:
-            from semsr_core.errors import ConfigError
-
             raise ConfigError(f"overlap {overlap} is negative", hint="Use --overlap 0 or more.")
         torch_device = devices.resolve_device(device)
         dtype = devices.choose_precision(precision, torch_device)

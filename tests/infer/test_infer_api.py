@@ -31,7 +31,7 @@ def test_uint16_in_uint16_out_with_full_range(camera16, model):
 
 
 def test_tile_size_does_not_change_the_output(camera16, model):
-    whole = super_resolve(camera16, model, tile=512, output_dtype="float32")
+    whole = super_resolve(camera16, model, output_dtype="float32")  # automatic tile size
     for tile, batch in ((32, 1), (48, 3), (70, 2)):
         tiled = super_resolve(camera16, model, tile=tile, overlap=12, batch=batch,
                               output_dtype="float32")
@@ -184,3 +184,33 @@ def test_stale_partial_files_of_killed_runs_are_removed(tmp_path, camera16, mode
     os.utime(stale, (0, 0))
     super_resolve_file(source, tmp_path / "out.ome.tif", model, tile=64, overlap=16)
     assert not stale.exists() and fresh.exists()
+
+
+def test_cancelling_a_file_run_leaves_no_file(tmp_path, camera16, model):
+    source = write_stack(tmp_path / "scan.tif", np.stack([camera16] * 4))
+    cancel = CancelToken()
+
+    def on_event(event):
+        if event.kind is EventKind.PROGRESS and event.data["done"] == 8:  # in slice 2
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        super_resolve_file(source, tmp_path / "out.ome.tif", model, tile=48, overlap=16,
+                           on_event=on_event, cancel=cancel)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.tif"]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
+def test_cuda_gives_the_cpu_result(camera16, precision):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    model = Model.create("rrdbnet", scale=2, blocks=2, features=16, growth=8)
+    cpu = super_resolve(camera16, model, device="cpu", tile=48, overlap=16,
+                        output_dtype="float32") / 65535
+    gpu = super_resolve(camera16, model, device="cuda", tile=40, overlap=16, batch=4,
+                        precision=precision, output_dtype="float32") / 65535
+    # fp32 convolutions on CUDA may use TF32 (PyTorch's default, 10 mantissa bits);
+    # bf16/fp16 keep 8/11 mantissa bits
+    tolerance = 2e-3 if precision == "fp32" else 2e-2
+    np.testing.assert_allclose(gpu, cpu, atol=tolerance, rtol=0)
