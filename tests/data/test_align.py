@@ -240,3 +240,27 @@ def test_contradictory_thresholds_stop_before_anything_is_written(tmp_path, caps
     assert code == 2
     assert "threshold" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_stacks_are_aligned_slice_by_slice_and_slice_counts_must_agree(tmp_path):
+    from semsr_core.data.align import align_folder
+    from semsr_core.io import write_stack
+
+    rng = np.random.default_rng(2)
+    pairs = [shifted_sim_pair(60 + i, rng, size=128) for i in range(2)]
+    lr_dir, hr_dir = tmp_path / "lr", tmp_path / "hr"
+    lr_dir.mkdir()
+    hr_dir.mkdir()
+    write_stack(lr_dir / "s.tif", np.stack([p[0] for p in pairs]).astype(np.float32))
+    write_stack(hr_dir / "s.tif", np.stack([p[1] for p in pairs]).astype(np.float32))
+    write_stack(lr_dir / "odd.tif", np.stack([p[0] for p in pairs]).astype(np.float32))
+    write_stack(hr_dir / "odd.tif", pairs[0][1].astype(np.float32))
+
+    report = align_folder(lr_dir, hr_dir, tmp_path / "out")
+
+    rows = {row["stem"]: row for row in report["pairs"]}
+    for z, (_, _, shift) in enumerate(pairs):
+        row = rows[f"s_z{z:04d}"]
+        assert row["written"]
+        assert np.hypot(row["shift_y"] - shift[0], row["shift_x"] - shift[1]) < 0.6
+    assert rows["odd"]["verdict"] == "failed" and "slices" in rows["odd"]["reason"]
