@@ -109,7 +109,7 @@ class _Run:
                                       out_channels=card.out_channels,
                                       size_multiple=facts.size_multiple)
         if tile is None or batch is None:
-            per_pixel = network.bytes_per_pixel(net)
+            per_pixel = _probe_bytes_per_pixel(net)
             free = devices.free_memory(torch_device)
         else:
             per_pixel, free = 1.0, 0
@@ -207,6 +207,20 @@ class _Run:
     def warn_if_clipped(self) -> None:
         if self.clipped.total:
             emit(self.on_event, EventKind.MESSAGE, level="warning", text=self.clipped.note())
+
+
+def _probe_bytes_per_pixel(net: network.PreparedNetwork) -> float:
+    """Memory per input pixel, or a clear error when not even the probe tile fits."""
+    try:
+        return network.bytes_per_pixel(net)
+    except Exception as error:
+        if not devices.is_out_of_memory(error):
+            raise
+    # out of memory: the traceback has let go of the probe's tensors by now
+    devices.release_cached_memory(net.device)
+    raise ModelError(f"out of memory on {net.device} even for a small probe tile",
+                     hint="Close other programs using the device, give --tile and --batch "
+                          "explicitly, use a lower --precision, or --device cpu.")
 
 
 def _upscale_bicubic(image: np.ndarray, scale: int) -> np.ndarray:

@@ -214,3 +214,35 @@ def test_cuda_gives_the_cpu_result(camera16, precision):
     # bf16/fp16 keep 8/11 mantissa bits
     tolerance = 2e-3 if precision == "fp32" else 2e-2
     np.testing.assert_allclose(gpu, cpu, atol=tolerance, rtol=0)
+
+
+def test_out_of_memory_is_survived_and_reported(camera16):
+    """A network that runs out of memory on large tiles still gives the untiled result."""
+    from conftest import TinySR
+    from torch import nn
+
+    from semsr_core.models import ModelCard
+
+    class LimitedMemory(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = TinySR(2)
+
+        def forward(self, x):
+            if max(x.shape[-2:]) > 40:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
+            return self.net(x)
+
+    limited = Model(LimitedMemory(), ModelCard(arch="limited", scale=2))
+    plain = Model(limited.generator.net, ModelCard(arch="tiny_sr", scale=2))
+    events = []
+    out = super_resolve(camera16, limited, tile=128, overlap=8, batch=2,
+                        output_dtype="float32", on_event=events.append)
+    expected = super_resolve(camera16, plain, tile=128, overlap=8, output_dtype="float32")
+    np.testing.assert_allclose(out / 65535, expected / 65535, atol=1e-4, rtol=0)
+    texts = [e.data["text"] for e in events if e.kind is EventKind.MESSAGE]
+    assert "out of memory on cpu; continuing with 45-pixel tiles" in texts
+    assert "out of memory on cpu; continuing with 22-pixel tiles" in texts
+
+    with pytest.raises(ModelError, match="even for a small probe tile"):
+        super_resolve(camera16, limited)  # the automatic tile size is measured on 64 pixels
