@@ -76,6 +76,8 @@ DEFAULT_MIN_PEAK_RATIO = 1.5
 MIN_OVERLAP_FRACTION = 0.5
 #: A common field of view narrower than this (LR pixels) makes a pair failed.
 MIN_CROP_LR = 8
+#: Smallest LR image side that can be aligned.
+MIN_IMAGE_LR = 16
 #: Number of cross-correlation peaks scored as candidate translations.
 CANDIDATES = 5
 #: Shifts closer than this (LR pixels) count as the same match.
@@ -144,16 +146,6 @@ def upscale(lr: np.ndarray, scale: int) -> np.ndarray:
     shape = (lr.shape[0] * scale, lr.shape[1] * scale)
     return resize(np.asarray(lr, dtype=np.float64), shape, order=3, mode="edge",
                   anti_aliasing=False, preserve_range=True)
-
-
-def ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised cross-correlation (Pearson correlation) of two equal-size arrays."""
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    a = a - a.mean()
-    b = b - b.mean()
-    denom = math.sqrt(float(a @ a) * float(b @ b))
-    return 0.0 if denom == 0.0 else float(a @ b) / denom
 
 
 def contrast_correlation(values: np.ndarray, target: np.ndarray, degree: int = 3) -> float:
@@ -511,9 +503,10 @@ def align_pair(
         scale_search: also search relative scale factors within 1 ± this (0: none).
         threshold: match score ("NCC") below which the result is "suspicious".
         fail_threshold: match score below which the result is "failed".
-        min_peak_ratio: the best match must beat the best clearly different shift by
-            this factor, else the result is "suspicious" (or "failed" when also below
-            ``threshold``).
+        min_peak_ratio: the best clearly different shift (more than 3 LR pixels away)
+            must leave at least this many times the mismatch (1 − score) of the chosen
+            one, else the result is "suspicious" (or "failed" when also below
+            ``threshold``); 1 accepts ambiguous matches such as periodic patterns.
         contrast_degree: degree of the grey-level mapping allowed between LR and HR when
             scoring (1: plain |NCC|; 3, the default: robust to gamma/style differences).
 
@@ -537,6 +530,10 @@ def align_pair(
     if scale < 1:
         raise InputError(f"the scale must be a positive integer, not {scale}",
                          hint="give the ratio of LR to HR pixel size, e.g. 4")
+    if min(lr_f.shape) < MIN_IMAGE_LR or min(hr_f.shape) < MIN_IMAGE_LR * scale:
+        raise InputError(f"the images ({lr_f.shape[0]}×{lr_f.shape[1]} LR, "
+                         f"{hr_f.shape[0]}×{hr_f.shape[1]} HR) are too small to align",
+                         hint=f"alignment needs at least {MIN_IMAGE_LR}×{MIN_IMAGE_LR} LR pixels")
     max_shift = min(hr_f.shape) / 4 if max_shift is None else float(max_shift)
     max_rotation, scale_search = abs(float(max_rotation)), abs(float(scale_search))
 

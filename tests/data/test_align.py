@@ -144,9 +144,10 @@ def test_a_periodic_pattern_is_flagged_suspicious_because_the_period_is_ambiguou
     (np.zeros((2, 16, 16)), "dimensions"),
     (np.full((16, 16), np.nan), "NaN"),
     (np.ones((16, 16)), "constant"),
+    (np.random.default_rng(1).random((8, 8)), "too small"),
 ])
 def test_unusable_images_are_input_errors(lr, words):
-    hr = np.random.default_rng(0).random((64, 64))
+    hr = np.random.default_rng(0).random((4 * lr.shape[-2], 4 * lr.shape[-1]))
     with pytest.raises(InputError, match=words):
         align_pair(lr, hr, SCALE)
 
