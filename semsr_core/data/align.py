@@ -785,7 +785,8 @@ def align_folder(
     emit(on_event, EventKind.PROGRESS, done=0, total=total, stage="aligning", unit="pair")
     for done, pair in enumerate(pairing.pairs, start=1):
         check_cancel(cancel)
-        for row in _align_file_pair(pair, out, scale, options, keep_suspicious, overwrite):
+        for row in _align_file_pair(pair, out, scale, options, keep_suspicious, overwrite,
+                                    cancel):
             rows.append(row)
             if not row["written"]:
                 emit(on_event, EventKind.MESSAGE, level="warning",
@@ -814,7 +815,7 @@ def align_folder(
 
 
 def _align_file_pair(pair, out: Path, scale, options, keep_suspicious: bool,
-                     overwrite: bool) -> list[dict[str, Any]]:
+                     overwrite: bool, cancel: CancelToken | None) -> list[dict[str, Any]]:
     """Align one pair of files (every slice of a stack); the report rows."""
     from semsr_core.data.pairs import infer_scale
     from semsr_core.io import read_stack, write_stack
@@ -832,6 +833,7 @@ def _align_file_pair(pair, out: Path, scale, options, keep_suspicious: bool,
                                f"{len(hr_stack)}"}]
         rows = []
         for z in range(len(lr_stack)):
+            check_cancel(cancel)
             stem = pair.stem if len(lr_stack) == 1 else f"{pair.stem}_z{z:04d}"
             row = {**base, "stem": stem}
             lr, hr = lr_stack[z], hr_stack[z]

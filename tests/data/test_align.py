@@ -265,3 +265,20 @@ def test_stacks_are_aligned_slice_by_slice_and_slice_counts_must_agree(tmp_path)
         assert row["written"]
         assert np.hypot(row["shift_y"] - shift[0], row["shift_x"] - shift[1]) < 0.6
     assert rows["odd"]["verdict"] == "failed" and "slices" in rows["odd"]["reason"]
+
+
+def test_a_cancelled_folder_alignment_stops_without_a_report(tmp_path):
+    from semsr_core.data.align import align_folder
+    from semsr_core.errors import Cancelled
+    from semsr_core.events import CancelToken
+    from semsr_core.io import write_stack
+
+    for folder, shape in (("lr", (32, 32)), ("hr", (128, 128))):
+        (tmp_path / folder).mkdir()
+        write_stack(tmp_path / folder / "a.tif",
+                    np.random.default_rng(0).random(shape).astype(np.float32))
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        align_folder(tmp_path / "lr", tmp_path / "hr", tmp_path / "out", cancel=token)
+    assert not (tmp_path / "out" / "report.json").exists()
