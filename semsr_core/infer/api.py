@@ -99,6 +99,12 @@ class _Run:
                              hint="Use a larger image (or crop less), or another model.")
         if overlap < 0:
             raise ConfigError(f"overlap {overlap} is negative", hint="Use --overlap 0 or more.")
+        if tile is not None and tile < 1:
+            raise ConfigError(f"tile size {tile} is not positive",
+                              hint="Use --tile 64 or more, or leave it out to choose from memory.")
+        if batch is not None and batch < 1:
+            raise ConfigError(f"batch size {batch} is not positive",
+                              hint="Use --batch 1 or more, or leave it out.")
         torch_device = devices.resolve_device(device)
         dtype = devices.choose_precision(precision, torch_device)
         if torch_device.type == "cpu":

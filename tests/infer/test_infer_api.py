@@ -246,3 +246,29 @@ def test_out_of_memory_is_survived_and_reported(camera16):
 
     with pytest.raises(ModelError, match="even for a small probe tile"):
         super_resolve(camera16, limited)  # the automatic tile size is measured on 64 pixels
+
+
+def test_bf16_on_the_cpu_gives_the_fp32_result_within_bf16_precision(camera16):
+    torch.manual_seed(0)
+    model = Model.create("rrdbnet", scale=2, blocks=1, features=16, growth=8)
+    fp32 = super_resolve(camera16, model, device="cpu", tile=64, overlap=16,
+                         output_dtype="float32") / 65535
+    bf16 = super_resolve(camera16, model, device="cpu", tile=64, overlap=16,
+                         precision="bf16", output_dtype="float32") / 65535
+    assert 0 < np.abs(bf16 - fp32).max() < 1e-2  # bf16 did run, and stayed close
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"tile": 0}, "tile size 0"),
+    ({"batch": 0}, "batch size 0"),
+    ({"overlap": -1}, "overlap -1"),
+    ({"tile": 40, "overlap": 20}, "less than half the tile size 40"),
+    ({"precision": "fp8"}, "precision 'fp8'"),
+    ({"device": "cuda:7"}, "cuda:7"),
+    ({"output_dtype": "uint8"}, "output dtype 'uint8'"),
+])
+def test_bad_settings_are_named(camera16, model, options, words):
+    from semsr_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words):
+        super_resolve(camera16, model, **options)
