@@ -10,13 +10,14 @@
 # from the PyTorch CPU index ($SEMSR_TORCH_CPU_INDEX).
 #
 # Environment: PYTHON (interpreter, default python3), SEMSR_VENV (default .venv),
-# SEMSR_TORCH_VERSION (default 2.13.0 for the CPU build), SEMSR_EXTRAS (default dev).
+# SEMSR_TORCH_VERSION (default 2.13.0 for the CPU build), SEMSR_EXTRAS (default dev,gui:
+# the test tools and the napari app).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=${SEMSR_VENV:-.venv}
-EXTRAS=${SEMSR_EXTRAS:-dev}
+EXTRAS=${SEMSR_EXTRAS:-dev,gui}
 TORCH_VERSION=${SEMSR_TORCH_VERSION:-2.13.0}
 TORCH_CPU_INDEX=${SEMSR_TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 STAMP="$VENV/.semsr-setup-stamp"

@@ -1,0 +1,150 @@
+"""The work behind the Super-resolve panel, free of Qt so it runs in any thread.
+
+- :func:`super_resolve_layer` enlarges the data of an image layer (a 2-D image, one
+  slice of a stack or the whole stack, read lazily slice by slice) and returns the
+  new layer: ``"<source> [SR ×s]"``, scale ÷ s, translated so pixel centres align,
+  with the model and settings in ``metadata["provenance"]``.
+- :func:`super_resolve_files` enlarges files or the images of folders into OME-TIFF
+  files in an output folder, yielding each file as it is written.
+
+Both call the engine (:func:`semsr_core.super_resolve`,
+:func:`semsr_core.super_resolve_file`); progress arrives through ``on_event`` and
+``cancel`` stops them between tiles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semsr_app.layers import sr_layer_name, sr_scale_translate
+
+DEFAULT_OVERLAP = 32  # the engine's default (semsr_core.infer.DEFAULT_OVERLAP), without torch
+
+
+@dataclass(frozen=True)
+class SuperResolveSettings:
+    """What the user chose: ``device`` ("auto", "cpu", "cuda:0", "mps"), ``tile`` side in
+    input pixels (None: from free memory), ``precision`` and ``output_dtype``."""
+
+    device: str = "auto"
+    tile: int | None = None
+    precision: str = "auto"
+    output_dtype: str = "input"
+    overlap: int = DEFAULT_OVERLAP
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        return {"device": self.device, "tile": self.tile, "precision": self.precision,
+                "output_dtype": self.output_dtype, "overlap": self.overlap}
+
+    def as_dict(self) -> dict[str, Any]:
+        """For provenance: ``tile`` None is recorded as "auto"."""
+        data = self.engine_kwargs()
+        data["tile"] = "auto" if self.tile is None else self.tile
+        return data
+
+
+@dataclass
+class LayerSource:
+    """An image layer as the job needs it (copied on the main thread)."""
+
+    name: str
+    data: Any  # 2-D or (Z, Y, X) array-like (numpy, Dask, semsr Stack)
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    units: tuple[Any, ...] | None = None
+    axis_labels: tuple[str, ...] | None = None
+    contrast_limits: Sequence[float] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    slice_index: int | None = None  # only this slice of a stack
+
+
+LayerData = tuple[Any, dict[str, Any], str]
+
+
+def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveSettings, *,
+                        on_event: Any = None, cancel: Any = None) -> LayerData:
+    """Super-resolve a layer's data with ``model`` (a Model, name or file) → new layer data."""
+    from semsr_core import super_resolve
+    from semsr_core.errors import InputError
+    from semsr_core.models import Model, load_model
+
+    model = model if isinstance(model, Model) else load_model(model)
+    data = source.data
+    if getattr(data, "ndim", 0) not in (2, 3):
+        raise InputError(f"layer '{source.name}' has {getattr(data, 'ndim', 0)} dimensions; "
+                         "semsr enlarges 2-D images and (Z, Y, X) stacks",
+                         hint="Choose a grayscale image or stack layer.")
+    if source.slice_index is not None and data.ndim == 3:
+        image = np.asarray(data[source.slice_index])
+    elif data.ndim == 2:
+        image = np.asarray(data)
+    else:
+        image = data  # a lazy stack is read and enlarged slice by slice
+    result = super_resolve(image, model, **settings.engine_kwargs(), on_event=on_event,
+                           cancel=cancel)
+    if not isinstance(result, np.ndarray):
+        result = np.stack(list(result))
+    input_dtype = np.dtype(getattr(data, "dtype", result.dtype))
+    return sr_layer_data(source, result, model, settings, input_dtype)
+
+
+def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,
+                  settings: SuperResolveSettings, input_dtype: np.dtype) -> LayerData:
+    """The napari layer of a super-resolved result, placed over its source layer."""
+    from semsr_core.infer.api import provenance
+
+    factor = model.scale
+    scale, translate = sr_scale_translate(source.scale, source.translate, factor)
+    ndim = len(source.scale)
+    if ndim == 3 and result.ndim == 2:  # one slice of a stack: keep it at its depth
+        result = result[None]
+        translate = (translate[0] + source.slice_index * scale[0], *translate[1:])
+    source_file = source.metadata.get("source")
+    source_file = source_file if isinstance(source_file, str) else None
+    record = provenance(model, settings.as_dict(), source_file, settings.output_dtype,
+                        input_dtype)
+    record["source_layer"] = source.name
+    if source.slice_index is not None and ndim == 3:
+        record["slice"] = int(source.slice_index)
+    pixel = source.metadata.get("pixel_size_nm")
+    metadata = {"provenance": record, "source": source_file,
+                "pixel_size_nm": None if pixel is None else pixel / factor}
+    kwargs: dict[str, Any] = {"name": sr_layer_name(source.name, factor), "scale": scale,
+                              "translate": translate, "metadata": metadata}
+    if source.units is not None:
+        kwargs["units"] = source.units
+    if source.axis_labels is not None:
+        kwargs["axis_labels"] = source.axis_labels
+    if source.contrast_limits is not None:
+        kwargs["contrast_limits"] = list(source.contrast_limits)
+    return result, kwargs, "image"
+
+
+def super_resolve_files(inputs: Sequence[str | os.PathLike], output_folder: str | os.PathLike,
+                        model: Any, settings: SuperResolveSettings, *, overwrite: bool = False,
+                        on_event: Any = None, cancel: Any = None) -> Iterator[Path]:
+    """Enlarge each input file (folders: their images) into ``output_folder``.
+
+    Outputs are named ``<input stem>_sr<scale>x.ome.tif``; each path is yielded once its
+    file is complete, so a cancelled batch still reports what it wrote.
+    """
+    from semsr_core import super_resolve_file
+    from semsr_core.events import EventKind, emit
+    from semsr_core.infer.files import output_paths
+    from semsr_core.models import Model, load_model
+
+    model = model if isinstance(model, Model) else load_model(model)
+    folder = Path(output_folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = output_paths(list(inputs), f"{folder}{os.sep}", model.scale)
+    for number, (source, dest) in enumerate(pairs, start=1):
+        emit(on_event, EventKind.MESSAGE, level="info",
+             text=f"file {number}/{len(pairs)}: {source.name}")
+        yield super_resolve_file(source, dest, model, overwrite=overwrite,
+                                 **settings.engine_kwargs(), on_event=on_event, cancel=cancel)

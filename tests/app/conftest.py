@@ -1,0 +1,67 @@
+"""Fixtures for the napari app tests: a tiny model, sample files, notifications.
+
+Every test here is marked ``gui``. They run headless (QT_QPA_PLATFORM=offscreen) but
+napari draws with OpenGL, which needs an X display: pytest-xvfb starts Xvfb when it is
+installed (``apt-get install xvfb``); without a display the Qt tests are skipped with
+that reason rather than crashing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+
+def _display_available() -> bool:
+    return bool(os.environ.get("DISPLAY")) or shutil.which("Xvfb") is not None
+
+
+needs_display = pytest.mark.skipif(
+    not _display_available(),
+    reason="napari needs OpenGL through an X display: install Xvfb (apt-get install xvfb)")
+
+
+@pytest.fixture
+def tiny_model_path(tmp_path):
+    """A small freshly initialised ×4 RRDBNet saved as a .semsr file."""
+    from semsr_core.models import Model
+
+    model = Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4, name="tiny")
+    return model.save(tmp_path / "tiny.semsr")
+
+
+@pytest.fixture
+def notifications():
+    """Notifications shown during the test, as (severity, message) pairs."""
+    from napari.utils.notifications import notification_manager
+
+    seen: list[tuple[str, str]] = []
+
+    def record(notification):
+        seen.append((str(notification.severity), str(notification.message)))
+
+    notification_manager.notification_ready.connect(record)
+    yield seen
+    notification_manager.notification_ready.disconnect(record)
+
+
+@pytest.fixture
+def sem_tiff(tmp_path):
+    """A 16-bit 2-slice SEM-like TIFF at 5 nm (TIFF resolution tags), values 1000..9000."""
+    import tifffile
+    from skimage import data as skdata
+
+    image = skdata.camera()[:160, :160].astype(np.float64) / 255.0
+    stack = np.stack([image, image[::-1]])
+    values = (1000 + 8000 * stack).astype(np.uint16)
+    path = tmp_path / "scan.tif"
+    pixels_per_cm = 1e7 / 5.0  # 5 nm pixels
+    tifffile.imwrite(path, values, resolution=(pixels_per_cm, pixels_per_cm),
+                     resolutionunit="CENTIMETER")
+    return path, values
