@@ -83,6 +83,23 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_gui(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="SEM images or stacks to open (TIFF, OME-TIFF, PNG, JPEG)")
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("napari") is None:
+        raise SemsrError("napari is not installed, so the app cannot start",
+                         hint="Install it with `pip install 'semsr[gui]'` (scripts/setup.sh "
+                              "does this).")
+    from semsr_app.launch import launch
+
+    return launch(args.files)
+
+
 def _add_models(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="list installed models (user folder, then bundled)")
@@ -412,6 +429,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "train": ("train a model with a recipe on a lab dataset", _add_train, _run_train),
     "runs": ("list and summarise training runs; list recipes", _add_runs, _run_runs),
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
+    "gui": ("open the napari app with the semsr panels (and FILEs)", _add_gui, _run_gui),
     "augment-preview": ("write a PNG grid of training samples of an augmentation",
                         _add_augment_preview, _run_augment_preview),
     "models": ("list, inspect, import and export model files", _add_models, _run_models),
