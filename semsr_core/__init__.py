@@ -6,6 +6,7 @@ Public API (imported lazily so that ``import semsr_core`` stays light):
 - :func:`load_model`, :class:`Model` — model files (generator + model card).
 - :func:`super_resolve`, :func:`super_resolve_file` — tiled inference on images, stacks
   and files.
+- :func:`evaluate` — models and the bicubic baseline on a dataset, as a report folder.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _LAZY = {
     "Model": "semsr_core.models",
     "super_resolve": "semsr_core.infer",
     "super_resolve_file": "semsr_core.infer",
+    "evaluate": "semsr_core.metrics",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -424,6 +424,42 @@ def _run_align(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="dataset folder with lr/ and hr/ (files paired by name) and optional "
+                        "masks/ (defect labels at HR size)")
+    p.add_argument("--model", dest="models", action="append", default=[], metavar="NAME|PATH",
+                   help="model name or file to evaluate (repeatable; none: baseline only)")
+    p.add_argument("--baseline", default="bicubic", choices=["bicubic", "nearest"],
+                   help="upscaling the models are compared with (default bicubic)")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
+                   help="folder for report.json, report.md, report.csv, pairs.csv, figures/")
+    p.add_argument("--device", default="auto", help="auto (CUDA → MPS → CPU), cpu, cuda, "
+                   "cuda:<i> or mps")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from semsr_core.metrics import evaluate
+    from semsr_core.metrics.report import markdown_table
+
+    progress = ProgressPrinter(quiet=args.quiet)
+    try:
+        result = evaluate(args.data, args.output, args.models, baseline=args.baseline,
+                          device=args.device, overwrite=args.overwrite,
+                          figures=not args.no_figures, on_event=progress)
+    finally:
+        progress.close()
+    print(markdown_table(result))
+    counts = ", ".join(f"{result.count(mode)} {mode}" for mode in
+                       ("reference", "aligned", "no-reference", "skipped") if result.count(mode))
+    print(f"{len(result.pairs)} pair(s) ({counts}), ×{result.scale}; report: "
+          f"{result.files['json']} (table: report.md, report.csv)")
+    return 0
+
+
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "train": ("train a model with a recipe on a lab dataset", _add_train, _run_train),
@@ -439,6 +475,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                       _add_super_resolve, _run_super_resolve),
     "align": ("align unaligned LR/HR scan pairs and crop them to the common field of view",
               _add_align, _run_align),
+    "evaluate": ("compare models and the bicubic baseline on a dataset (report with figures)",
+                 _add_evaluate, _run_evaluate),
 }
 
 
