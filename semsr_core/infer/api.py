@@ -87,7 +87,9 @@ class _Run:
         normalize.check_normalization(card.normalization)
         normalize.check_output_dtype(output_dtype)
         facts = network.arch_facts(card.arch)
-        is_zssr = card.arch == "zssr"
+        # ZSSR trains on each image, unless the net was already trained on a dataset
+        # (`semsr train zssr` records zssr_per_image = False in the card).
+        is_zssr = card.arch == "zssr" and card.training.get("zssr_per_image", True)
         minimum = facts.min_size  # in the network's input pixels
         if facts.input_at_output_size:
             minimum = -(-minimum // card.scale)

@@ -502,7 +502,6 @@ class Trainer:
             self.checkpoints.save_best(self._state())
         self.dist.barrier()
 
-    @torch.no_grad()
     def super_resolve_array(self, lr: np.ndarray) -> np.ndarray:
         """SR of one float32 [0, 1] image with the EMA generator (the exported weights)."""
         from semsr_core.infer import super_resolve
@@ -589,6 +588,7 @@ class Trainer:
             description=f"trained with recipe '{self.cfg.recipe.name}' "
                         f"({self.cfg.recipe.source})",
             training={"steps": self.pos.global_step, "epochs": self._run_epoch(),
+                      "zssr_per_image": False,
                       "seconds": round(self.elapsed, 1), "config": self.cfg.to_dict(),
                       "data": self.data_summary},
             metrics=dict(self.last_metrics), semsr_version=__version__,
