@@ -205,6 +205,8 @@ class Trainer:
         built: dict[str, dict[str, nn.Module]] = {}
         for phase in self.cfg.phases:
             built[phase.name] = {}
+            if phase.epochs == 0:  # skipped phase: do not ask for e.g. VGG weights
+                continue
             for name, term in phase.losses.items():
                 try:
                     module = losses.build(name, **term.params())
