@@ -2,13 +2,15 @@
 
 The dataset folder holds ``lr/`` and ``hr/`` (files matched by name stem) and, on
 simulated or annotated data, ``masks/`` (defect labels at HR size, 0 = background).
-Every image is mapped to [0, 1] by its dtype range (uint8 ÷ 255, uint16 ÷ 65535;
-float images must already be in [0, 1]). Each model enlarges each LR image
+Of a multi-page file only the first slice is evaluated. Every image is mapped to
+[0, 1] by its dtype range (uint8 ÷ 255, uint16 ÷ 65535; float images must already be
+in [0, 1]). Each model enlarges each LR image
 (:func:`semsr_core.super_resolve`, float output clipped to [0, 1]); the baseline is
 :func:`semsr_core.data.resample.upscale`. Then, per pair:
 
 * **reference** — HR is exactly ``scale`` × LR in size: the pair is taken as aligned
-  (simulated data) and all metrics are computed;
+  (simulated data, or pairs written by ``semsr align``) and all metrics are computed;
+  a same-size pair that is in fact shifted is not detected here — align it first;
 * **aligned** — the sizes differ: the pair is registered with
   :func:`semsr_core.data.align.align_pair` and, if the verdict is "aligned", cropped
   to the common field of view (the mask is moved with HR) and all metrics computed;

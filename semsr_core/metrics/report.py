@@ -314,8 +314,8 @@ def crops_figure(result: PairEvaluation, methods: list[str], side: int = CROP_SI
     g_hi = float(np.percentile(hr_grad, 99.5)) or 1.0
 
     ncol = len(panels)
-    fig = Figure(figsize=(2.7 * ncol, 6.0))
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.86, wspace=0.04,
+    fig = Figure(figsize=(max(2.7 * ncol, 6.0), 6.2))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.84, wspace=0.04,
                         hspace=0.16)
     axes = fig.subplots(2, ncol, squeeze=False)
     for col, (name, image, crop_box) in enumerate(panels):
@@ -342,9 +342,9 @@ def crops_figure(result: PairEvaluation, methods: list[str], side: int = CROP_SI
             ax.set_xticks([])
             ax.set_yticks([])
     rows, cols = box
-    fig.suptitle(f"{result.stem} ({result.mode}): rows {rows.start}–{rows.stop}, columns "
-                 f"{cols.start}–{cols.stop} of the ×{result.scale} grid; LR↑ = "
-                 f"{methods[0]}", fontsize=10)
+    fig.suptitle(f"{result.stem} ({result.mode}), LR↑ = {methods[0]}\ncrop: rows "
+                 f"{rows.start}–{rows.stop}, columns {cols.start}–{cols.stop} of the "
+                 f"×{result.scale} grid", fontsize=10)
     return fig
 
 

@@ -30,6 +30,11 @@ Two decisions, where semsr departs from [S3]:
   scores exactly 0 and a model's score reads "share of bicubic's spectrum error
   removed". Pass a nearest-neighbour upscale as ``lr_up`` to follow [S3] exactly.
 
+The score compares absolute power: a result with lower contrast than HR has a spectrum
+lower at every frequency, which the score counts everywhere, even where the result is
+closer to HR's *shape* than LR↑ is ([S3] §5.2 saw this with ESRGAN+). Read it with
+PSNR/SSIM and the sharpness ratio, never alone.
+
 Images of different sizes (unaligned pairs) are cropped to their common central
 region before their spectra are compared, so that the rings are the same.
 """
