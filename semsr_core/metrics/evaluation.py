@@ -395,7 +395,9 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
 
     Events: a PROGRESS event per pair (stage ``evaluate``), warnings for skipped and
     no-reference pairs, FINISHED with the report path. ``cancel`` is checked between
-    pairs and inside inference.
+    pairs and inside inference; after a cancellation or an error the figures of this
+    run are removed again and no report is written (with ``overwrite`` the earlier
+    report is removed at the start).
 
     Raises:
         InputError: the folders are missing or hold no pairs, or an image is unusable.
@@ -425,37 +427,44 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                              hint=f"Evaluate a ×{scale} model on this dataset.")
     masks = _mask_files(data / "masks")
     methods = [baseline, *loaded]
+    report.prepare_out_dir(out)
 
     results: list[PairEvaluation] = []
+    written: list[Path] = []
     emit(on_event, EventKind.PROGRESS, done=0, total=len(pairing), stage="evaluate",
          unit="pair")
-    for index, pair in enumerate(pairing):
-        check_cancel(cancel)
-        if pair.stem in skipped:
-            results.append(PairEvaluation(
-                stem=pair.stem, lr_file=str(pair.lr_path), hr_file=str(pair.hr_path),
-                mask_file=None, mode=SKIPPED, reason=skipped[pair.stem]))
-        else:
-            result = _evaluate_pair(pair, masks.get(pair.stem), scale, loaded, baseline,
-                                    device, on_event, cancel)
-            if result.mode == NO_REFERENCE:
-                emit(on_event, EventKind.MESSAGE, level="warning",
-                     text=f"pair {pair.stem}: no-reference metrics only ({result.reason})")
-            results.append(result)
-            if figures:
-                check_cancel(cancel)
-                report.write_pair_figures(out, result, methods)
-            result.images.clear()  # keep one pair's images in memory at a time
-        emit(on_event, EventKind.PROGRESS, done=index + 1, total=len(pairing),
-             stage="evaluate", unit="pair")
-
-    evaluation = Evaluation(
-        data=data, scale=scale, baseline=baseline, methods=methods,
-        models={name: {"arch": m.card.arch, "scale": m.scale, "file": None if m.path is None
-                       else str(m.path)} for name, m in loaded.items()},
-        pairs=results,
-        unmatched=[{"file": str(u.path), "reason": u.reason} for u in pairing.unmatched],
-        aggregate=aggregate(results, methods))
-    report.write_report(out, evaluation, figures=figures)
+    try:
+        for index, pair in enumerate(pairing):
+            check_cancel(cancel)
+            if pair.stem in skipped:
+                results.append(PairEvaluation(
+                    stem=pair.stem, lr_file=str(pair.lr_path), hr_file=str(pair.hr_path),
+                    mask_file=None, mode=SKIPPED, reason=skipped[pair.stem]))
+            else:
+                result = _evaluate_pair(pair, masks.get(pair.stem), scale, loaded, baseline,
+                                        device, on_event, cancel)
+                if result.mode == NO_REFERENCE:
+                    emit(on_event, EventKind.MESSAGE, level="warning",
+                         text=f"pair {pair.stem}: no-reference metrics only ({result.reason})")
+                results.append(result)
+                if figures:
+                    check_cancel(cancel)
+                    written += report.write_pair_figures(out, result, methods)
+                result.images.clear()  # keep one pair's images in memory at a time
+            emit(on_event, EventKind.PROGRESS, done=index + 1, total=len(pairing),
+                 stage="evaluate", unit="pair")
+        evaluation = Evaluation(
+            data=data, scale=scale, baseline=baseline, methods=methods,
+            models={name: {"arch": m.card.arch, "scale": m.scale,
+                           "file": None if m.path is None else str(m.path)}
+                    for name, m in loaded.items()},
+            pairs=results,
+            unmatched=[{"file": str(u.path), "reason": u.reason} for u in pairing.unmatched],
+            aggregate=aggregate(results, methods))
+        report.write_report(out, evaluation, figures=figures)
+    except BaseException:  # cancelled or failed: leave no half report behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     emit(on_event, EventKind.FINISHED, report=str(out / "report.json"))
     return evaluation

@@ -77,13 +77,19 @@ _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#
 
 
 def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Create the report folder; refuse one that holds a report unless ``overwrite``."""
+    """Refuse a report folder that is a file, or holds a report unless ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise OutputError("exists and is not a folder", path=out,
                           hint="Choose a folder name for the report.")
     if (out / "report.json").exists() and not overwrite:
         raise OutputError("already holds an evaluation report", path=out,
                           hint="Choose another folder, or pass --overwrite to replace it.")
+
+
+def prepare_out_dir(out: Path) -> None:
+    """Create the report folder and ``figures/``; remove an earlier ``report.json`` so
+    that an interrupted run leaves no report that does not match its figures."""
+    (out / "report.json").unlink(missing_ok=True)
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -385,11 +391,13 @@ def spectrum_figure(result: PairEvaluation, methods: list[str]) -> Any:
     return fig
 
 
-def write_pair_figures(out: Path, result: PairEvaluation, methods: list[str]) -> None:
-    """Write ``figures/<stem>_crops.png`` and ``figures/<stem>_spectrum.png``."""
-    _save_figure(crops_figure(result, methods), out / "figures" / f"{result.stem}_crops.png")
-    _save_figure(spectrum_figure(result, methods),
-                 out / "figures" / f"{result.stem}_spectrum.png")
+def write_pair_figures(out: Path, result: PairEvaluation, methods: list[str]) -> list[Path]:
+    """Write ``figures/<stem>_crops.png`` and ``figures/<stem>_spectrum.png``; return them."""
+    crops = out / "figures" / f"{result.stem}_crops.png"
+    spectrum = out / "figures" / f"{result.stem}_spectrum.png"
+    _save_figure(crops_figure(result, methods), crops)
+    _save_figure(spectrum_figure(result, methods), spectrum)
+    return [crops, spectrum]
 
 
 def _bars(ax: Any, methods: list[str], groups: dict[str, list[float | None]], title: str,

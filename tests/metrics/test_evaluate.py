@@ -174,3 +174,27 @@ def test_cli_evaluate_reports_a_wrong_scale_model_in_one_line(small_dataset, tmp
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "×2" in err and "×4" in err
+
+
+def test_cancel_during_the_run_removes_the_figures_already_written(small_dataset, tmp_path):
+    token = CancelToken()
+
+    def cancel_after_first_pair(event):
+        if event.kind is EventKind.PROGRESS and event.data["done"] == 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        evaluate(small_dataset, tmp_path / "r", [], device="cpu", cancel=token,
+                 on_event=cancel_after_first_pair)
+    assert not (tmp_path / "r" / "report.json").exists()
+    assert list((tmp_path / "r" / "figures").iterdir()) == []
+
+
+def test_overwrite_replaces_an_earlier_report(small_dataset, tmp_path):
+    first = evaluate(small_dataset, tmp_path / "r", [], device="cpu", figures=False)
+    again = evaluate(small_dataset, tmp_path / "r", [], baseline="nearest", device="cpu",
+                     figures=False, overwrite=True)
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["baseline"] == "nearest" and again.methods == ["nearest"]
+    # nearest-neighbour LR↑ is blockier than bicubic: lower PSNR on the same pairs
+    assert doc["aggregate"]["nearest"]["psnr"] < first.aggregate["bicubic"]["psnr"]
