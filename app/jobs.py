@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from semsr_app.layers import sr_layer_name, sr_scale_translate
+from semsr_app.layers import contrast_limits, sr_layer_name, sr_scale_translate
 
 DEFAULT_OVERLAP = 32  # the engine's default (semsr_core.infer.DEFAULT_OVERLAP), without torch
 
@@ -59,7 +59,6 @@ class LayerSource:
     translate: tuple[float, ...]
     units: tuple[Any, ...] | None = None
     axis_labels: tuple[str, ...] | None = None
-    contrast_limits: Sequence[float] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     slice_index: int | None = None  # only this slice of a stack
 
@@ -121,8 +120,7 @@ def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,
         kwargs["units"] = source.units
     if source.axis_labels is not None:
         kwargs["axis_labels"] = source.axis_labels
-    if source.contrast_limits is not None:
-        kwargs["contrast_limits"] = list(source.contrast_limits)
+    kwargs["contrast_limits"] = list(contrast_limits(result))
     return result, kwargs, "image"
 
 

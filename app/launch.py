@@ -25,10 +25,11 @@ def ensure_plugin_registered() -> None:
         manager.register(PluginManifest.from_file(MANIFEST))
 
 
-def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True) -> tuple[Any, Any]:
-    """A napari viewer titled semsr with the Super-resolve panel docked and ``files``
-    opened with semsr's reader. A file that cannot be read becomes an error
-    notification; the others still open. Returns (viewer, panel)."""
+def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
+                viewer: Any = None) -> tuple[Any, Any]:
+    """A napari viewer titled semsr (or ``viewer``) with the Super-resolve panel docked
+    and ``files`` opened with semsr's reader. A file that cannot be read becomes an
+    error notification; the others still open. Returns (viewer, panel)."""
     import napari
     from napari.utils.notifications import show_error
 
@@ -37,7 +38,8 @@ def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True) -
     from semsr_core.errors import SemsrError
 
     ensure_plugin_registered()
-    viewer = napari.Viewer(title="semsr", show=show)
+    if viewer is None:
+        viewer = napari.Viewer(title="semsr", show=show)
     for path in files:
         try:
             layers = read_sem(str(path))

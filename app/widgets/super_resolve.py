@@ -451,7 +451,7 @@ class SuperResolvePanel(QWidget):
         return LayerSource(
             name=layer.name, data=data, scale=tuple(layer.scale),
             translate=tuple(layer.translate), units=tuple(layer.units),
-            axis_labels=tuple(layer.axis_labels), contrast_limits=tuple(layer.contrast_limits),
+            axis_labels=tuple(layer.axis_labels),
             metadata=dict(layer.metadata), slice_index=slice_index)
 
     def _set_running(self, running: bool) -> None:

@@ -1,0 +1,162 @@
+"""The Super-resolve panel: run, progress, cancel and errors, in a headless napari."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from semsr_app.reader import read_sem
+from semsr_app.widgets.super_resolve import SuperResolvePanel
+from semsr_core.events import EventKind
+from semsr_core.io import read_stack
+from semsr_core.resources import resource_path
+
+from .conftest import needs_display
+
+pytestmark = [pytest.mark.gui, needs_display]
+
+SAMPLE_LR = resource_path("sample", "sem_stack_lr.tif")
+
+
+def _panel(make_napari_viewer, model_path, files=()):
+    viewer = make_napari_viewer()
+    for path in files:
+        for data, kwargs, _kind in read_sem(str(path)):
+            viewer.add_image(data, **kwargs)
+    panel = SuperResolvePanel(viewer)
+    viewer.window.add_dock_widget(panel, name="Super-resolve")
+    if model_path is not None:
+        panel.add_model_file(model_path)
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    return viewer, panel
+
+
+def _run_and_wait(qtbot, panel, timeout=60_000):
+    assert panel.run_button.isEnabled(), panel.status.text()
+    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    assert panel.worker is not None
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=timeout)
+
+
+def test_run_adds_sr_layer_over_the_source_with_provenance(
+        make_napari_viewer, qtbot, tiny_model_path):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])
+    progress = []
+    panel._relay.event.connect(progress.append)
+    _run_and_wait(qtbot, panel)
+    lr = viewer.layers["sem_stack_lr"]
+    sr = viewer.layers["sem_stack_lr [SR ×4]"]
+    assert sr.data.shape == (4, 512, 512) and sr.data.dtype == np.uint16
+    assert tuple(sr.scale) == (1.0, 2.0, 2.0)  # 8 nm ÷ 4
+    assert tuple(sr.translate) == (0.0, -3.0, -3.0)
+    assert str(sr.units[-1]) == "nanometer"
+    low, high = sr.contrast_limits  # from the result's percentiles, not 0..65535
+    assert sr.data.min() <= low < high <= sr.data.max()
+    # the 4×4 SR pixels of LR pixel (z, 10, 20) are centred on it in world coordinates
+    lr_centre = np.array(lr.data_to_world((2, 10, 20)))
+    sr_centres = np.array([sr.data_to_world((2, 40 + i, 80 + j))
+                           for i in range(4) for j in range(4)])
+    np.testing.assert_allclose(sr_centres.mean(axis=0), lr_centre)
+    provenance = sr.metadata["provenance"]
+    assert provenance["model"]["name"] == "tiny" and provenance["settings"]["device"] == "cpu"
+    assert provenance["source"] == str(SAMPLE_LR)
+    assert sr.metadata["pixel_size_nm"] == 2.0
+    tiles = [e for e in progress if e.kind is EventKind.PROGRESS]
+    assert tiles and tiles[-1].data["done"] == tiles[-1].data["total"]
+    assert panel.progress.value() == panel.progress.maximum()
+    assert panel.run_button.isEnabled()
+
+
+def test_current_slice_only_adds_one_slice_at_its_depth(
+        make_napari_viewer, qtbot, tiny_model_path):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])
+    viewer.dims.set_point(0, 2)
+    panel.current_slice.setChecked(True)
+    _run_and_wait(qtbot, panel)
+    sr = viewer.layers["sem_stack_lr [SR ×4]"]
+    assert sr.data.shape == (1, 512, 512)
+    assert sr.data_to_world((0, 0, 0))[0] == 2.0
+    assert sr.metadata["provenance"]["slice"] == 2
+
+
+def test_cancel_stops_within_one_tile_and_adds_nothing(
+        make_napari_viewer, qtbot, tiny_model_path, notifications, rng):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path)
+    viewer.add_image(rng.integers(0, 60000, size=(2, 384, 384), dtype=np.uint16), name="big")
+    panel.tile_combo.setCurrentText("96")  # small tiles: many of them
+    after_cancel = []  # tiles finished after Cancel, counted in the worker thread
+
+    def count_in_worker(event):
+        if event.kind is EventKind.PROGRESS and panel._cancel_token.cancelled:
+            after_cancel.append(event.data["done"])
+
+    panel._relay.event.connect(count_in_worker, Qt.DirectConnection)
+    seen = []
+
+    def cancel_on_first_tile(event):
+        seen.append(event)
+        if event.kind is EventKind.PROGRESS and panel.cancel_button.isEnabled():
+            qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+
+    panel._relay.event.connect(cancel_on_first_tile)
+    _run_and_wait(qtbot, panel)
+    total = next(e.data["total"] for e in seen if e.kind is EventKind.PROGRESS)
+    assert total >= 20
+    assert len(after_cancel) <= 1  # the tile in flight (CPU batch 1), then it stops
+    assert [layer.name for layer in viewer.layers] == ["big"]
+    assert any("cancelled" in message for _severity, message in notifications)
+    assert "cancelled" in panel.status.text()
+    assert panel.run_button.isEnabled()
+
+
+def test_bad_input_file_gives_a_notification_and_the_panel_stays_usable(
+        make_napari_viewer, qtbot, tiny_model_path, notifications, tmp_path):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path)
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00 this is not a TIFF")
+    panel.files_mode.setChecked(True)
+    panel.inputs_edit.setText(str(broken))
+    panel.output_edit.setText(str(tmp_path / "out"))
+    _run_and_wait(qtbot, panel)
+    errors = [m for severity, m in notifications if severity == "error"]
+    assert errors and "broken.tif" in errors[0]
+    assert "broken.tif" in panel.status.text()
+    assert panel.run_button.isEnabled() and len(viewer.layers) == 0
+
+
+def test_batch_over_a_folder_writes_ome_tiffs_with_divided_pixel_size(
+        make_napari_viewer, qtbot, tiny_model_path, sem_tiff, tmp_path):
+    path, _values = sem_tiff
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path)
+    panel.files_mode.setChecked(True)
+    panel.inputs_edit.setText(str(path.parent))
+    out = tmp_path / "results"
+    panel.output_edit.setText(str(out))
+    _run_and_wait(qtbot, panel)
+    written = out / "scan_sr4x.ome.tif"
+    with read_stack(written) as stack:
+        assert stack.shape == (2, 640, 640)
+        assert stack.pixel_size == pytest.approx(1.25)  # 5 nm ÷ 4
+        assert stack.metadata["provenance"]["model"]["name"] == "tiny"
+    assert [layer.name for layer in viewer.layers] == ["scan_sr4x"]
+
+
+def test_models_in_the_user_folder_are_offered_and_a_bad_model_file_is_refused(
+        make_napari_viewer, tiny_model_path, notifications, tmp_path):
+    from semsr_core.models import load_model, user_models_dir
+
+    load_model(tiny_model_path).save(user_models_dir() / "lab-model.semsr")
+    _viewer, panel = _panel(make_napari_viewer, None)
+    assert "lab-model" in panel.model_combo.currentText()
+    bad = tmp_path / "bad.semsr"
+    bad.write_bytes(b"not a model")
+    panel.add_model_file(bad)
+    assert "lab-model" in panel.model_combo.currentText()  # choice unchanged
+    assert any("bad.semsr" in m for severity, m in notifications if severity == "error")
+
+
+def test_run_waits_for_a_model_and_a_source(make_napari_viewer):
+    _viewer, panel = _panel(make_napari_viewer, None)
+    assert not panel.run_button.isEnabled()
+    assert "model" in panel.status.text().lower()
