@@ -86,7 +86,7 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix=f"semsr_{args.name}_"))
     data_info = simulate_varied(work / "train", args.pairs, 100_000, spec["scale"], 384)
     val_info = simulate_varied(work / "val", 8, 900_000, spec["scale"], 384)
-    sets = [s.format(epochs=args.epochs, every=max(1, args.epochs // 10))
+    sets = [s.format(epochs=args.epochs, every=5)
             for s in spec["overrides"]]
     started = time.monotonic()
     result = train(spec["recipe"], work / "train", work / "run", val=work / "val",

@@ -179,6 +179,8 @@ class _Run:
         self._plan_remaining(self.slices - index)
         card = self.model.card
         unit, intensity = normalize.normalize(image, card.normalization)
+        if self.facts.input_at_output_size:
+            unit = self._pre_upscale(unit)
         x = normalize.to_network_range(unit, card.value_range)
         net = self.net
         if self.is_zssr:
@@ -189,8 +191,6 @@ class _Run:
                                           dtype=self.net.dtype, scale=self.net.scale,
                                           in_channels=card.in_channels,
                                           out_channels=card.out_channels)
-        if self.facts.input_at_output_size:
-            x = _upscale_bicubic(x, card.scale)
         if self.is_zssr and self.zssr_settings.self_ensemble:
             outputs = [zssr.unorient(self._tiled(zssr.orient(x, k, flip), net), k, flip)
                        for k, flip in zssr.EIGHT_ORIENTATIONS]
@@ -201,6 +201,20 @@ class _Run:
                                              intensity, self.output_dtype)
         self.clipped.add(clipped)
         return out
+
+    def _pre_upscale(self, unit: np.ndarray) -> np.ndarray:
+        """The LR image on the output grid for networks that work at the output size:
+        bicubic, or ZSSR trained on this image when the card says so (zssr_pix2pix)."""
+        card = self.model.card
+        if card.training.get("pre_upscale") == "zssr":
+            from semsr_core.models import Model
+
+            upscaler = Model.create("zssr", scale=card.scale)
+            return np.clip(super_resolve(unit, upscaler, device=str(self.net.device),
+                                         precision="fp32", output_dtype="float32",
+                                         zssr_settings=card.training.get("zssr"),
+                                         on_event=self.on_event, cancel=self.cancel), 0, 1)
+        return _upscale_bicubic(unit, card.scale)
 
     def _tiled(self, x: np.ndarray, net: network.PreparedNetwork) -> np.ndarray:
         result = tiling.run_tiled(

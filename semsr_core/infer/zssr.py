@@ -76,7 +76,8 @@ class ZSSRSettings:
             if isinstance(default, bool):
                 ok = isinstance(value, bool)
             elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+                least = 0 if key == "seed" else 1
+                ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
             elif isinstance(default, float):
                 ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
             else:  # father_scales

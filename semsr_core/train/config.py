@@ -161,8 +161,17 @@ class DataConfig(_Strict):
     paste: PasteConfig | None = None
     pairing: Literal["paired", "hr_only", "unpaired"] = "paired"
     generator_input: Literal["lr", "bicubic", "zssr"] = "lr"
+    zssr: dict[str, Any] = Field(default_factory=dict)  # ZSSR settings for "zssr" input
     val_fraction: float = Field(0.1, ge=0, lt=1)
     workers: int = Field(0, ge=0)
+
+    @field_validator("zssr")
+    @classmethod
+    def _zssr_settings(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from semsr_core.infer.zssr import ZSSRSettings
+
+        ZSSRSettings.from_dict(v)  # errors name the key
+        return v
 
     @field_validator("scale")
     @classmethod

@@ -118,22 +118,24 @@ def _geometric_sets(cfg: TrainConfig, pairs, seed: int) -> list[Dataset]:
     from semsr_core.data.datasets import PairedPatches, RotatedTiles, ZssrPasted
 
     d = cfg.data
+    # Inputs already on the output grid (ZSSR-upscaled LR): the patch is the HR patch.
+    patch = d.lr_patch * d.scale // pairs.scale
     smallest = min(min(lr.shape) for lr in pairs.lr)
-    per_image = max(1, (smallest // d.lr_patch) ** 2)
+    per_image = max(1, (smallest // patch) ** 2)
     sets: list[Dataset] = []
     for name in d.augment or ["none"]:
         if name == "rot16":
-            sets.append(RotatedTiles(pairs, alpha=d.lr_patch, n=16, seed=seed))
+            sets.append(RotatedTiles(pairs, alpha=patch, n=16, seed=seed))
         elif name in ("rot90flip", "stretch_shear", "none"):
-            sets.append(PairedPatches(pairs, patch=d.lr_patch, samples_per_image=per_image,
+            sets.append(PairedPatches(pairs, patch=patch, samples_per_image=per_image,
                                       geometric=name, seed=seed))
         else:
             raise ConfigError(f"data.augment: unknown augmentation {name!r}",
                               hint="Use rot90flip, rot16, stretch_shear or none; synthetic "
                                    "defects and patch pasting have their own tables.")
     if d.paste is not None:
-        sets.append(ZssrPasted(pairs, degradation=d.degradation, n1=d.paste.n1,
-                               n2=d.paste.n2, patch=d.lr_patch, seed=seed))
+        sets.append(ZssrPasted(pairs, degradation=d.degradation if pairs.scale > 1 else None,
+                               n1=d.paste.n1, n2=d.paste.n2, patch=patch, seed=seed))
     return sets
 
 
@@ -161,7 +163,11 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
         train_pairs, val_list = split_pairs(pairing, d.val_fraction, seed=seed)
     train = _load_pairs(train_pairs, d.scale, seed)
     val = _load_pairs(val_list, d.scale, seed + 1)
-    pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=d.scale,
+    scale = d.scale
+    if d.generator_input == "zssr":  # [S1] §3.2: pix2pix learns from ZSSR-upscaled LR
+        train = [(n, _zssr_upscale(lr, d.scale, d.zssr), hr) for n, lr, hr in train]
+        scale = 1
+    pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=scale,
                                       names=[n for n, _, _ in train])
     real_set = None
     if d.defects is not None:
@@ -181,6 +187,16 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
                "scale": d.scale, "unmatched": [str(u.path) for u in pairing.unmatched]}
     return PreparedData(train_set, real_set,
                         [ValidationPair(n, lr, hr) for n, lr, hr in val], summary)
+
+
+def _zssr_upscale(lr: np.ndarray, scale: int, settings: dict[str, Any]) -> np.ndarray:
+    """``lr`` enlarged by a ZSSR network trained on ``lr`` alone."""
+    from semsr_core.infer import super_resolve
+    from semsr_core.models import Model
+
+    up = super_resolve(lr, Model.create("zssr", scale=scale), precision="fp32",
+                       output_dtype="float32", zssr_settings=settings or None)
+    return np.clip(up, 0.0, 1.0).astype(np.float32)
 
 
 def _prepare_unpaired(cfg: TrainConfig, data_dir: Path) -> PreparedData:

@@ -281,6 +281,7 @@ class Trainer:
                     stop = self._should_stop()
                     if stop:
                         self.elapsed = base_elapsed + time.monotonic() - started
+                        self._validate(epoch)  # figures for the model about to be exported
                         self._checkpoint()
                         return stop
                     losses = self._step(phase, batch, real, epoch)
@@ -411,7 +412,7 @@ class Trainer:
             self.scaler.scale(total).backward()
             self._clip(self.generator, self.opt_g, self.cfg.train.grad_clip)
             self.scaler.step(self.opt_g)
-            self.ema.update(self.generator)
+            self.ema.update(self.generator, self.pos.global_step)
             logged["g/total"] = float(total.detach())
             sr_detached = sr.detach()
             for d in self.discriminators.values():
@@ -580,7 +581,7 @@ class Trainer:
         from semsr_core import __version__
         from semsr_core.models import Model, ModelCard
 
-        config = {k: v for k, v in self.g_kwargs.items() if k != "scale"}
+        config = dict(self.g_kwargs)  # exactly the constructor's arguments
         card = ModelCard(
             arch=self.cfg.generator.arch, config=config, scale=self.cfg.data.scale,
             in_channels=int(config.get("in_channels", 1)),
@@ -591,6 +592,8 @@ class Trainer:
                         f"({self.cfg.recipe.source})",
             training={"steps": self.pos.global_step, "epochs": self._run_epoch(),
                       "zssr_per_image": False,
+                      **({"pre_upscale": "zssr", "zssr": dict(self.cfg.data.zssr)}
+                         if self.cfg.data.generator_input == "zssr" else {}),
                       "seconds": round(self.elapsed, 1), "config": self.cfg.to_dict(),
                       "data": self.data_summary},
             metrics=dict(self.last_metrics), semsr_version=__version__,
