@@ -83,6 +83,43 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default="out", help="folder for the result (default: out)")
+    p.add_argument("--model", default="default-x4", help="model name or file")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--gui", dest="gui", action="store_true", default=None,
+                   help="open the app with LR, SR and HR layers (default: when a display is "
+                        "available and napari is installed)")
+    p.add_argument("--no-gui", dest="gui", action="store_false", help="never open the app")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from semsr_core.demo import run_demo, sample_stacks
+
+    printer = ProgressPrinter()
+    try:
+        result = run_demo(args.output, model=args.model, device=args.device, on_event=printer)
+    finally:
+        printer.close()
+    print(f"super-resolved {sample_stacks()[0]} with model '{result.model}'")
+    print(f"result: {result.output}")
+    print("slice  PSNR SR / bicubic (dB)   SSIM SR / bicubic")
+    for r in result.rows:
+        print(f"{r['slice']:5d}  {r['psnr']:7.2f} / {r['psnr_bicubic']:6.2f}"
+              f"        {r['ssim']:.4f} / {r['ssim_bicubic']:.4f}")
+    print(f" mean  {result.mean('psnr'):7.2f} / {result.mean('psnr_bicubic'):6.2f}"
+          f"        {result.mean('ssim'):.4f} / {result.mean('ssim_bicubic'):.4f}")
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    gui = args.gui if args.gui is not None else (
+        has_display and importlib.util.find_spec("napari") is not None)
+    if gui:
+        lr, hr = sample_stacks()
+        return _run_gui(argparse.Namespace(files=[str(lr), str(result.output), str(hr)]))
+    return 0
+
+
 def _add_gui(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="SEM images or stacks to open (TIFF, OME-TIFF, PNG, JPEG)")
@@ -465,6 +502,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "train": ("train a model with a recipe on a lab dataset", _add_train, _run_train),
     "runs": ("list and summarise training runs; list recipes", _add_runs, _run_runs),
     "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
+    "demo": ("super-resolve the bundled sample stack with the default model and compare "
+             "with bicubic", _add_demo, _run_demo),
     "gui": ("open the napari app with the semsr panels (and FILEs)", _add_gui, _run_gui),
     "augment-preview": ("write a PNG grid of training samples of an augmentation",
                         _add_augment_preview, _run_augment_preview),
