@@ -365,9 +365,12 @@ def _run_super_resolve(args: argparse.Namespace) -> int:
 
 
 def _add_augment_preview(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recipe", metavar="AUGMENTATION",
-                   help="augmentation to preview: defects, rot16, rot90flip, stretch_shear, "
-                        "zssr_paste or none")
+    p.add_argument("recipe", metavar="RECIPE|AUGMENTATION",
+                   help="a recipe (name or .toml: its training set exactly as `semsr train` "
+                        "builds it) or an augmentation: defects, rot16, rot90flip, "
+                        "stretch_shear, zssr_paste or none")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, as for semsr train")
     p.add_argument("--data", required=True, metavar="DIR",
                    help="dataset folder with lr/ and hr/ subfolders (files paired by name)")
     p.add_argument("-o", "--output", required=True, metavar="PNG",
@@ -386,8 +389,20 @@ def _add_augment_preview(p: argparse.ArgumentParser) -> None:
 def _run_augment_preview(args: argparse.Namespace) -> int:
     from semsr_core.data.datasets import TrainingPairs
     from semsr_core.data.defects import DefectSource
-    from semsr_core.data.preview import preview, preview_grid, write_png
+    from semsr_core.data.preview import preview, preview_grid, preview_samples, write_png
+    from semsr_core.train.config import load_config, recipe_names
 
+    if args.recipe in recipe_names() or args.recipe.endswith(".toml"):
+        from semsr_core.train.data import prepare_data
+
+        config = load_config(args.recipe, args.overrides)
+        prepared = prepare_data(config, args.data)
+        samples = preview_samples(prepared.train_set, n=args.n, seed=args.seed)
+        path = write_png(preview_grid(samples), args.output)
+        print(f"{path}: {len(samples)} training samples of recipe '{config.recipe.name}' "
+              f"({len(prepared.train_set)} per epoch; LR enlarged | HR | pasted content "
+              "outlined)")
+        return 0
     printer = ProgressPrinter()
     pairs = TrainingPairs.from_folder(args.data, scale=args.scale, on_event=printer)
     options = {}
@@ -499,23 +514,23 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 # name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
-    "train": ("train a model with a recipe on a lab dataset", _add_train, _run_train),
-    "runs": ("list and summarise training runs; list recipes", _add_runs, _run_runs),
-    "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
     "demo": ("super-resolve the bundled sample stack with the default model and compare "
              "with bicubic", _add_demo, _run_demo),
-    "gui": ("open the napari app with the semsr panels (and FILEs)", _add_gui, _run_gui),
-    "augment-preview": ("write a PNG grid of training samples of an augmentation",
-                        _add_augment_preview, _run_augment_preview),
-    "models": ("list, inspect, import and export model files", _add_models, _run_models),
-    "simulate": ("write a simulated SEM dataset: LR/HR pairs with defect masks",
-                 _add_simulate, _run_simulate),
     "super-resolve": ("enlarge SEM images and stacks with a model (OME-TIFF out)",
                       _add_super_resolve, _run_super_resolve),
+    "gui": ("open the napari app with the semsr panels (and FILEs)", _add_gui, _run_gui),
+    "train": ("train a model with a recipe on a lab dataset", _add_train, _run_train),
+    "runs": ("list and summarise training runs; list recipes", _add_runs, _run_runs),
     "align": ("align unaligned LR/HR scan pairs and crop them to the common field of view",
               _add_align, _run_align),
+    "augment-preview": ("write a PNG grid of training samples of an augmentation",
+                        _add_augment_preview, _run_augment_preview),
     "evaluate": ("compare models and the bicubic baseline on a dataset (report with figures)",
                  _add_evaluate, _run_evaluate),
+    "simulate": ("write a simulated SEM dataset: LR/HR pairs with defect masks",
+                 _add_simulate, _run_simulate),
+    "models": ("list, inspect, import and export model files", _add_models, _run_models),
+    "info": ("describe image stacks: shape, dtype, pixel size", _add_info, _run_info),
 }
 
 

@@ -39,7 +39,7 @@ def preview_samples(dataset: SeededDataset, n: int = 8, seed: int = 0
         item = dataset[int(index)]  # the training path: __getitem__ → tensors
         lr = item["lr"][0].numpy()
         hr = item["hr"][0].numpy()
-        mask = item["mask"][0].numpy() > 0.5
+        mask = item["mask"][0].numpy() > 0.5 if "mask" in item else np.zeros(hr.shape, bool)
         samples.append((lr, hr, mask))
     return samples
 
