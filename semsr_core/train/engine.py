@@ -468,10 +468,9 @@ class Trainer:
         if not self.val_pairs or not self.dist.is_main:
             self.dist.barrier()
             return
-        from skimage.metrics import peak_signal_noise_ratio as psnr
-        from skimage.metrics import structural_similarity as ssim
-
         from semsr_core.data.resample import upscale
+        from semsr_core.metrics.full_reference import psnr, ssim
+        from semsr_core.metrics.no_reference import gradient_map
 
         psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
         samples = []
@@ -479,10 +478,10 @@ class Trainer:
             sr = self.super_resolve_array(pair.lr)
             hr = pair.hr[: sr.shape[0], : sr.shape[1]]
             bic = upscale(pair.lr, shape=hr.shape)
-            psnrs.append(psnr(hr, sr, data_range=1.0))
-            ssims.append(ssim(hr, sr, data_range=1.0))
-            bic_psnrs.append(psnr(hr, bic, data_range=1.0))
-            bic_ssims.append(ssim(hr, bic, data_range=1.0))
+            psnrs.append(psnr(hr, sr))
+            ssims.append(ssim(hr, sr))
+            bic_psnrs.append(psnr(hr, bic))
+            bic_ssims.append(ssim(hr, bic))
             if len(samples) < self.cfg.train.sample_count:
                 samples.append((pair.name, bic, sr, hr))
         metrics = {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
@@ -497,8 +496,7 @@ class Trainer:
         for name, bic, sr, hr in samples:
             crop = _center_crop_slices(hr.shape, 128)
             images = {"lr_bicubic": bic[crop], "sr": sr[crop], "hr": hr[crop]}
-            images.update({f"{k}_gradient": _gradient_magnitude(v) for k, v in list(
-                images.items())})
+            images.update({f"{k}_gradient": gradient_map(v) for k, v in list(images.items())})
             self._emit(EventKind.SAMPLE, step=self.pos.global_step, epoch=epoch, name=name,
                        images=images)
         if improved:
@@ -653,9 +651,3 @@ def _center_crop_slices(shape: tuple[int, ...], size: int) -> tuple[slice, slice
     ch, cw = min(size, h), min(size, w)
     y0, x0 = (h - ch) // 2, (w - cw) // 2
     return slice(y0, y0 + ch), slice(x0, x0 + cw)
-
-
-def _gradient_magnitude(image: np.ndarray) -> np.ndarray:
-    from skimage.filters import sobel
-
-    return sobel(image).astype(np.float32)
