@@ -79,7 +79,11 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
         raise InputError(f"layer '{source.name}' has {getattr(data, 'ndim', 0)} dimensions; "
                          "semsr enlarges 2-D images and (Z, Y, X) stacks",
                          hint="Choose a grayscale image or stack layer.")
-    if source.slice_index is not None and data.ndim == 3:
+    one_slice = source.slice_index is not None and data.ndim == 3
+    check_result_fits_in_memory(source.name, 1 if one_slice or data.ndim == 2 else data.shape[0],
+                                data.shape[-2:], model.scale, np.dtype(data.dtype),
+                                settings.output_dtype)
+    if one_slice:
         image = np.asarray(data[source.slice_index])
     elif data.ndim == 2:
         image = np.asarray(data)
@@ -88,9 +92,37 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
     result = super_resolve(image, model, **settings.engine_kwargs(), on_event=on_event,
                            cancel=cancel)
     if not isinstance(result, np.ndarray):
-        result = np.stack(list(result))
-    input_dtype = np.dtype(getattr(data, "dtype", result.dtype))
-    return sr_layer_data(source, result, model, settings, input_dtype)
+        result = _collect(result, data.shape[0])
+    return sr_layer_data(source, result, model, settings, np.dtype(data.dtype))
+
+
+def check_result_fits_in_memory(name: str, slices: int, shape: Sequence[int], factor: int,
+                                input_dtype: np.dtype, output_dtype: str) -> None:
+    """Refuse a layer result larger than half the free memory, before any work is done
+    (the Files mode streams to disk instead)."""
+    import psutil
+
+    from semsr_core.errors import OutputError
+
+    itemsize = 4 if output_dtype == "float32" else input_dtype.itemsize
+    needed = slices * shape[0] * factor * shape[1] * factor * itemsize
+    available = psutil.virtual_memory().available
+    if needed > available / 2:
+        raise OutputError(
+            f"the ×{factor} result of layer '{name}' would need {needed / 2**30:.1f} GiB of "
+            f"memory, more than half of the {available / 2**30:.1f} GiB free",
+            hint="Use 'Files or folder', which writes the result to disk slice by slice, or "
+                 "'Only the slice on screen'.")
+
+
+def _collect(slices: Iterator[np.ndarray], count: int) -> np.ndarray:
+    """The enlarged slices in one (Z, Y, X) array, filled as they arrive."""
+    out = None
+    for index, image in enumerate(slices):
+        if out is None:
+            out = np.empty((count, *image.shape), dtype=image.dtype)
+        out[index] = image
+    return out
 
 
 def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,

@@ -72,6 +72,18 @@ class _EventRelay(QObject):
     event = Signal(object)
 
 
+class _RefreshingComboBox(QComboBox):
+    """A combo box that updates its items (``refresh()``) just before it opens."""
+
+    def __init__(self, refresh: Any) -> None:
+        super().__init__()
+        self._refresh = refresh
+
+    def showPopup(self) -> None:
+        self._refresh()
+        super().showPopup()
+
+
 class _CancellableWorker(FunctionWorker):
     """A napari function worker whose ``quit()`` (napari calls it when the app closes)
     sets the job's cancel token, so the engine stops at the next tile."""
@@ -114,6 +126,7 @@ class SuperResolvePanel(QWidget):
         self._relay = _EventRelay(self)
         self._relay.event.connect(self._on_event)
         self._file_prefix = ""
+        self._delivered = False
         self._build()
         self.refresh_layers()
         self.refresh_models()
@@ -177,7 +190,9 @@ class SuperResolvePanel(QWidget):
 
         settings_box = QGroupBox("Model and settings")
         form = QFormLayout(settings_box)
-        self.model_combo = QComboBox()
+        self.model_combo = _RefreshingComboBox(self.refresh_models)
+        self.model_combo.setToolTip("Installed models are listed again each time this list "
+                                    "opens; “Open model file…” adds any .semsr or .pth file")
         self.model_combo.setPlaceholderText("no model installed: open a model file")
         self.model_combo.activated.connect(self._on_model_activated)
         self.model_combo.currentIndexChanged.connect(self._update_ready)
@@ -423,6 +438,7 @@ class SuperResolvePanel(QWidget):
             self._on_done = self._files_written
             what = f"Super-resolving {len(inputs)} input(s) into {output}"
         self._cancel_token = token
+        self._delivered = False
         self._file_prefix = ""
         self.worker = create_worker(_guarded, work, outcome, _start_thread=False,
                                     _worker_class=_CancellableWorker, cancel_token=token)
@@ -490,6 +506,7 @@ class SuperResolvePanel(QWidget):
             self._set_status(text)
 
     def _on_returned(self, outcome: Outcome) -> None:
+        self._delivered = True
         if outcome.cancelled:
             kept = (f"; the {len(outcome.files)} file(s) finished before are kept"
                     if outcome.files else "; nothing was added")
@@ -502,6 +519,11 @@ class SuperResolvePanel(QWidget):
     def _add_result_layer(self, outcome: Outcome) -> None:
         data, kwargs, _kind = outcome.value
         layer = self.viewer.add_image(data, **kwargs)
+        if data.size:  # the slider spans the data, the limits start at its percentiles
+            low, high = float(data.min()), float(data.max())
+            if high > low:
+                layer.contrast_limits_range = (low, high)
+                layer.contrast_limits = kwargs["contrast_limits"]
         self._report_info(f"Added '{layer.name}' ({' × '.join(map(str, data.shape))} pixels).")
 
     def _files_written(self, outcome: Outcome) -> None:
@@ -520,10 +542,14 @@ class SuperResolvePanel(QWidget):
         self._report_info(f"Wrote {len(outcome.files)} file(s) to {folder}.")
 
     def _on_crashed(self, exc: BaseException) -> None:
+        self._delivered = True
         # napari's worker already shows the error (with its traceback) as a notification.
         self._set_status(f"Failed: {type(exc).__name__}: {exc}")
 
     def _on_finished(self) -> None:
+        if not self._delivered and self._cancel_token is not None:
+            # quit() (napari closing) suppresses the returned signal: the job was cancelled
+            self._report_info("Super-resolve cancelled; nothing was added.")
         self.worker = None
         self._cancel_token = None
         self._set_running(False)

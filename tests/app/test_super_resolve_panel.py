@@ -53,6 +53,7 @@ def test_run_adds_sr_layer_over_the_source_with_provenance(
     assert str(sr.units[-1]) == "nanometer"
     low, high = sr.contrast_limits  # from the result's percentiles, not 0..65535
     assert sr.data.min() <= low < high <= sr.data.max()
+    assert tuple(sr.contrast_limits_range) == (sr.data.min(), sr.data.max())
     # the 4×4 SR pixels of LR pixel (z, 10, 20) are centred on it in world coordinates
     lr_centre = np.array(lr.data_to_world((2, 10, 20)))
     sr_centres = np.array([sr.data_to_world((2, 40 + i, 80 + j))
@@ -160,3 +161,28 @@ def test_run_waits_for_a_model_and_a_source(make_napari_viewer):
     _viewer, panel = _panel(make_napari_viewer, None)
     assert not panel.run_button.isEnabled()
     assert "model" in panel.status.text().lower()
+
+
+def test_closing_napari_during_a_run_cancels_it(make_napari_viewer, qtbot, tiny_model_path,
+                                                rng):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path)
+    viewer.add_image(rng.integers(0, 60000, size=(2, 384, 384), dtype=np.uint16), name="big")
+    panel.tile_combo.setCurrentText("96")
+    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    panel.worker.quit()  # what napari calls for running workers when the app quits
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=60_000)
+    assert [layer.name for layer in viewer.layers] == ["big"]
+    assert "cancelled" in panel.status.text()
+
+
+def test_models_installed_while_the_panel_is_open_appear_when_the_list_opens(
+        make_napari_viewer, tiny_model_path):
+    from semsr_core.models import load_model, user_models_dir
+
+    _viewer, panel = _panel(make_napari_viewer, None)
+    load_model(tiny_model_path).save(user_models_dir() / "new-model.semsr")
+    panel.model_combo.showPopup()
+    panel.model_combo.hidePopup()
+    texts = [panel.model_combo.itemText(i) for i in range(panel.model_combo.count())]
+    assert any("new-model" in t for t in texts)
+    assert texts[-1] == "Open model file…"
