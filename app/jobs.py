@@ -129,6 +129,7 @@ def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,
                   settings: SuperResolveSettings, input_dtype: np.dtype) -> LayerData:
     """The napari layer of a super-resolved result, placed over its source layer."""
     from semsr_core.infer.api import provenance
+    from semsr_core.infer.device import resolve_device
 
     factor = model.scale
     scale, translate = sr_scale_translate(source.scale, source.translate, factor)
@@ -140,6 +141,7 @@ def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,
     source_file = source_file if isinstance(source_file, str) else None
     record = provenance(model, settings.as_dict(), source_file, settings.output_dtype,
                         input_dtype)
+    record["settings"]["device_used"] = str(resolve_device(settings.device))
     record["source_layer"] = source.name
     if source.slice_index is not None and ndim == 3:
         record["slice"] = int(source.slice_index)

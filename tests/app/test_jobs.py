@@ -22,7 +22,8 @@ def test_a_2d_layer_becomes_a_named_placed_sr_layer(tiny_model_path, rng):
     assert kwargs["scale"] == (0.75, 0.75)
     assert kwargs["translate"] == (10.0 - 1.125, 20.0 - 1.125)  # − σ(s−1)/(2s)
     assert kwargs["metadata"]["pixel_size_nm"] == 0.75
-    assert kwargs["metadata"]["provenance"]["settings"]["tile"] == "auto"
+    settings = kwargs["metadata"]["provenance"]["settings"]
+    assert settings["tile"] == "auto" and settings["device_used"] == "cpu"
 
 
 def test_a_result_too_big_for_memory_is_refused_before_any_work(tiny_model_path):

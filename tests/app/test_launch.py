@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from semsr_app.launch import open_viewer
@@ -32,3 +33,15 @@ def test_gui_opens_files_docks_panel_and_reports_unreadable_files(
     assert "Super-resolve" in viewer.window.dock_widgets
     assert panel.layer_combo.currentText() == "sem_stack_lr"
     assert any("broken.tif" in m for severity, m in notifications if severity == "error")
+
+
+@needs_display
+def test_napari_plugins_menu_opens_the_panel(make_napari_viewer):
+    from semsr_app.launch import ensure_plugin_registered
+
+    ensure_plugin_registered()
+    viewer = make_napari_viewer()
+    _dock, widget = viewer.window.add_plugin_dock_widget("semsr", "Super-resolve")
+    assert isinstance(widget, SuperResolvePanel)
+    viewer.add_image(np.zeros((8, 8), np.uint16), name="scan")
+    assert widget.layer_combo.currentText() == "scan"  # it follows this viewer's layers
