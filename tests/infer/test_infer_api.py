@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_model
+from tiny_nets import tiny_model
 
 from semsr_core.errors import Cancelled, InputError, ModelError
 from semsr_core.events import CancelToken, EventKind
@@ -218,7 +218,7 @@ def test_cuda_gives_the_cpu_result(camera16, precision):
 
 def test_out_of_memory_is_survived_and_reported(camera16):
     """A network that runs out of memory on large tiles still gives the untiled result."""
-    from conftest import TinySR
+    from tiny_nets import TinySR
     from torch import nn
 
     from semsr_core.models import ModelCard

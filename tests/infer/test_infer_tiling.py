@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import TinySR
+from tiny_nets import TinySR
 from torch import nn
 
 from semsr_core.errors import Cancelled, ConfigError, ModelError
