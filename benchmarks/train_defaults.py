@@ -1,6 +1,7 @@
 """Train the bundled default models with semsr's own engine on simulated SEM data.
 
     .venv/bin/python benchmarks/train_defaults.py default-x4 [--minutes 35] [--device cpu]
+        [--work DIR]   # with an existing DIR: continue that run for --minutes more
 
 Training data are varied on purpose, so that the model is not tuned to one look of
 the simulator: every pair draws its layout (hexmesh, lines, vias, particles, mixed),
@@ -27,7 +28,7 @@ from semsr_core.data.simulate import simulate_pair
 from semsr_core.io import write_stack
 from semsr_core.models import load_model
 from semsr_core.resources import resource_path
-from semsr_core.train import train
+from semsr_core.train import resume, train
 
 LAYOUTS = ("hexmesh", "lines", "vias", "particles", "mixed")
 
@@ -79,18 +80,24 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--pairs", type=int, default=80)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--work", help="keep data and run here (default: a temp folder)")
+    ap.add_argument("--work", help="keep data and run here (default: a temp folder); "
+                    "given again, the run there continues from its last checkpoint")
     args = ap.parse_args()
 
     spec = MODELS[args.name]
     work = Path(args.work or tempfile.mkdtemp(prefix=f"semsr_{args.name}_"))
-    data_info = simulate_varied(work / "train", args.pairs, 100_000, spec["scale"], 384)
-    val_info = simulate_varied(work / "val", 8, 900_000, spec["scale"], 384)
-    sets = [s.format(epochs=args.epochs, every=5)
-            for s in spec["overrides"]]
+    sets = [s.format(epochs=args.epochs, every=5) for s in spec["overrides"]]
     started = time.monotonic()
-    result = train(spec["recipe"], work / "train", work / "run", val=work / "val",
-                   overrides=sets, device=args.device, max_minutes=args.minutes)
+    if (work / "run" / "checkpoints").is_dir():  # continue an earlier, time-limited run
+        looks = json.loads((work / "looks.json").read_text())
+        data_info, val_info = looks["train"], looks["val"]
+        result = resume(work / "run", device=args.device, max_minutes=args.minutes)
+    else:
+        data_info = simulate_varied(work / "train", args.pairs, 100_000, spec["scale"], 384)
+        val_info = simulate_varied(work / "val", 8, 900_000, spec["scale"], 384)
+        (work / "looks.json").write_text(json.dumps({"train": data_info, "val": val_info}))
+        result = train(spec["recipe"], work / "train", work / "run", val=work / "val",
+                       overrides=sets, device=args.device, max_minutes=args.minutes)
     minutes = (time.monotonic() - started) / 60
     model = load_model(result.model_path)
     card = model.card
@@ -109,11 +116,10 @@ def main() -> None:
                                f"--minutes {args.minutes} --epochs {args.epochs} " \
                                f"--pairs {args.pairs}"
     card.training["overrides"] = sets
-    card.training["minutes"] = round(minutes, 1)
+    card.training["minutes_this_session"] = round(minutes, 1)
     dest = resource_path("models", f"{args.name}.semsr")
     dest.parent.mkdir(parents=True, exist_ok=True)
     model.save(dest)
-    (work / "looks.json").write_text(json.dumps({"train": data_info, "val": val_info}))
     print(json.dumps({"model": str(dest), "status": result.status, "steps": result.step,
                       "minutes": round(minutes, 1), "metrics": result.metrics}, indent=2))
     if args.work is None:
