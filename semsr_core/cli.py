@@ -318,8 +318,9 @@ def _add_super_resolve(p: argparse.ArgumentParser) -> None:
                    help="image or stack files (TIFF, OME-TIFF, PNG, JPEG) or folders of them")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output OME-TIFF (one input) or folder (several inputs or a folder)")
-    p.add_argument("--model", default="default", metavar="NAME|PATH",
-                   help="model name (`semsr models list`) or model file (default: 'default')")
+    p.add_argument("--model", default="default-x4", metavar="NAME|PATH",
+                   help="model name (`semsr models list`) or model file (default: the bundled "
+                        "'default-x4')")
     p.add_argument("--scale", type=int, help="expected enlargement; refuses a model of another")
     p.add_argument("--device", default="auto", help="auto (CUDA → MPS → CPU), cpu, cuda, "
                    "cuda:<i> or mps")
