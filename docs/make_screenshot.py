@@ -23,7 +23,7 @@ from semsr_core.resources import resource_path
 OUT = Path(__file__).with_name("screenshot_super_resolve.png")
 
 
-def demo_model(steps: int = 300) -> Model:
+def demo_model(steps: int = 200) -> Model:
     """A small ×4 RRDBNet fitted briefly (L1) to the bundled simulated training pairs."""
     import numpy as np
     import torch
