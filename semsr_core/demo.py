@@ -15,6 +15,7 @@ import numpy as np
 
 from semsr_core.errors import ModelError
 from semsr_core.events import CancelToken, EventCallback
+from semsr_core.io.intensity import to_unit_range
 from semsr_core.resources import resource_path
 
 DEFAULT_MODEL = "default-x4"
@@ -58,19 +59,12 @@ def run_demo(out_dir: str | Path = "out", *, model: str = DEFAULT_MODEL, device:
     result = DemoResult(out, loaded.name or model)
     with read_stack(lr_path) as lr, read_stack(hr_path) as hr, read_stack(out) as sr:
         for index in range(len(lr)):
-            truth = _unit(hr[index])
-            enlarged = _unit(sr[index])
-            bicubic = upscale(_unit(lr[index]), shape=truth.shape)
+            truth = to_unit_range(hr[index])
+            enlarged = to_unit_range(sr[index])
+            bicubic = upscale(to_unit_range(lr[index]), shape=truth.shape)
             result.rows.append({
                 "slice": index,
                 "psnr": psnr(truth, enlarged), "ssim": ssim(truth, enlarged),
                 "psnr_bicubic": psnr(truth, bicubic), "ssim_bicubic": ssim(truth, bicubic),
             })
     return result
-
-
-def _unit(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype.kind == "u":
-        return image.astype(np.float32) / np.iinfo(image.dtype).max
-    return np.clip(image.astype(np.float32), 0.0, 1.0)

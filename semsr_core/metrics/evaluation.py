@@ -40,6 +40,7 @@ import numpy as np
 
 from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind, check_cancel, emit
+from semsr_core.io.intensity import to_unit_range
 from semsr_core.metrics.full_reference import region_metrics
 from semsr_core.metrics.no_reference import gradient_stats
 from semsr_core.metrics.spectrum import spectrum_score
@@ -60,7 +61,6 @@ GAIN_KEYS = ("psnr", "ssim", "defect_psnr", "background_psnr", "defect_ssim",
 MASK_SUFFIXES = (".tif", ".tiff", ".png")
 
 #: Largest float outside [0, 1] accepted in a float image (rounding of the writer).
-FLOAT_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -126,27 +126,6 @@ class Evaluation:
 
 
 # ------------------------------------------------------------------ reading data
-
-
-def _unit_image(image: np.ndarray, path: Path) -> np.ndarray:
-    """``image`` as float32 in [0, 1] by its dtype range; errors name the file."""
-    array = np.asarray(image)
-    if array.ndim != 2:
-        raise InputError(f"has shape {array.shape}, not a 2-D image", path=path,
-                         hint="Evaluate single grayscale images (the first slice is used).")
-    if array.dtype.kind == "u":
-        return array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
-    if array.dtype.kind != "f":
-        raise InputError(f"has pixel type {array.dtype}, which has no intensity range",
-                         path=path, hint="Save it as uint8, uint16 or float32 in [0, 1].")
-    if not np.isfinite(array).all():
-        raise InputError("contains NaN or infinite values", path=path,
-                         hint="Replace them before evaluating.")
-    lo, hi = float(array.min()), float(array.max())
-    if lo < -FLOAT_TOLERANCE or hi > 1 + FLOAT_TOLERANCE:
-        raise InputError(f"is a float image with values {lo:g} … {hi:g}, outside [0, 1]",
-                         path=path, hint="Save it as uint8/uint16, or scale it to [0, 1].")
-    return np.clip(array, 0, 1).astype(np.float32)
 
 
 def _first_slice(path: Path) -> np.ndarray:
@@ -294,8 +273,8 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
 
-    lr = _unit_image(_first_slice(pair.lr_path), pair.lr_path)
-    hr = _unit_image(_first_slice(pair.hr_path), pair.hr_path)
+    lr = to_unit_range(_first_slice(pair.lr_path), pair.lr_path)
+    hr = to_unit_range(_first_slice(pair.hr_path), pair.hr_path)
     mask = None
     if mask_path is not None:
         mask = _first_slice(mask_path)

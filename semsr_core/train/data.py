@@ -24,10 +24,9 @@ from torch.utils.data import Dataset
 
 from semsr_core.data.pairs import Pair, find_pairs, pairs_from_hr, split_pairs
 from semsr_core.errors import ConfigError, InputError
+from semsr_core.io.intensity import to_unit_range
 from semsr_core.train.config import TrainConfig
 from semsr_core.train.engine import ValidationPair
-
-NORMALIZATION = {"mode": "dtype"}
 
 
 @dataclass
@@ -57,21 +56,11 @@ class Concat(Dataset):
         return self.parts[part][index - int(self.offsets[part])]
 
 
-def _unit(image: np.ndarray, path: Path) -> np.ndarray:
-    from semsr_core.infer.normalize import normalize
-
-    try:
-        unit, _ = normalize(np.asarray(image), NORMALIZATION)
-    except InputError as exc:
-        raise InputError(str(exc), path=path) from None
-    return np.clip(unit, 0.0, 1.0)
-
-
 def _read(path: Path) -> np.ndarray:
     from semsr_core.io import read_stack
 
     with read_stack(path) as stack:
-        return _unit(stack[0], path)
+        return to_unit_range(stack[0], path)
 
 
 def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.ndarray,
