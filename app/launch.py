@@ -53,10 +53,12 @@ def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
     return viewer, panel
 
 
-def launch(files: Sequence[str | os.PathLike] = ()) -> int:
-    """Open the semsr window with ``files`` and run until it is closed."""
+def launch(files: Sequence[str | os.PathLike] = (), *, grid: bool = False) -> int:
+    """Open the semsr window with ``files`` and run until it is closed; ``grid`` shows
+    the layers side by side (e.g. LR, SR and HR) instead of on top of each other."""
     import napari
 
-    _viewer, _panel = open_viewer(files)
+    viewer, _panel = open_viewer(files)
+    viewer.grid.enabled = grid
     napari.run()
     return 0

@@ -115,8 +115,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     gui = args.gui if args.gui is not None else (
         has_display and importlib.util.find_spec("napari") is not None)
     if gui:
+        _require_napari()
+        from semsr_app.launch import launch
+
         lr, hr = sample_stacks()
-        return _run_gui(argparse.Namespace(files=[str(lr), str(result.output), str(hr)]))
+        return launch([str(lr), str(result.output), str(hr)], grid=True)
     return 0
 
 
@@ -125,13 +128,17 @@ def _add_gui(p: argparse.ArgumentParser) -> None:
                    help="SEM images or stacks to open (TIFF, OME-TIFF, PNG, JPEG)")
 
 
-def _run_gui(args: argparse.Namespace) -> int:
+def _require_napari() -> None:
     import importlib.util
 
     if importlib.util.find_spec("napari") is None:
         raise SemsrError("napari is not installed, so the app cannot start",
                          hint="Install it with `pip install 'semsr[gui]'` (scripts/setup.sh "
                               "does this).")
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    _require_napari()
     from semsr_app.launch import launch
 
     return launch(args.files)

@@ -157,10 +157,20 @@ def test_models_in_the_user_folder_are_offered_and_a_bad_model_file_is_refused(
     assert any("bad.semsr" in m for severity, m in notifications if severity == "error")
 
 
-def test_run_waits_for_a_model_and_a_source(make_napari_viewer):
+def test_run_waits_for_a_model_and_a_source(make_napari_viewer, monkeypatch, tmp_path):
+    from semsr_core import models
+
+    monkeypatch.setattr(models, "bundled_models_dir", lambda: tmp_path)  # none installed
     _viewer, panel = _panel(make_napari_viewer, None)
     assert not panel.run_button.isEnabled()
     assert "model" in panel.status.text().lower()
+
+
+def test_the_bundled_default_model_is_offered_first(make_napari_viewer):
+    _viewer, panel = _panel(make_napari_viewer, None)
+    assert panel.model_combo.currentText().startswith("default-x4")
+    assert not panel.run_button.isEnabled()  # still no image to super-resolve
+    assert "image" in panel.status.text().lower()
 
 
 def test_closing_napari_during_a_run_cancels_it(make_napari_viewer, qtbot, tiny_model_path,
