@@ -13,10 +13,12 @@ import torch.nn.functional as F
 
 
 def upscale(image: np.ndarray, scale: int | None = None, *, shape: tuple[int, int] | None = None,
-            method: str = "bicubic") -> np.ndarray:
+            method: str = "bicubic", clip: bool = True) -> np.ndarray:
     """``image`` (2-D float in [0, 1]) upscaled by ``scale`` or to ``shape``.
 
-    ``method``: ``"bicubic"`` (clipped to [0, 1]) or ``"nearest"`` (pixel replication).
+    ``method``: ``"bicubic"`` (clipped to [0, 1] unless ``clip=False``, for intensities
+    that may lie outside it, e.g. after percentile normalisation) or ``"nearest"``
+    (pixel replication).
     """
     if shape is None:
         if scale is None:
@@ -27,7 +29,8 @@ def upscale(image: np.ndarray, scale: int | None = None, *, shape: tuple[int, in
         out = F.interpolate(t, size=tuple(shape), mode="nearest")
     elif method == "bicubic":
         out = F.interpolate(t, size=tuple(shape), mode="bicubic", align_corners=False)
-        out = out.clamp(0.0, 1.0)
+        if clip:
+            out = out.clamp(0.0, 1.0)
     else:
         raise ValueError(f"unknown upscaling method {method!r}")
     return out[0, 0].numpy()

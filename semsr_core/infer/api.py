@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
 from semsr_core.infer import device as devices
@@ -214,7 +215,7 @@ class _Run:
                                          precision="fp32", output_dtype="float32",
                                          zssr_settings=card.training.get("zssr"),
                                          on_event=self.on_event, cancel=self.cancel), 0, 1)
-        return _upscale_bicubic(unit, card.scale)
+        return upscale(unit, card.scale, clip=False)
 
     def _tiled(self, x: np.ndarray, net: network.PreparedNetwork) -> np.ndarray:
         result = tiling.run_tiled(
@@ -243,14 +244,6 @@ def _probe_bytes_per_pixel(net: network.PreparedNetwork) -> float:
     raise ModelError(f"out of memory on {net.device} even for a small probe tile",
                      hint="Close other programs using the device, give --tile and --batch "
                           "explicitly, use a lower --precision, or --device cpu.")
-
-
-def _upscale_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic enlargement by ``scale`` (for networks that take the image at output size)."""
-    x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
-    y = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic",
-                                        align_corners=False)
-    return y[0, 0].numpy()
 
 
 def _stack_shape(images: Any) -> tuple[int, int, int]:

@@ -102,13 +102,14 @@ class _Distributed:
         if self.enabled:
             torch.distributed.barrier()
 
-    def any_flag(self, flag: bool) -> bool:
-        """True on every rank when any rank raised ``flag`` (stop requests, time limit)."""
+    def any_flags(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag, true on every rank when any rank raised it (stop requests, time
+        limit); one all-reduce for all of them."""
         if not self.enabled:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0])
+            return flags
+        t = torch.tensor([1.0 if f else 0.0 for f in flags])
         torch.distributed.all_reduce(t)
-        return bool(t.item() > 0)
+        return tuple(bool(v > 0) for v in t.tolist())
 
     def teardown(self) -> None:
         if self.enabled and torch.distributed.is_initialized():
@@ -303,9 +304,10 @@ class Trainer:
     def _should_stop(self) -> str | None:
         cancelled = self.cancel is not None and self.cancel.cancelled
         late = self.deadline is not None and time.monotonic() > self.deadline
-        if self.dist.any_flag(cancelled):
+        cancelled, late = self.dist.any_flags(cancelled, late)
+        if cancelled:
             return "stopped"
-        if self.dist.any_flag(late):
+        if late:
             return "time_limit"
         return None
 
@@ -472,10 +474,11 @@ class Trainer:
         from semsr_core.metrics.full_reference import psnr, ssim
         from semsr_core.metrics.no_reference import gradient_map
 
+        model = self.export_model()  # the weights validated are the ones exported
         psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
         samples = []
         for pair in self.val_pairs:
-            sr = self.super_resolve_array(pair.lr)
+            sr = self.super_resolve_array(pair.lr, model)
             hr = pair.hr[: sr.shape[0], : sr.shape[1]]
             bic = upscale(pair.lr, shape=hr.shape)
             psnrs.append(psnr(hr, sr))
@@ -503,12 +506,12 @@ class Trainer:
             self.checkpoints.save_best(self._state())
         self.dist.barrier()
 
-    def super_resolve_array(self, lr: np.ndarray) -> np.ndarray:
+    def super_resolve_array(self, lr: np.ndarray, model=None) -> np.ndarray:
         """SR of one float32 [0, 1] image with the EMA generator (the exported weights)."""
         from semsr_core.infer import super_resolve
 
-        return super_resolve(lr.astype(np.float32), self.export_model(), device=str(self.device),
-                             precision="fp32")
+        return super_resolve(lr.astype(np.float32), model or self.export_model(),
+                             device=str(self.device), precision="fp32")
 
     # ----------------------------------------------------- checkpoints / export
 
