@@ -42,13 +42,34 @@ def emit(on_event: EventCallback | None, kind: EventKind, **data: Any) -> None:
 
 
 class CancelToken:
-    """Thread-safe cancellation flag checked by long tasks between units of work."""
+    """Thread-safe cancellation flag checked by long tasks between units of work.
+
+    Training also honours a pause: :meth:`pause` makes the trainer checkpoint and wait
+    before its next step until :meth:`resume` (or :meth:`cancel`) is called.
+    """
 
     def __init__(self) -> None:
         self._flag = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
 
     def cancel(self) -> None:
         self._flag.set()
+        self._running.set()  # a paused task wakes up to stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block while paused (at most ``timeout`` s); True once running or cancelled."""
+        return self._running.wait(timeout)
 
     @property
     def cancelled(self) -> bool:

@@ -75,6 +75,14 @@ class NetConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class GeneratorConfig(NetConfig):
+    """The generator; ``init`` (optional) is a model name or file whose weights it starts
+    from (fine-tuning, e.g. a lab's own pairs on top of ``default-x4``). The model must
+    have the same architecture and configuration."""
+
+    init: str | None = None
+
+
 class DiscriminatorConfig(NetConfig):
     """A discriminator or critic with its own optimiser and schedule.
 
@@ -195,7 +203,7 @@ class TrainOptions(_Strict):
 
 class TrainConfig(_Strict):
     recipe: RecipeInfo = Field(default_factory=RecipeInfo)
-    generator: NetConfig
+    generator: GeneratorConfig
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     discriminators: dict[str, DiscriminatorConfig] = Field(default_factory=dict)

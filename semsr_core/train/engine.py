@@ -169,7 +169,11 @@ class Trainer:
         if not g_spec.input_at_output_size:  # pix2pix nets work at the output size
             g_kwargs.setdefault("scale", scale)
         self.g_kwargs = g_kwargs
-        self.generator = archs.build(config.generator.arch, **g_kwargs).to(self.device)
+        self.generator = archs.build(config.generator.arch, **g_kwargs)
+        self.init_card: dict[str, Any] | None = None
+        if config.generator.init:
+            self.init_card = _load_initial_weights(self.generator, config.generator.init)
+        self.generator = self.generator.to(self.device)
         self.ema = EMA(self.generator, config.train.ema)
         self.discriminators: dict[str, nn.Module] = {
             name: archs.build(d.arch, **d.arch_kwargs()).to(self.device)
@@ -279,6 +283,7 @@ class Trainer:
             while self.pos.epoch_in_phase < phase.epochs:
                 epoch = self._run_epoch()
                 for batch, real in self._batches(epoch, n_steps):
+                    started += self._pause_if_asked()
                     stop = self._should_stop()
                     if stop:
                         self.elapsed = base_elapsed + time.monotonic() - started
@@ -300,6 +305,25 @@ class Trainer:
             self.pos.phase += 1
             self.pos.epoch_in_phase = 0
         return "finished"
+
+    def _pause_if_asked(self) -> float:
+        """While the cancel token is paused (the app's Pause), checkpoint and wait; returns
+        the seconds spent paused, which count neither as training time nor against the
+        time limit."""
+        if self.cancel is None or not self.cancel.paused or self.dist.enabled:
+            return 0.0
+        began = time.monotonic()
+        self._checkpoint()
+        self._emit(EventKind.MESSAGE, level="info", text=f"paused at step {self.pos.global_step}",
+                   paused=True, step=self.pos.global_step)
+        while not self.cancel.wait_while_paused(0.2):
+            pass
+        waited = time.monotonic() - began
+        if self.deadline is not None:
+            self.deadline += waited
+        self._emit(EventKind.MESSAGE, level="info", text=f"resumed at step {self.pos.global_step}",
+                   paused=False, step=self.pos.global_step)
+        return waited
 
     def _should_stop(self) -> str | None:
         cancelled = self.cancel is not None and self.cancel.cancelled
@@ -596,7 +620,8 @@ class Trainer:
                       **({"pre_upscale": "zssr", "zssr": dict(self.cfg.data.zssr)}
                          if self.cfg.data.generator_input == "zssr" else {}),
                       "seconds": round(self.elapsed, 1), "config": self.cfg.to_dict(),
-                      "data": self.data_summary},
+                      "data": self.data_summary,
+                      **({"initialised_from": self.init_card} if self.init_card else {})},
             metrics=dict(self.last_metrics), semsr_version=__version__,
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
@@ -614,6 +639,28 @@ class Trainer:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _load_initial_weights(generator: nn.Module, init: str) -> dict[str, Any]:
+    """Copy the weights of model ``init`` (a name or file) into ``generator``; returns
+    that model's card (recorded in the exported model's training summary)."""
+    from semsr_core.models import load_model
+
+    parent = load_model(init)
+    try:
+        generator.load_state_dict(parent.generator.state_dict())
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise ConfigError(
+            f"generator.init: the model {init} does not fit this generator "
+            f"({first[0] if first else exc})",
+            hint="Start from a model with the same architecture and sizes as the "
+                 "recipe's generator (see `semsr models info`), or set the generator's "
+                 "sizes to the model's.") from None
+    card = parent.card
+    training = {k: v for k, v in card.training.items() if k not in ("config", "data")}
+    return {"model": str(init), "name": card.name, "recipe": card.recipe,
+            "created": card.created, "training": training, "metrics": card.metrics}
 
 
 def _is_adversarial(module: nn.Module) -> bool:

@@ -139,3 +139,69 @@ def test_unaligned_pairs_are_refused_with_a_hint(tmp_path):
     write_stack(tmp_path / "d" / "hr" / "a.tif", np.zeros((170, 166), np.uint16))
     with pytest.raises(InputError, match="semsr align"):
         train("zssr", tmp_path / "d", tmp_path / "r", overrides=tiny("zssr"), device="cpu")
+
+
+def test_pause_holds_training_without_losing_steps_and_resume_finishes(sim_data, tmp_path):
+    """The app's Pause: no step is taken while paused, a checkpoint is on disk, and after
+    Resume the run finishes with all its steps."""
+    import threading
+    import time
+
+    from semsr_core.train.checkpoint import CheckpointStore
+
+    sets = [*tiny("en1"), "phases.gan.epochs=0", "phases.pretrain.steps_per_epoch=4",
+            "train.log_every=1", "train.checkpoint_every=100"]
+    token = CancelToken()
+    steps: list[int] = []
+    messages: list[dict] = []
+
+    def on_event(event):
+        if event.kind is EventKind.STEP:
+            steps.append(event.data["step"])
+            if event.data["step"] == 2:
+                token.pause()
+        elif event.kind is EventKind.MESSAGE:
+            messages.append(event.data)
+
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(r=train(
+        "en1", sim_data, tmp_path / "run", overrides=sets, device="cpu", on_event=on_event,
+        cancel=token)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not any(m.get("paused") for m in messages) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(m.get("paused") for m in messages), "training never reported the pause"
+    time.sleep(0.5)
+    assert steps == [1, 2], f"steps were taken while paused: {steps}"
+    assert CheckpointStore(tmp_path / "run", keep_last=3).latest() is not None
+    token.resume()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert result["r"].status == "finished" and steps == [1, 2, 3, 4]
+    assert any(m.get("paused") is False for m in messages)
+
+
+def test_generator_init_starts_from_a_saved_model_and_refuses_a_mismatch(fake_vgg, tmp_path):
+    """Fine-tuning: `generator.init` loads a model file's weights before the first step;
+    a model of another shape is refused with a message naming it."""
+    from semsr_core.errors import ConfigError
+    from semsr_core.models import Model
+    from semsr_core.train.engine import Trainer
+
+    torch.manual_seed(123)
+    parent = Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4, name="parent")
+    path = parent.save(tmp_path / "parent.semsr")
+    cfg = load_config("en1", [*tiny("en1"), f"generator.init=\"{path}\""])
+    trainer = Trainer(cfg, tmp_path / "run", train_set=[None] * 8, device="cpu")
+    got = trainer.generator.state_dict()
+    want = parent.generator.state_dict()
+    assert all(torch.equal(got[k].contiguous(), want[k].contiguous()) for k in want)
+    shadow = trainer.ema.state_dict()
+    assert all(torch.equal(shadow[k].contiguous(), want[k].contiguous()) for k in want)
+
+    other = Model.create("rrdbnet", scale=4, blocks=2, features=8, growth=4).save(
+        tmp_path / "other.semsr")
+    cfg = load_config("en1", [*tiny("en1"), f"generator.init=\"{other}\""])
+    with pytest.raises(ConfigError, match="other.semsr"):
+        Trainer(cfg, tmp_path / "run2", train_set=[None] * 8, device="cpu")
