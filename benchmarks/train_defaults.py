@@ -1,7 +1,17 @@
 """Train the bundled default models with semsr's own engine on simulated SEM data.
 
-    .venv/bin/python benchmarks/train_defaults.py default-x4 [--minutes 35] [--device cpu]
-        [--work DIR]   # with an existing DIR: continue that run for --minutes more
+    .venv/bin/python benchmarks/train_defaults.py NAME [--minutes 35] [--device cpu]
+        [--init MODEL] [--work DIR]   # with an existing DIR: continue that run
+
+The models and how they are made (each line one command; ``--init`` names the model a
+stage starts from, see ``generator.init``):
+
+    default-x4-base   L1 phase of en1 on a 2×32 RRDBNet, varied simulated pairs (40 min)
+    default-x4        default-x4-base fine-tuned with L1 on the synthetic-defect
+                      augmentation of [S0] and defect-rich pairs      --init default-x4-base
+    default-x4-gan    default-x4 trained on en1_defects' adversarial phase (RaGAN,
+                      PatchGAN-34, synthetic defects), without the VGG term  --init default-x4
+    default-x2        ×2, L1 with synthetic defects on defect-rich pairs, from scratch
 
 Training data are varied on purpose, so that the model is not tuned to one look of
 the simulator: every pair draws its layout (hexmesh, lines, vias, particles, mixed),
@@ -9,8 +19,9 @@ LR electron dose (15–150 e⁻/pixel), read noise, scan-line offset and jitter,
 a contrast/brightness "style" gap for a third of the pairs, and a quarter of the pairs
 use a plain degradation of the HR scan (bicubic, crappify, area) instead of the
 simulated fast scan. Validation pairs come from seeds never used for training
-(and different from those of resources/sample). The exported model goes to
-resources/models/<name>.semsr with its card (recipe, data, steps, time, figures).
+(and different from those of resources/sample and of the held-out evaluation set).
+A bundled model goes to resources/models/<name>.semsr with its card (recipe, data,
+steps, time, figures); an intermediate stage (``default-x4-base``) to the work folder.
 """
 
 from __future__ import annotations
@@ -32,18 +43,58 @@ from semsr_core.train import resume, train
 
 LAYOUTS = ("hexmesh", "lines", "vias", "particles", "mixed")
 
+_L1_ONLY = ["phases.gan.epochs=0", "schedule.type=\"constant\"",
+            "train.validate_every_epochs={every}", "train.checkpoint_every=100"]
+_SMALL_RRDB = ["generator.blocks=2", "generator.features=32", "generator.growth=16"]
+
 MODELS = {
-    # fidelity model, L1-led: the L1 pre-training phase of EN1 on a laptop-sized RRDBNet
-    "default-x4": dict(recipe="en1", scale=4, overrides=[
-        "generator.blocks=2", "generator.features=32", "generator.growth=16",
-        "data.lr_patch=32", "data.batch=16", "data.augment=[\"rot90flip\"]",
-        "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
-        "schedule.type=\"constant\"", "train.validate_every_epochs={every}",
-        "train.checkpoint_every=100"]),
+    # fidelity model, stage 1: the L1 pre-training phase of EN1 on a laptop-sized RRDBNet
+    "default-x4-base": dict(
+        train_seed=100000,
+        recipe="en1", scale=4, bundle=False, defect_rate=(0.5, 3.0),
+        description="stage 1 of default-x4: the L1 phase of the 'en1' recipe",
+        overrides=[*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16",
+                   "data.augment=[\"rot90flip\"]", "phases.pretrain.epochs={epochs}",
+                   *_L1_ONLY]),
+    # fidelity model, stage 2: the same L1 objective on [S0]'s synthetic-defect
+    # augmentation (natural-image content pasted into LR and HR) and pairs with more
+    # simulated defects, so that rare structure is reproduced, not replaced by the
+    # surrounding pattern
+    "default-x4": dict(
+        train_seed=200000,
+        recipe="en1_defects", scale=4, bundle=True, defect_rate=(2.0, 6.0), init=True,
+        description="×4 fidelity model (L1-led): the L1 phase of the EN1 recipes on a "
+                    "laptop-sized RRDBNet, fine-tuned on synthetic defects",
+        overrides=[*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16",
+                   "data.defects.alpha=32", "data.defects.beta=4",
+                   "optimizer.lr=1e-4", "phases.pretrain.epochs={epochs}", *_L1_ONLY]),
+    # perceptual model: en1_defects' adversarial phase (RaGAN + PatchGAN-34 on synthetic
+    # defects), from default-x4. The VGG19 term of [S0] eq. 3.7 is left out: its
+    # ImageNet weights cannot be fetched here and semsr never downloads them.
+    "default-x4-gan": dict(
+        train_seed=300000,
+        recipe=str(Path(__file__).with_name("default_x4_gan.toml")), scale=4, bundle=True,
+        defect_rate=(2.0, 6.0), init=True,
+        description="×4 perceptual model: the adversarial phase of 'en1_defects' "
+                    "(RaGAN with a PatchGAN-34, synthetic defects) on a laptop-sized "
+                    "RRDBNet started from default-x4; L1 + 0.1·RaGAN, without the VGG "
+                    "term (benchmarks/default_x4_gan.toml)",
+        overrides=["phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
+                   "train.checkpoint_every=100"]),
+    # ×2 fidelity model: L1 on synthetic defects and defect-rich pairs, from scratch
+    "default-x2": dict(
+        train_seed=400000,
+        recipe="en1_defects", scale=2, bundle=True, defect_rate=(1.0, 6.0),
+        description="×2 fidelity model (L1-led): the L1 phase of the EN1 recipes with "
+                    "synthetic defects on a laptop-sized RRDBNet",
+        overrides=[*_SMALL_RRDB, "data.scale=2", "data.lr_patch=48", "data.batch=16",
+                   "data.defects.alpha=48", "data.defects.beta=2",
+                   "phases.pretrain.epochs={epochs}", *_L1_ONLY]),
 }
 
 
-def simulate_varied(out: Path, count: int, seed0: int, scale: int, size: int) -> dict:
+def simulate_varied(out: Path, count: int, seed0: int, scale: int, size: int,
+                    defect_rate: tuple[float, float] = (0.5, 3.0)) -> dict:
     rng = np.random.default_rng(seed0)
     (out / "lr").mkdir(parents=True)
     (out / "hr").mkdir(parents=True)
@@ -53,7 +104,7 @@ def simulate_varied(out: Path, count: int, seed0: int, scale: int, size: int) ->
         plain = rng.random() < 0.25
         options = dict(
             size=size, scale=scale, layout=str(rng.choice(LAYOUTS)),
-            defect_rate=float(rng.uniform(0.5, 3.0)), style_gap=bool(rng.random() < 0.33),
+            defect_rate=float(rng.uniform(*defect_rate)), style_gap=bool(rng.random() < 0.33),
             degradation=str(rng.choice(["bicubic", "crappify", "area"])) if plain
             else "sem-noise",
             lr_dose=float(np.exp(rng.uniform(np.log(15), np.log(150)))),
@@ -66,7 +117,8 @@ def simulate_varied(out: Path, count: int, seed0: int, scale: int, size: int) ->
                                      ("hr", pair.hr, pair.hr_pixel_size)):
             write_stack(out / folder / name, _uint16(image), pixel_size=pixel)
         looks.append({"seed": seed, **options})
-    return {"pairs": count, "first_seed": seed0, "hr_size": size, "looks": looks}
+    return {"pairs": count, "first_seed": seed0, "hr_size": size,
+            "defect_rate": list(defect_rate), "looks": looks}
 
 
 def _uint16(image: np.ndarray) -> np.ndarray:
@@ -80,21 +132,28 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--pairs", type=int, default=80)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--init", help="model (name or file) this stage starts from")
     ap.add_argument("--work", help="keep data and run here (default: a temp folder); "
                     "given again, the run there continues from its last checkpoint")
     args = ap.parse_args()
 
     spec = MODELS[args.name]
+    if spec.get("init") and not args.init:
+        ap.error(f"{args.name} starts from another model: give --init (see the docstring)")
     work = Path(args.work or tempfile.mkdtemp(prefix=f"semsr_{args.name}_"))
     sets = [s.format(epochs=args.epochs, every=5) for s in spec["overrides"]]
+    if args.init:
+        sets.append(f"generator.init=\"{args.init}\"")
     started = time.monotonic()
     if (work / "run" / "checkpoints").is_dir():  # continue an earlier, time-limited run
         looks = json.loads((work / "looks.json").read_text())
         data_info, val_info = looks["train"], looks["val"]
         result = resume(work / "run", device=args.device, max_minutes=args.minutes)
     else:
-        data_info = simulate_varied(work / "train", args.pairs, 100_000, spec["scale"], 384)
-        val_info = simulate_varied(work / "val", 8, 900_000, spec["scale"], 384)
+        scale = spec["scale"]
+        data_info = simulate_varied(work / "train", args.pairs, spec["train_seed"], scale, 384,
+                                    spec["defect_rate"])
+        val_info = simulate_varied(work / "val", 8, 900_000, scale, 384, spec["defect_rate"])
         (work / "looks.json").write_text(json.dumps({"train": data_info, "val": val_info}))
         result = train(spec["recipe"], work / "train", work / "run", val=work / "val",
                        overrides=sets, device=args.device, max_minutes=args.minutes)
@@ -102,27 +161,30 @@ def main() -> None:
     model = load_model(result.model_path)
     card = model.card
     card.name = args.name
-    card.description = (f"semsr default ×{spec['scale']} fidelity model (L1-led): the L1 phase "
-                        f"of the '{spec['recipe']}' recipe on a laptop-sized RRDBNet, trained "
-                        "on varied simulated SEM data")
+    card.description = f"semsr default {spec['description']}, trained on varied simulated SEM data"
     card.training["data"] = {"simulated_train": {k: v for k, v in data_info.items()
                                                  if k != "looks"},
                              "simulated_val": {k: v for k, v in val_info.items()
                                                if k != "looks"},
                              "variation": "layouts, LR dose 15-150 e/px, read noise, line "
                                           "offset/jitter, drift, style gap (1/3), plain "
-                                          "degradations (1/4)"}
-    card.training["command"] = f"python benchmarks/train_defaults.py {args.name} " \
-                               f"--minutes {args.minutes} --epochs {args.epochs} " \
-                               f"--pairs {args.pairs}"
+                                          "degradations (1/4), defect rate "
+                                          f"{spec['defect_rate'][0]}-{spec['defect_rate'][1]}"}
+    card.training["command"] = (f"python benchmarks/train_defaults.py {args.name} "
+                                f"--minutes {args.minutes} --epochs {args.epochs} "
+                                f"--pairs {args.pairs}"
+                                + (f" --init {args.init}" if args.init else ""))
     card.training["overrides"] = sets
     card.training["minutes_this_session"] = round(minutes, 1)
-    dest = resource_path("models", f"{args.name}.semsr")
+    if spec["bundle"]:
+        dest = resource_path("models", f"{args.name}.semsr")
+    else:
+        dest = work / f"{args.name}.semsr"
     dest.parent.mkdir(parents=True, exist_ok=True)
     model.save(dest)
     print(json.dumps({"model": str(dest), "status": result.status, "steps": result.step,
                       "minutes": round(minutes, 1), "metrics": result.metrics}, indent=2))
-    if args.work is None:
+    if args.work is None and spec["bundle"]:
         shutil.rmtree(work, ignore_errors=True)
 
 
