@@ -190,7 +190,13 @@ class DataConfig(_Strict):
 
 
 class TrainOptions(_Strict):
+    """Run options. ``export``: which generator becomes the run's ``model.semsr`` —
+    ``"last"`` (the EMA weights at the end) or ``"best"`` (the EMA weights of the
+    validation with the highest PSNR, when the run has validation pairs; useful for
+    adversarial recipes whose PSNR swings)."""
+
     seed: int = 0
+    export: Literal["last", "best"] = "last"
     ema: float = Field(0.999, ge=0, lt=1)
     grad_clip: float = Field(0.0, ge=0)
     amp: bool = True

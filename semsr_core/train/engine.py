@@ -23,6 +23,7 @@ every batch, and only rank 0 writes events, checkpoints and the model.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -198,6 +199,7 @@ class Trainer:
         self.best_psnr = -math.inf
         self.elapsed = 0.0
         self.last_metrics: dict[str, float] = {}
+        self.exported_metrics: dict[str, float] = {}  # the figures of model.semsr
         self.steps_per_epoch = [self._steps_in_epoch(p) for p in config.phases]
         self.total_steps = sum(n * p.epochs for n, p in zip(self.steps_per_epoch,
                                                             config.phases, strict=True))
@@ -264,7 +266,7 @@ class Trainer:
             status = self._loop()
             model_path = self._finish(status)
             return TrainResult(status, self.run_dir, model_path, self.pos.global_step,
-                               self._run_epoch(), dict(self.last_metrics))
+                               self._run_epoch(), dict(self.exported_metrics))
         finally:
             if self._log is not None:
                 self._log.close()
@@ -627,13 +629,30 @@ class Trainer:
         )
         return Model(self.ema.shadow, card)
 
+    def _final_model(self):
+        """The model to export: the last EMA weights, or with ``train.export = "best"``
+        those of the best validation (their metrics on its card)."""
+        model = self.export_model()
+        best = self.checkpoints.folder / "best.pt"
+        if self.cfg.train.export != "best" or not best.is_file():
+            return model
+        state = self.checkpoints.load(best)
+        generator = copy.deepcopy(model.generator)
+        generator.load_state_dict(state["ema"])
+        model.card.metrics = dict(state.get("metrics", {}))
+        model.card.training["exported"] = {"which": "best validation PSNR",
+                                           **state["position"]}
+        return type(model)(generator, model.card)
+
     def _finish(self, status: str) -> Path | None:
         path = None
         if self.dist.is_main:
             path = self.run_dir / "model.semsr"
-            self.export_model().save(path)
+            model = self._final_model()
+            model.save(path)
+            self.exported_metrics = dict(model.card.metrics)
             self._emit(EventKind.FINISHED, status=status, step=self.pos.global_step,
-                       model=str(path), metrics=self.last_metrics)
+                       model=str(path), metrics=self.exported_metrics)
         self.dist.barrier()
         return path
 
