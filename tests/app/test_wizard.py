@@ -1,0 +1,220 @@
+"""The training wizard: folders → alignment → augmentation → recipe → run, headless."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from semsr_app.training import TrainingRequest, run_training
+from semsr_app.widgets.wizard import TrainingWizard
+from semsr_core.data.simulate import simulate_pair
+from semsr_core.io import read_stack, write_stack
+
+from .conftest import needs_display
+
+pytestmark = [pytest.mark.gui, needs_display]
+
+#: A tiny 2-step run of the small ZSSR recipe: 1 epoch of 2 steps.
+TINY = {"data.lr_patch": "8", "data.batch": "2", "phases.train.epochs": "1",
+        "phases.train.steps_per_epoch": "2"}
+
+
+def _u16(image):
+    return (np.clip(image, 0, 1) * 65535).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def unaligned(tmp_path_factory):
+    """LR/HR folders of 3 simulated scans of the same places, HR shifted against LR
+    (40×40 LR, 160×160 HR at ×4, pixel sizes 8 and 2 nm), and one HR with no LR."""
+    root = tmp_path_factory.mktemp("scans")
+    for folder in ("lr", "hr"):
+        (root / folder).mkdir()
+    for index, (dy, dx) in enumerate([(10, 6), (4, 14), (12, 12)]):
+        pair = simulate_pair(20 + index, size=192, scale=4, layout="mixed")
+        write_stack(root / "lr" / f"scan{index}.tif", _u16(pair.lr[:40, :40]), pixel_size=8.0)
+        write_stack(root / "hr" / f"scan{index}.tif", _u16(pair.hr[dy:dy + 160, dx:dx + 160]),
+                    pixel_size=2.0)
+    write_stack(root / "hr" / "lonely.tif", _u16(pair.hr[:160, :160]), pixel_size=2.0)
+    return root
+
+
+def _wizard(qtbot, **kwargs) -> TrainingWizard:
+    wizard = TrainingWizard(**kwargs)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def _fill_data(wizard, lr, hr):
+    page = wizard.data_page
+    page.lr_edit.setText(str(lr))
+    page.hr_edit.setText(str(hr))
+    page.rescan()
+
+
+def _next(qtbot, wizard):
+    before = wizard.currentId()
+    assert wizard.button(wizard.NextButton).isEnabled()
+    qtbot.mouseClick(wizard.button(wizard.NextButton), Qt.LeftButton)
+    assert wizard.currentId() == before + 1
+
+
+def _align(qtbot, wizard):
+    _next(qtbot, wizard)
+    qtbot.waitUntil(lambda: wizard.align_page._done, timeout=60_000)
+
+
+def _tiny_recipe(qtbot, wizard):
+    page = wizard.recipe_page
+    page.recipe_combo.setCurrentText("zssr")
+    for key, value in TINY.items():
+        page.set_value(key, value)
+    assert page.config is not None, page.error_label.text()
+
+
+def test_the_wizard_hands_over_a_request_with_exactly_the_included_aligned_pairs(
+        qtbot, unaligned, tmp_path, notifications):
+    started: list[TrainingRequest] = []
+    wizard = _wizard(qtbot, on_start=started.append)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    assert wizard.data_page.isComplete()
+    assert len(wizard.data_page.scan.pairs) == 3
+    assert wizard.data_page.left_out.count() == 1  # lonely.tif, with its reason
+    assert "lonely.tif" in wizard.data_page.left_out.item(0).text()
+
+    _align(qtbot, wizard)
+    page = wizard.align_page
+    assert [c.verdict for c in page.checks] == ["aligned"] * 3, [c.reason for c in page.checks]
+    shift = page.checks[0].shift  # LR content lies at -(dy, dx) in the shifted HR
+    assert shift == pytest.approx((-10, -6), abs=1.0)
+    assert page.table.item(0, 6).text() == "aligned"
+    assert page.table.item(0, 4).text() == f"{page.checks[0].ncc_after:.3f}"
+    page.table.selectRow(1)  # the overlay of the selected pair is shown
+    assert page.image.pixmap() is not None and not page.image.pixmap().isNull()
+    page.flicker_button.setChecked(True)
+    first = page.view_title.text()
+    qtbot.waitUntil(lambda: page.view_title.text() != first, timeout=3000)
+    page.flicker_button.setChecked(False)
+    page.set_included(1, False)  # the user leaves scan1 out
+    assert [c.included for c in page.checks] == [True, False, True]
+
+    _next(qtbot, wizard)  # → augmentation: previews of the staged pairs
+    aug = wizard.aug_page
+    qtbot.waitUntil(lambda: aug.pairs is not None, timeout=30_000)
+    assert len(aug.pairs) == 2
+    aug.geometric_combo.setCurrentText("rot90flip")
+
+    _next(qtbot, wizard)  # → recipe
+    _tiny_recipe(qtbot, wizard)
+    wizard.recipe_page.set_value("optimizer.lr", "0.0005")
+    _next(qtbot, wizard)  # → run
+    run_dir = tmp_path / "run"
+    wizard.run_page.run_edit.setText(str(run_dir))
+    wizard.run_page.device_combo.setCurrentIndex(wizard.run_page.device_combo.findData("cpu"))
+    qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+
+    assert len(started) == 1, notifications
+    request = started[0]
+    assert request.recipe == "zssr"
+    assert request.run_dir == run_dir and request.device == "cpu"
+    assert request.data == run_dir / "data"
+    assert "optimizer.lr=0.0005" in request.overrides
+    assert "data.scale=4" in request.overrides
+    assert 'data.augment=["rot90flip"]' in request.overrides
+    assert "phases.train.steps_per_epoch=2" in request.overrides
+    assert sorted(p.name for p in (request.data / "lr").iterdir()) == ["scan0.tif", "scan2.tif"]
+    assert sorted(p.name for p in (request.data / "hr").iterdir()) == ["scan0.tif", "scan2.tif"]
+    with read_stack(request.data / "lr" / "scan0.tif") as lr, \
+            read_stack(request.data / "hr" / "scan0.tif") as hr:
+        assert hr.shape[-2:] == (4 * lr.shape[-2], 4 * lr.shape[-1])
+        assert hr.pixel_size == pytest.approx(lr.pixel_size / 4)
+
+
+def test_start_training_runs_a_tiny_training_that_writes_a_model(qtbot, unaligned, tmp_path):
+    results = []
+    wizard = _wizard(qtbot, on_start=lambda request: results.append(run_training(request)))
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    _next(qtbot, wizard)
+    _next(qtbot, wizard)
+    _tiny_recipe(qtbot, wizard)
+    wizard.recipe_page.set_value("data.batch", "1")
+    _next(qtbot, wizard)
+    wizard.run_page.run_edit.setText(str(tmp_path / "run"))
+    wizard.run_page.device_combo.setCurrentIndex(wizard.run_page.device_combo.findData("cpu"))
+    qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+
+    assert len(results) == 1
+    result = results[0]
+    assert result.status == "finished" and result.step == 2
+    assert result.model_path == tmp_path / "run" / "model.semsr"
+    assert result.model_path.is_file()
+
+
+def test_an_invalid_hyperparameter_is_explained_and_blocks_next(qtbot, unaligned):
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    _next(qtbot, wizard)
+    _next(qtbot, wizard)
+    page = wizard.recipe_page
+    page.recipe_combo.setCurrentText("zssr")
+    assert wizard.button(wizard.NextButton).isEnabled()
+    page.set_value("data.batch", "0")
+    assert not wizard.button(wizard.NextButton).isEnabled()
+    assert "data.batch" in page.error_label.text()
+    page.set_value("data.batch", "2")
+    assert wizard.button(wizard.NextButton).isEnabled()
+
+
+def test_a_missing_folder_is_a_message_on_the_page_and_next_stays_off(qtbot, tmp_path):
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, tmp_path / "nowhere", tmp_path / "hr")
+    assert not wizard.button(wizard.NextButton).isEnabled()
+    text = wizard.data_page.result_label.text()
+    assert "does not exist" in text and "nowhere" in text
+
+
+def test_a_broken_tiff_is_left_out_with_the_reason_not_a_crash(qtbot, unaligned, tmp_path):
+    import shutil
+
+    lr, hr = tmp_path / "lr", tmp_path / "hr"
+    shutil.copytree(unaligned / "lr", lr)
+    shutil.copytree(unaligned / "hr", hr)
+    (lr / "scan1.tif").write_bytes(b"II*\x00 this is not really a TIFF")
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, lr, hr)
+    assert wizard.data_page.isComplete()
+    assert [p.stem for p in wizard.data_page.scan.pairs] == ["scan0", "scan2"]
+    texts = [wizard.data_page.left_out.item(i).text()
+             for i in range(wizard.data_page.left_out.count())]
+    assert any(t.startswith("scan1.tif: cannot be read") for t in texts), texts
+
+
+def test_hr_only_data_needs_no_alignment_and_sets_scale_and_degradation(qtbot, unaligned,
+                                                                        tmp_path):
+    started = []
+    wizard = _wizard(qtbot, on_start=started.append)
+    page = wizard.data_page
+    page.hr_only_mode.setChecked(True)
+    page.degradation_combo.setCurrentText("sem-noise")
+    page.scale_combo.setCurrentIndex(page.scale_combo.findData(4))
+    page.hr_edit.setText(str(unaligned / "hr"))
+    page.rescan()
+    assert len(page.scan.pairs) == 4
+    _align(qtbot, wizard)
+    assert {c.verdict for c in wizard.align_page.checks} == {"readable"}
+    assert "No alignment is needed" in wizard.align_page.subTitle()
+    _next(qtbot, wizard)
+    _next(qtbot, wizard)
+    _tiny_recipe(qtbot, wizard)
+    _next(qtbot, wizard)
+    wizard.run_page.run_edit.setText(str(tmp_path / "run"))
+    qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+    request = started[0]
+    assert 'data.degradation="sem-noise"' in request.overrides
+    assert "data.scale=4" in request.overrides
+    assert len(list((request.data / "hr").iterdir())) == 4
+    assert not (request.data / "lr").exists()
