@@ -308,7 +308,8 @@ def metrics_html(metrics: ComparisonMetrics) -> str:
     if metrics.mode == ALIGNED:
         head = "<b>HR aligned with SR</b>: PSNR and SSIM against HR."
     else:
-        head = f"<b>{metrics.mode.capitalize()}</b>: {metrics.reason}; no-reference figures only."
+        mode = metrics.mode[:1].upper() + metrics.mode[1:]
+        head = f"<b>{mode}</b>: {metrics.reason}; no-reference figures only."
     columns = ["", "edge p95", "sharpness ÷ HR"]
     if metrics.mode == ALIGNED:
         columns[1:1] = ["PSNR (dB)", "SSIM"]

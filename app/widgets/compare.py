@@ -176,6 +176,13 @@ class ComparePanel(QWidget):
         self.metrics_label.setWordWrap(True)
         self.metrics_label.setTextFormat(Qt.RichText)
         self.metrics_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.metrics_label.setToolTip(
+            "PSNR, SSIM: against HR, only when HR is aligned with SR.\n"
+            "edge p95: the gradient magnitude only the strongest 5% of pixels exceed "
+            "(edge strength, intensity per pixel).\n"
+            "sharpness ÷ HR: edge p95 ÷ HR's; 1 = edges as strong as HR's, below 1 blurrier, "
+            "above 1 over-sharpened or noisy.\n"
+            "Spectrum score: share of bicubic's power-spectrum error (vs HR) that SR removes.")
         metrics.addWidget(self.metrics_label)
         root.addWidget(metrics_box)
 
@@ -624,7 +631,7 @@ def _profile_plot() -> Any:
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.getAxis("bottom").enableAutoSIPrefix(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMinimumHeight(200)
+    plot.setMinimumHeight(240)
     return plot
 
 
