@@ -344,7 +344,8 @@ class DataPage(QWizardPage):
 
 # ------------------------------------------------------------------- 2. alignment
 
-COLUMNS = ("Use", "Pair", "Scale", "NCC before", "NCC after", "Shift (y, x) px", "Verdict")
+COLUMNS = ("Use", "Pair", "Scale", "NCC before", "NCC after", "Shift (y, x) px", "Verdict",
+           "Why")
 
 
 class AlignmentPage(QWizardPage):
@@ -380,8 +381,10 @@ class AlignmentPage(QWizardPage):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.Interactive)
         header.setStretchLastSection(True)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemSelectionChanged.connect(self._show_selected)
@@ -406,6 +409,7 @@ class AlignmentPage(QWizardPage):
         splitter.addWidget(view)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([640, 420])
         layout.addWidget(splitter, 1)
         self.summary = _message_label()
         layout.addWidget(self.summary)
@@ -494,7 +498,8 @@ class AlignmentPage(QWizardPage):
                      QTableWidgetItem("" if check.scale is None else f"×{check.scale}"),
                      QTableWidgetItem(_number(check.ncc_before)),
                      QTableWidgetItem(_number(check.ncc_after)),
-                     QTableWidgetItem(shift), QTableWidgetItem(check.verdict)]
+                     QTableWidgetItem(shift), QTableWidgetItem(check.verdict),
+                     QTableWidgetItem(check.reason)]
             for column, item in enumerate(cells):
                 item.setToolTip(check.reason or check.verdict)
                 self.table.setItem(row, column, item)
@@ -552,6 +557,7 @@ class AlignmentPage(QWizardPage):
         self.image.setPixmap(_pixmap(self._views.overlay, 560))
 
     def _on_flicker(self, on: bool) -> None:
+        self.flicker_button.setText("Stop flickering" if on else "Flicker LR↑ / HR")
         if on:
             self._flicker_on_lr = True
             self._flicker_step()
@@ -757,6 +763,7 @@ class RecipePage(QWizardPage):
         self.edits: dict[str, QLineEdit] = {}
         self.config: Any = None
         self.estimate: Any = None
+        self._measured: tuple[str, list[str]] | None = None
         self.job = BackgroundJob(self)
         self.job.progress.connect(self._on_progress)
         layout = QVBoxLayout(self)
@@ -850,14 +857,23 @@ class RecipePage(QWizardPage):
 
         self._timer.stop()
         self.config = None
+        for edit in self.edits.values():
+            edit.setStyleSheet("")
         try:
             overrides = self.overrides()
             self.config = wizard_data.validate(self.recipe(), overrides)
         except SemsrError as exc:
             _set_message(self.error_label, str(exc), error=True)
+            self.fixed_label.setText("")
+            for key, edit in self.edits.items():  # mark the field the message names
+                if f"{key}:" in str(exc) or f"{key} " in str(exc):
+                    edit.setStyleSheet("border: 2px solid #e0503c;")
         else:
             _set_message(self.error_label, "Valid. Overrides: " + (", ".join(overrides)
                                                                    or "none"))
+            if self.estimate is not None and self._measured != (self.recipe(), overrides):
+                self.estimate = None  # measured for other settings
+                self.estimate_label.setText("")
             epochs = self.config.total_epochs
             self.fixed_label.setText(
                 f"Scale ×{self.config.data.scale} (from the data), {epochs} epoch(s) in "
@@ -884,6 +900,7 @@ class RecipePage(QWizardPage):
             return
         config, data_dir = self.config, self.owner.staged_data_dir
         device = self.owner.run_page.device()
+        self._measured = (self.recipe(), self.overrides())
         self.estimate_button.setEnabled(False)
         _set_message(self.estimate_label, f"Measuring on {device}…")
 
@@ -948,7 +965,9 @@ class RunPage(QWizardPage):
         self.limit_spin.setSuffix(" min")
         self.limit_spin.setEnabled(False)
         self.limit_check.toggled.connect(self.limit_spin.setEnabled)
-        form.addRow("Time limit", _row(self.limit_check, self.limit_spin))
+        limit_row = _row(self.limit_check, self.limit_spin)
+        limit_row.layout().addStretch(1)
+        form.addRow("Time limit", limit_row)
         layout.addLayout(form)
         self.summary = _message_label()
         layout.addWidget(self.summary)
@@ -986,10 +1005,14 @@ class RunPage(QWizardPage):
             self.run_edit.setText(self._default_run)
         overrides = self.owner.recipe_page.overrides()
         used = sum(c.included for c in self.owner.align_page.checks)
+        estimate = self.owner.recipe_page.estimate
         self.summary.setText(
             f"Recipe <b>{recipe}</b> on {used} pair(s); overrides: "
             f"{', '.join(overrides) or 'none'}. The pairs are moved into "
-            "&lt;run folder&gt;/data so the run can be repeated exactly.")
+            "&lt;run folder&gt;/data so the run can be repeated exactly."
+            + (f"<br><br>Measured: {estimate.describe()}" if estimate is not None else
+               "<br><br>No time estimate yet (“Measure time and memory” on the previous "
+               "page)."))
 
     def isComplete(self) -> bool:
         return self.run_dir() is not None

@@ -8,7 +8,9 @@ removed afterwards. The training wizard shows the result before a long run start
 
 Memory is the peak the timed steps needed: on CUDA ``torch.cuda.max_memory_allocated``,
 elsewhere the growth of the process's resident memory (RSS) over the estimate, which
-includes the data, the networks, the optimiser state and one step's activations.
+includes the data, the networks, the optimiser state and one step's activations. In a
+process that freed memory before (the app), RSS may not grow; the estimate then
+reports the bytes the networks and optimiser state hold, and says so.
 """
 
 from __future__ import annotations
@@ -80,6 +82,25 @@ def _timing_config(config: TrainConfig, steps: int, available: list[int]) -> Tra
     timed.train.validate_every_epochs = 10**9
     timed.train.sample_count = 0
     return timed
+
+
+def _state_bytes(trainer) -> int:
+    """Bytes held by the networks (weights, gradients, EMA copy) and optimiser state."""
+    import torch
+
+    tensors = {}
+    modules = [trainer.generator, trainer.ema.shadow, *trainer.discriminators.values()]
+    for module in modules:
+        for p in module.parameters():
+            tensors[id(p)] = p
+            if p.grad is not None:
+                tensors[id(p.grad)] = p.grad
+    for opt in [trainer.opt_g, *trainer.opt_d.values()]:
+        for state in opt.state.values():
+            for value in state.values():
+                if isinstance(value, torch.Tensor):
+                    tensors[id(value)] = value
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def _rss() -> int:
@@ -158,8 +179,13 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
         result = timer.run()
         if result.status == "stopped":
             raise Cancelled("the estimate was cancelled")
-        peak = (int(torch.cuda.max_memory_allocated(resolved)) if cuda
-                else max(0, max(peak_rss) - rss_before))
+        held = _state_bytes(timer)
+        if cuda:
+            peak, kind = int(torch.cuda.max_memory_allocated(resolved)), "CUDA max allocated"
+        elif max(peak_rss) - rss_before >= held:
+            peak, kind = max(peak_rss) - rss_before, "resident memory increase"
+        else:  # memory freed earlier in this process was reused: count what is held
+            peak, kind = held, "networks and optimiser state; activations not counted"
         del timer
     phase_seconds: dict[str, float] = {}
     for phase in config.phases:
@@ -178,5 +204,5 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
         seconds_per_step=run_seconds / total_steps if total_steps else 0.0,
         phase_seconds_per_step=phase_seconds, minutes=run_seconds / 60,
         peak_memory_bytes=peak,
-        memory_kind="CUDA max allocated" if cuda else "resident memory increase",
+        memory_kind=kind,
         device=str(resolved), samples_per_epoch=len(prepared.train_set))

@@ -165,8 +165,10 @@ def test_an_invalid_hyperparameter_is_explained_and_blocks_next(qtbot, unaligned
     page.set_value("data.batch", "0")
     assert not wizard.button(wizard.NextButton).isEnabled()
     assert "data.batch" in page.error_label.text()
+    assert "border" in page.edits["data.batch"].styleSheet()  # the field is marked
     page.set_value("data.batch", "2")
     assert wizard.button(wizard.NextButton).isEnabled()
+    assert page.edits["data.batch"].styleSheet() == ""
 
 
 def test_a_missing_folder_is_a_message_on_the_page_and_next_stays_off(qtbot, tmp_path):
@@ -218,3 +220,55 @@ def test_hr_only_data_needs_no_alignment_and_sets_scale_and_degradation(qtbot, u
     assert "data.scale=4" in request.overrides
     assert len(list((request.data / "hr").iterdir())) == 4
     assert not (request.data / "lr").exists()
+
+
+def _labels(layout):
+    from qtpy.QtWidgets import QLabel
+
+    return [layout.itemAt(i).widget().text() for i in range(layout.count())
+            if isinstance(layout.itemAt(i).widget(), QLabel)]
+
+
+def test_synthetic_defects_are_previewed_and_become_overrides(qtbot, unaligned):
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    _next(qtbot, wizard)
+    page = wizard.aug_page
+    qtbot.waitUntil(lambda: page.pairs is not None and not page.job.running, timeout=30_000)
+    assert any("plain patches" in text for text in _labels(page.preview_layout))
+    page.alpha_spin.setValue(8)
+    page.beta_spin.setValue(4)
+    page.defects_box.setChecked(True)
+    page.refresh()
+    qtbot.waitUntil(lambda: not page.job.running, timeout=30_000)
+    assert any("synthetic defects: α=8, β=4" in text for text in _labels(page.preview_layout))
+    assert page.choice().overrides() == ["data.defects.alpha=8", "data.defects.beta=4",
+                                         "data.lr_patch=8"]
+
+
+def test_measure_shows_the_estimate_or_the_engines_message_about_vgg_weights(qtbot,
+                                                                            unaligned):
+    wizard = _wizard(qtbot)
+    wizard.run_page.device_combo.setCurrentIndex(wizard.run_page.device_combo.findData("cpu"))
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    _next(qtbot, wizard)
+    _next(qtbot, wizard)
+    _tiny_recipe(qtbot, wizard)
+    page = wizard.recipe_page
+    qtbot.mouseClick(page.estimate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not page.job.running, timeout=60_000)
+    assert page.estimate is not None and page.estimate.total_steps == 2
+    assert page.estimate_label.text().startswith("Estimate: ")
+    page.set_value("optimizer.lr", "0.01")  # other settings: the estimate is dropped
+    assert page.estimate is None and page.estimate_label.text() == ""
+
+    page.recipe_combo.setCurrentText("n1")  # needs VGG19 weights, absent here
+    for key, value in {"generator.blocks": "1", "generator.features": "8",
+                       "data.lr_patch": "8", "data.batch": "2"}.items():
+        page.set_value(key, value)
+    qtbot.mouseClick(page.estimate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not page.job.running, timeout=60_000)
+    assert "VGG19 weights not found: put the torchvision file" in page.estimate_label.text()
+    assert page.isVisible()
