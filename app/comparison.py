@@ -235,6 +235,8 @@ def comparison_metrics(bicubic: np.ndarray, sr: np.ndarray, hr: np.ndarray | Non
     result.comparable = comparable
     if result.mode == ALIGNED:
         for name, image in (("SR", sr), ("bicubic", bicubic)):
+            if np.shape(image) != np.shape(hr):  # an SR cropped or padded after enlarging
+                continue
             entry = {"psnr": psnr(hr, image)}
             if min(np.shape(hr)) >= 7:
                 entry["ssim"] = ssim(hr, image)

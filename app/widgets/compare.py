@@ -96,6 +96,7 @@ class ComparePanel(QWidget):
         self.side_by_side = False
         self._saved_visibility: dict[int, tuple[Any, bool]] = {}
         self._saved_order: list[Any] = []
+        self._arrangement: tuple[int, ...] = ()
         self.profiles: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._build()
         self.refresh_layers()
@@ -450,6 +451,7 @@ class ComparePanel(QWidget):
             self._saved_visibility = {id(layer): (layer, layer.visible)
                                       for layer in self.viewer.layers}
         self.side_by_side = True
+        self._arrangement = ()
         self._arrange()
         self.viewer.reset_view()
 
@@ -462,11 +464,15 @@ class ComparePanel(QWidget):
             order.append(layer)
             if profile is not None:
                 order.append(profile if name == "SR" else self._marker(name, profile))
-        shown = {id(layer) for layer in order}
+        grid = self.viewer.canvas.grid
+        arrangement = tuple(id(layer) for layer in order)
+        if grid.enabled and arrangement == self._arrangement:
+            return  # the same cells: leave the user's own visibility changes alone
+        self._arrangement = arrangement
+        shown = set(arrangement)
         for layer in self.viewer.layers:
             layer.visible = id(layer) in shown
         _move_to_front(self.viewer.layers, order)
-        grid = self.viewer.canvas.grid
         grid.stride = 2 if profile is not None else 1
         grid.shape = (2 if len(cells) > images else 1, max(images, 1))
         grid.enabled = True

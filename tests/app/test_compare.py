@@ -318,3 +318,22 @@ def test_profile_points_are_spaced_by_the_step_in_world_units():
     distance, points = profile_points((0.0, 0.0), (30.0, 40.0), 2.0)
     assert len(distance) == 26 and distance[-1] == pytest.approx(50.0)
     np.testing.assert_allclose(points[-1], (30.0, 40.0))
+
+
+def test_a_one_slice_sr_preview_is_compared_on_its_own_slice_only(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    lr = rng.integers(1000, 60000, size=(3, 32, 32), dtype=np.uint16)
+    viewer.add_image(lr, name="scan", scale=(1.0, 8.0, 8.0), units=("pixel", "nm", "nm"))
+    scale, translate = sr_scale_translate((1.0, 8.0, 8.0), (0.0, 0.0, 0.0), 4)
+    sr = np.repeat(np.repeat(lr[2:3], 4, axis=1), 4, axis=2)
+    viewer.add_image(sr, name="scan [SR ×4]", scale=scale,
+                     translate=(2.0, *translate[1:]), units=("pixel", "nm", "nm"))
+    viewer.dims.set_point(0, 2)
+    panel = ComparePanel(viewer)
+    _wait(qtbot, panel)
+    assert panel.views is not None and panel.views.metrics.mode == "no HR"
+    np.testing.assert_array_equal(panel.views.unit["sr"], sr[0] / np.float32(65535))
+    viewer.dims.set_point(0, 0)
+    _wait(qtbot, panel)
+    assert "SR has no slice here" in panel.status.text()
