@@ -69,6 +69,7 @@ class TrainingWizard(QWizard):
         self.on_start = on_start or _announce
         self.request: TrainingRequest | None = None
         self._staging: Path | None = None
+        self.staged_version = 0  # counts writes of the staged data (pages compare it)
         self.setWindowTitle("semsr — train a model")
         self.setWizardStyle(QWizard.ClassicStyle)
         self.setOption(QWizard.NoBackButtonOnStartPage, True)
@@ -98,6 +99,7 @@ class TrainingWizard(QWizard):
 
     def stage_data(self, checks: list[wizard_data.PairCheck]) -> Path:
         """Write the included pairs into the staging folder (replacing earlier ones)."""
+        self.staged_version += 1
         return wizard_data.write_training_data(checks, self.staged_data_dir, replace=True)
 
     def data_overrides(self) -> list[str]:

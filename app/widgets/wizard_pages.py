@@ -337,9 +337,20 @@ class DataPage(QWizardPage):
         return self.scan is not None and not self._timer.isActive()
 
     def validatePage(self) -> bool:
+        """Go on with the pairs found; files that cannot be read are also notified."""
+        from napari.utils.notifications import show_warning
+
         if self._timer.isActive():
             self.rescan()
-        return self.scan is not None
+        if self.scan is None:
+            return False
+        broken = [path.name for path, reason in self.scan.left_out
+                  if reason.startswith("cannot be read")]
+        if broken:
+            show_warning(f"{len(broken)} file(s) cannot be read and are left out: "
+                         f"{', '.join(broken[:5])}{' …' if len(broken) > 5 else ''} "
+                         "(the reasons are listed on the Data page)")
+        return True
 
 
 # ------------------------------------------------------------------- 2. alignment
@@ -538,7 +549,7 @@ class AlignmentPage(QWizardPage):
         check = self.checks[min(rows)]
         try:
             self._views = wizard_data.overlay_views(check)
-        except SemsrError as exc:
+        except (SemsrError, OSError) as exc:
             self._clear_view()
             self.view_title.setText(f"{check.stem}: {exc}")
             return
@@ -694,7 +705,7 @@ class AugmentationPage(QWizardPage):
                    if self.paste_box.isChecked() else None))
 
     def initializePage(self) -> None:
-        if self._pairs_for != self.owner.staged_data_dir:
+        if self._pairs_for != self.owner.staged_version:  # other pairs were staged
             self.pairs = None
         self.refresh()
 
@@ -703,6 +714,7 @@ class AugmentationPage(QWizardPage):
         self._timer.stop()
         data_dir, choice = self.owner.staged_data_dir, self.choice()
         data_choice = self.owner.data_page.scan.choice
+        version = self.owner.staged_version
         pairs = self.pairs
         _set_message(self.status, "Making previews…")
 
@@ -714,16 +726,16 @@ class AugmentationPage(QWizardPage):
                 loaded, choice, degradation=data_choice.degradation)
             return loaded, grids
 
-        self.job.start(work, lambda outcome: self._on_done(outcome, data_dir))
+        self.job.start(work, lambda outcome: self._on_done(outcome, version))
 
-    def _on_done(self, outcome: JobOutcome, data_dir: Path) -> None:
+    def _on_done(self, outcome: JobOutcome, version: int) -> None:
         if outcome.error:
             _set_message(self.status, outcome.error, error=True)
             return
         if outcome.cancelled:
             return
         self.pairs, grids = outcome.value
-        self._pairs_for = data_dir
+        self._pairs_for = version
         while self.preview_layout.count():
             item = self.preview_layout.takeAt(0)
             if item.widget() is not None:
@@ -763,7 +775,7 @@ class RecipePage(QWizardPage):
         self.edits: dict[str, QLineEdit] = {}
         self.config: Any = None
         self.estimate: Any = None
-        self._measured: tuple[str, list[str]] | None = None
+        self._measured: tuple[str, list[str], int] | None = None
         self.job = BackgroundJob(self)
         self.job.progress.connect(self._on_progress)
         layout = QVBoxLayout(self)
@@ -871,7 +883,8 @@ class RecipePage(QWizardPage):
         else:
             _set_message(self.error_label, "Valid. Overrides: " + (", ".join(overrides)
                                                                    or "none"))
-            if self.estimate is not None and self._measured != (self.recipe(), overrides):
+            key = (self.recipe(), overrides, self.owner.staged_version)
+            if self.estimate is not None and self._measured != key:
                 self.estimate = None  # measured for other settings
                 self.estimate_label.setText("")
             epochs = self.config.total_epochs
@@ -900,7 +913,7 @@ class RecipePage(QWizardPage):
             return
         config, data_dir = self.config, self.owner.staged_data_dir
         device = self.owner.run_page.device()
-        self._measured = (self.recipe(), self.overrides())
+        self._measured = (self.recipe(), self.overrides(), self.owner.staged_version)
         self.estimate_button.setEnabled(False)
         _set_message(self.estimate_label, f"Measuring on {device}…")
 

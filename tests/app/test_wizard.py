@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
@@ -179,7 +181,51 @@ def test_a_missing_folder_is_a_message_on_the_page_and_next_stays_off(qtbot, tmp
     assert "does not exist" in text and "nowhere" in text
 
 
-def test_a_broken_tiff_is_left_out_with_the_reason_not_a_crash(qtbot, unaligned, tmp_path):
+def test_a_file_given_as_folder_is_a_message_on_the_page(qtbot, unaligned):
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr" / "scan0.tif")
+    assert not wizard.button(wizard.NextButton).isEnabled()
+    assert "is not a folder" in wizard.data_page.result_label.text()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="folder permissions do not apply to root")
+def test_a_folder_without_read_permission_is_a_message_on_the_page(qtbot, unaligned,
+                                                                     tmp_path):
+    import shutil
+
+    lr = tmp_path / "lr"
+    shutil.copytree(unaligned / "lr", lr)
+    lr.chmod(0)
+    try:
+        wizard = _wizard(qtbot)
+        _fill_data(wizard, lr, unaligned / "hr")
+        assert not wizard.button(wizard.NextButton).isEnabled()
+        assert "cannot be read" in wizard.data_page.result_label.text()
+    finally:
+        lr.chmod(0o755)
+
+
+def test_going_back_to_leave_out_a_pair_restages_and_previews_only_the_rest(qtbot,
+                                                                              unaligned):
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    _next(qtbot, wizard)
+    aug = wizard.aug_page
+    qtbot.waitUntil(lambda: aug.pairs is not None and not aug.job.running, timeout=30_000)
+    assert len(aug.pairs) == 3
+    wizard.back()
+    wizard.align_page.set_included(0, False)
+    _next(qtbot, wizard)
+    qtbot.waitUntil(lambda: aug.pairs is not None and not aug.job.running, timeout=30_000)
+    assert len(aug.pairs) == 2
+    assert sorted(p.stem for p in (wizard.staged_data_dir / "hr").iterdir()) == ["scan1",
+                                                                                 "scan2"]
+
+
+def test_a_broken_tiff_is_left_out_with_the_reason_not_a_crash(qtbot, unaligned, tmp_path,
+                                                              notifications):
     import shutil
 
     lr, hr = tmp_path / "lr", tmp_path / "hr"
@@ -193,6 +239,10 @@ def test_a_broken_tiff_is_left_out_with_the_reason_not_a_crash(qtbot, unaligned,
     texts = [wizard.data_page.left_out.item(i).text()
              for i in range(wizard.data_page.left_out.count())]
     assert any(t.startswith("scan1.tif: cannot be read") for t in texts), texts
+    _align(qtbot, wizard)  # going on notifies the unreadable file once
+    assert [c.stem for c in wizard.align_page.checks] == ["scan0", "scan2"]
+    warnings = [m for severity, m in notifications if "cannot be read" in m]
+    assert len(warnings) == 1 and "scan1.tif" in warnings[0]
 
 
 def test_hr_only_data_needs_no_alignment_and_sets_scale_and_degradation(qtbot, unaligned,
@@ -272,3 +322,18 @@ def test_measure_shows_the_estimate_or_the_engines_message_about_vgg_weights(qtb
     qtbot.waitUntil(lambda: not page.job.running, timeout=60_000)
     assert "VGG19 weights not found: put the torchvision file" in page.estimate_label.text()
     assert page.isVisible()
+
+
+def test_every_recipe_field_is_a_key_the_engine_accepts_and_defaults_give_no_override():
+    from semsr_app.wizard_data import hyperparameters, overrides_for, validate
+    from semsr_core.train.config import recipe_names
+
+    for recipe in recipe_names():
+        fields = hyperparameters(recipe)
+        assert any(f.key.endswith(".epochs") for f in fields), recipe
+        defaults = {f.key: f.default for f in fields}
+        assert overrides_for(fields, defaults) == []
+        for item in fields:
+            if item.default:  # setting a value to its default changes nothing
+                config = validate(recipe, [f"{item.key}={item.default}"])
+                assert config.to_dict() == validate(recipe, []).to_dict(), item.key
