@@ -371,6 +371,7 @@ class AlignmentPage(QWizardPage):
         self._scanned: Any = None
         self._done = False
         self._views: wizard_data.OverlayViews | None = None
+        self._views_stem = ""
         self._flicker_on_lr = True
         self.job = BackgroundJob(self)
         self.job.progress.connect(self._on_progress)
@@ -414,9 +415,15 @@ class AlignmentPage(QWizardPage):
                                        "twice a second: anything that jumps is misaligned")
         self.flicker_button.toggled.connect(self._on_flicker)
         self.flicker_button.setEnabled(False)
+        self.open_button = QPushButton("Open in napari")
+        self.open_button.setToolTip("Add the pair's LR↑ and HR (aligned crops) as layers, "
+                                    "to compare them with napari's zoom and layer toggles")
+        self.open_button.clicked.connect(self.open_in_viewer)
+        self.open_button.setEnabled(False)
+        self.open_button.setVisible(wizard.viewer is not None)
         view_layout.addWidget(self.view_title)
         view_layout.addWidget(self.image, 1)
-        view_layout.addWidget(self.flicker_button)
+        view_layout.addWidget(_row(self.flicker_button, self.open_button))
         splitter.addWidget(view)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -536,6 +543,7 @@ class AlignmentPage(QWizardPage):
     def _clear_view(self) -> None:
         self.flicker_button.setChecked(False)
         self.flicker_button.setEnabled(False)
+        self.open_button.setEnabled(False)
         self.image.clear()
         self._views = None
         self.view_title.setText("Select a pair to see it.")
@@ -553,7 +561,9 @@ class AlignmentPage(QWizardPage):
             self._clear_view()
             self.view_title.setText(f"{check.stem}: {exc}")
             return
+        self._views_stem = check.stem
         self.flicker_button.setEnabled(True)
+        self.open_button.setEnabled(True)
         if self.flicker_button.isChecked():
             self._flicker_step()
         else:
@@ -566,6 +576,15 @@ class AlignmentPage(QWizardPage):
         self.view_title.setText(f"{name}LR↑ (magenta) over HR (green) — before | after "
                                 "alignment; grey where they agree")
         self.image.setPixmap(_pixmap(self._views.overlay, 560))
+
+    def open_in_viewer(self) -> None:
+        """Add the selected pair's LR↑ and HR (aligned, contrast-stretched) as layers."""
+        viewer = self.owner.viewer
+        if viewer is None or self._views is None:
+            return
+        stem = self._views_stem
+        viewer.add_image(self._views.flicker_hr, name=f"{stem} HR (aligned)")
+        viewer.add_image(self._views.flicker_lr, name=f"{stem} LR↑ (aligned)")
 
     def _on_flicker(self, on: bool) -> None:
         self.flicker_button.setText("Stop flickering" if on else "Flicker LR↑ / HR")

@@ -337,3 +337,17 @@ def test_every_recipe_field_is_a_key_the_engine_accepts_and_defaults_give_no_ove
             if item.default:  # setting a value to its default changes nothing
                 config = validate(recipe, [f"{item.key}={item.default}"])
                 assert config.to_dict() == validate(recipe, []).to_dict(), item.key
+
+
+def test_a_pair_opens_in_napari_as_aligned_lr_and_hr_layers(qtbot, make_napari_viewer,
+                                                             unaligned):
+    viewer = make_napari_viewer()
+    wizard = _wizard(qtbot, viewer=viewer)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    page = wizard.align_page
+    page.table.selectRow(2)
+    qtbot.mouseClick(page.open_button, Qt.LeftButton)
+    hr, lr = viewer.layers["scan2 HR (aligned)"], viewer.layers["scan2 LR↑ (aligned)"]
+    assert hr.data.shape == lr.data.shape
+    assert hr.data.shape == tuple(4 * n for n in page.checks[2].result.lr.shape)
