@@ -9,7 +9,8 @@ bicubically, SR, HR — or their Sobel gradient maps).
 
 ``start(request)`` runs a :class:`~semsr_app.training.TrainingRequest` in a napari
 ``thread_worker``; the engine's events reach the GUI thread through a queued Qt signal
-and the plots are redrawn at most five times a second, so a fast training never floods
+and are only collected there: the header and progress bar are redrawn at most five
+times a second and the plots at most once a second, so a fast training never floods
 the interface. The training keeps running when the wizard that started it closes.
 Pause checkpoints and waits; Stop validates, checkpoints and exports the model;
 "Resume run" continues a stopped run; "Open run…" draws a past run from its
@@ -23,6 +24,7 @@ Run it on its own with ``python -m semsr_app.widgets.training_monitor [RUN_FOLDE
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +55,9 @@ from semsr_app.training import TrainingRequest, run_training
 if TYPE_CHECKING:
     import napari
 
-REDRAW_MS = 200  # plots are redrawn at most 5× per second
+REDRAW_MS = 200  # the header and progress bar follow the run 5× per second ...
+PLOT_MS = 1000  # ... the plots once per second: repainting plots docked in napari's
+# window costs ~100 ms of the event loop under software OpenGL (benchmarks/gui_latency.md)
 TAIL_MS = 1000  # a run written by another process is re-read every second
 COLOURS = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#a1887f",
            "#90a4ae")
@@ -131,6 +135,7 @@ class TrainingMonitor(QWidget):
         self._delivered = False
         self._starting = False
         self._dirty = False
+        self._plots_drawn_at = 0.0
         self._drawn_samples: tuple = ()
         self._loss_plots: dict[str, pg.PlotWidget] = {}
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
@@ -412,13 +417,15 @@ class TrainingMonitor(QWidget):
                     else f"Training (resumed at step {self.history.step}).")
             elif event.data.get("level") == "warning":
                 self._set_status(str(event.data.get("text", "")))
+            self._update_buttons()
         elif event.kind is EventKind.STEP and self._starting:
             self._starting = False
             if self._token is not None and not (self._token.cancelled or self._token.paused):
                 self._set_status("Training…")
-        elif event.kind is EventKind.FINISHED and self.history.model is not None:
-            self.model_ready.emit(self.history.model)
-        self._update_buttons()
+        elif event.kind is EventKind.FINISHED:
+            self._update_buttons()
+            if self.history.model is not None:
+                self.model_ready.emit(self.history.model)
 
     def _on_returned(self, outcome: Outcome) -> None:
         self._delivered = True
@@ -474,15 +481,21 @@ class TrainingMonitor(QWidget):
             self.lr_plot.removeItem(curve)
         self._lr_curves.clear()
         self._drawn_samples = ()
+        for item in self._metric_curves.values():
+            _update_curve(item, None)
         self._redraw()
 
     def _redraw_if_changed(self) -> None:
-        if self._dirty:
+        """The redraw timer: the header and progress at each tick, the plots at most
+        once per ``PLOT_MS``."""
+        if not self._dirty:
+            return
+        if time.monotonic() - self._plots_drawn_at >= PLOT_MS / 1000:
             self._redraw()
+        else:
+            self._draw_header()
 
-    def _redraw(self) -> None:
-        """Draw the history: header, progress, curves and samples."""
-        self._dirty = False
+    def _draw_header(self) -> None:
         history = self.history
         self.header.setText(history.header())
         if history.total:
@@ -491,6 +504,13 @@ class TrainingMonitor(QWidget):
         elif not self.running:
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if history.ended else 0)
+
+    def _redraw(self) -> None:
+        """Draw the history: header, progress, curves and samples."""
+        self._dirty = False
+        self._plots_drawn_at = time.monotonic()
+        history = self.history
+        self._draw_header()
         for network, terms in history.losses.items():
             plot = self._loss_plot(network)
             for term, curve in terms.items():
@@ -500,17 +520,16 @@ class TrainingMonitor(QWidget):
                                      % len(COLOURS)]
                     item = plot.plot(name=term, pen=pg.mkPen(colour, width=2))
                     self._curves[(network, term)] = item
-                item.setData(np.asarray(curve.steps), np.asarray(curve.values))
+                _update_curve(item, curve)
         for network, curve in history.learning_rates.items():
             item = self._lr_curves.get(network)
             if item is None:
                 colour = COLOURS[len(self._lr_curves) % len(COLOURS)]
                 item = self.lr_plot.plot(name=network, pen=pg.mkPen(colour, width=2))
                 self._lr_curves[network] = item
-            item.setData(np.asarray(curve.steps), np.asarray(curve.values))
+            _update_curve(item, curve)
         for key, item in self._metric_curves.items():
-            curve = history.metrics[key]
-            item.setData(np.asarray(curve.steps), np.asarray(curve.values))
+            _update_curve(item, history.metrics[key])
         drawn = tuple((s.name, s.step) for s in history.samples)
         if drawn != self._drawn_samples:
             self._drawn_samples = drawn
@@ -597,6 +616,20 @@ def _plot(title: str, unit: str) -> pg.PlotWidget:
     plot.setMinimumSize(160, 150)
     plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
     return plot
+
+
+def _update_curve(item: pg.PlotDataItem, curve: Any) -> None:
+    """Give ``item`` the points of ``curve`` (None: no points) when they changed: curves
+    only grow, and an unchanged plot is not repainted (repainting a plot docked in
+    napari's window is what costs the event loop most)."""
+    count = len(curve) if curve is not None else 0
+    if getattr(item, "_semsr_points", None) == count:
+        return
+    item._semsr_points = count
+    if curve is None:
+        item.setData([], [])
+    else:
+        item.setData(np.asarray(curve.steps), np.asarray(curve.values))
 
 
 def _normalised(image: np.ndarray) -> np.ndarray:
