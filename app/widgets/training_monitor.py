@@ -219,6 +219,8 @@ class TrainingMonitor(QWidget):
                 name="bicubic", pen=pg.mkPen(COLOURS[1], width=2, style=Qt.DashLine)),
         }
         self._lr_curves: dict[str, pg.PlotDataItem] = {}
+        _title_legend(self.psnr_plot)
+        _title_legend(self.ssim_plot)
         self._loss_plot("generator")
         splitter.addWidget(plots)
 
@@ -480,6 +482,8 @@ class TrainingMonitor(QWidget):
         for curve in self._lr_curves.values():
             self.lr_plot.removeItem(curve)
         self._lr_curves.clear()
+        _title_legend(self._loss_plots["generator"])
+        _title_legend(self.lr_plot)
         self._drawn_samples = ()
         for item in self._metric_curves.values():
             _update_curve(item, None)
@@ -487,13 +491,19 @@ class TrainingMonitor(QWidget):
 
     def _redraw_if_changed(self) -> None:
         """The redraw timer: the header and progress at each tick, the plots at most
-        once per ``PLOT_MS``."""
+        once per ``PLOT_MS`` and only while the monitor is on screen."""
         if not self._dirty:
             return
-        if time.monotonic() - self._plots_drawn_at >= PLOT_MS / 1000:
+        if self.isVisible() and time.monotonic() - self._plots_drawn_at >= PLOT_MS / 1000:
             self._redraw()
         else:
             self._draw_header()
+
+    def showEvent(self, event: Any) -> None:
+        """Catch up with what happened while the monitor was hidden."""
+        super().showEvent(event)
+        if self._dirty:
+            self._redraw()
 
     def _draw_header(self) -> None:
         history = self.history
@@ -520,6 +530,7 @@ class TrainingMonitor(QWidget):
                                      % len(COLOURS)]
                     item = plot.plot(name=term, pen=pg.mkPen(colour, width=2))
                     self._curves[(network, term)] = item
+                    _title_legend(plot)
                 _update_curve(item, curve)
         for network, curve in history.learning_rates.items():
             item = self._lr_curves.get(network)
@@ -527,6 +538,7 @@ class TrainingMonitor(QWidget):
                 colour = COLOURS[len(self._lr_curves) % len(COLOURS)]
                 item = self.lr_plot.plot(name=network, pen=pg.mkPen(colour, width=2))
                 self._lr_curves[network] = item
+                _title_legend(self.lr_plot)
             _update_curve(item, curve)
         for key, item in self._metric_curves.items():
             _update_curve(item, history.metrics[key])
@@ -607,15 +619,29 @@ class TrainingMonitor(QWidget):
 
 
 def _plot(title: str, unit: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(title=title)
+    plot = pg.PlotWidget()
+    plot._semsr_title = title
+    _title_legend(plot)
     plot.setLabel("bottom", "step")
     if unit:
         plot.setLabel("left", unit)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150))
     plot.setMinimumSize(160, 150)
     plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
     return plot
+
+
+def _title_legend(plot: pg.PlotWidget) -> None:
+    """The plot's title followed by its curves' names in their colours (a legend that
+    never covers the curves of a small plot)."""
+    entries = []
+    for item in plot.getPlotItem().listDataItems():
+        if not item.name():
+            continue
+        pen = pg.mkPen(item.opts["pen"])
+        mark = "╍╍" if pen.style() == Qt.DashLine else "━━"
+        entries.append(f"<span style='color:{pen.color().name()}'>{mark} {item.name()}</span>")
+    plot.setTitle(f"{plot._semsr_title}&nbsp;&nbsp;{'&nbsp;&nbsp;'.join(entries)}", size="9pt")
 
 
 def _update_curve(item: pg.PlotDataItem, curve: Any) -> None:
