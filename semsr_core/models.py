@@ -19,18 +19,17 @@ Models are named by a path or by a name; a name resolves to
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semsr_core.errors import ConfigError, ModelError, OutputError
+from semsr_core.io.write import atomic_destination
 
 if TYPE_CHECKING:
     import torch
@@ -242,15 +241,8 @@ class Model:
         tensors = {k: v.detach().to("cpu").contiguous().clone()
                    for k, v in self.generator.state_dict().items()}
         metadata = {CARD_KEY: self.card.to_json(), FORMAT_KEY: FORMAT_VERSION}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=metadata)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_destination(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
         self.path = path
         return path
 

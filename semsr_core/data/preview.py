@@ -12,13 +12,13 @@ pasted content in red.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from semsr_core.data.datasets import SeededDataset, TrainingPairs, training_dataset
 from semsr_core.errors import OutputError
+from semsr_core.io.write import atomic_destination
 
 OUTLINE_RGB = (255, 40, 40)
 
@@ -99,12 +99,6 @@ def write_png(image: np.ndarray, path: str | os.PathLike) -> Path:
     if not folder.is_dir():
         raise OutputError("the output folder does not exist", path=folder,
                           hint="Create it or choose another output path.")
-    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_destination(path) as tmp:
         iio.imwrite(tmp, image, extension=".png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from semsr_core.data.sem_layouts import (
 )
 from semsr_core.errors import ConfigError, OutputError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.io.write import atomic_destination
 
 #: Default side of a simulated HR image, in pixels.
 HR_PIXELS = 256
@@ -238,16 +238,9 @@ def to_file_dtype(image: np.ndarray) -> np.ndarray:
 
 def _write_json(path: Path, data: dict) -> None:
     """Write ``data`` as JSON atomically (temporary file, then rename)."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_destination(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
 
 
 def _slices_of(paths: list[Path]):

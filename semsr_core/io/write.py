@@ -331,6 +331,29 @@ def _write_ome_tiff(
         writer.close()
 
 
+@contextlib.contextmanager
+def atomic_destination(destination: str | os.PathLike) -> Iterator[Path]:
+    """Write a file through a hidden temporary path beside ``destination``.
+
+    Yields the temporary path; when the block ends without error it replaces
+    ``destination`` in one rename, otherwise it is deleted, so nothing half-written
+    ever carries the final name. The file gets the permissions a normal new file gets
+    (the umask applies), or those of the file it replaces.
+    """
+    destination = Path(destination)
+    temporary = _create_temporary(destination)
+    mode = temporary.stat().st_mode & 0o7777
+    try:
+        yield temporary
+        with _disk_errors(destination):
+            os.chmod(temporary, mode)  # some writers (safetensors) recreate the file as 0600
+            os.replace(temporary, destination)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
 def _create_temporary(destination: Path) -> Path:
     """A new empty hidden file beside ``destination``, with the permissions a normal new
     file gets (the umask applies, unlike ``tempfile.mkstemp``'s private 0600), or the

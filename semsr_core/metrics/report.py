@@ -26,14 +26,13 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from semsr_core.errors import OutputError
+from semsr_core.io.write import atomic_destination
 from semsr_core.metrics.no_reference import gradient_map
 from semsr_core.metrics.spectrum import common_centre, radial_power_spectrum
 
@@ -98,15 +97,8 @@ def prepare_out_dir(out: Path) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_destination(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _save_figure(fig: Any, path: Path) -> None:

@@ -207,3 +207,31 @@ def test_written_file_gets_normal_permissions_not_private_temp_ones(tmp_path):
     finally:
         os.umask(previous)
     assert path.stat().st_mode & 0o777 == 0o644  # readable by the lab, like any new file
+
+
+def test_files_semsr_writes_atomically_get_normal_permissions(tmp_path):
+    """Model files, checkpoints and reports are shared between lab members: written through
+    a temporary file, they still get the permissions of a normal new file (umask), not a
+    temporary file's private 0600; a failed write leaves nothing behind."""
+    import os
+
+    import pytest
+    import torch
+
+    from semsr_core.io.write import atomic_destination
+    from semsr_core.models import Model
+    from semsr_core.train.checkpoint import atomic_torch_save
+
+    old = os.umask(0o022)
+    try:
+        model = Model.create("rrdbnet", scale=2, blocks=1, features=4, growth=4)
+        paths = [model.save(tmp_path / "m.semsr"), tmp_path / "c.pt"]
+        atomic_torch_save({"x": torch.zeros(1)}, paths[1])
+        for path in paths:
+            assert os.stat(path).st_mode & 0o777 == 0o644, path
+        with pytest.raises(RuntimeError), atomic_destination(tmp_path / "r.json") as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "m.semsr"]
+    finally:
+        os.umask(old)
