@@ -201,13 +201,16 @@ class TrainingMonitor(QWidget):
         grid = QGridLayout(plots)
         grid.setContentsMargins(0, 0, 0, 0)
         self._loss_row = QHBoxLayout()
-        grid.addLayout(self._loss_row, 0, 0, 1, 3)
+        grid.addLayout(self._loss_row, 0, 0, 1, 2)
+        self.psnr_plot = _plot("PSNR", "dB")
+        self.ssim_plot = _plot("SSIM", "")
         self.lr_plot = _plot("Learning rate", "lr")
-        self.psnr_plot = _plot("Validation PSNR", "dB")
-        self.ssim_plot = _plot("Validation SSIM", "")
-        grid.addWidget(self.lr_plot, 1, 0)
-        grid.addWidget(self.psnr_plot, 1, 1)
-        grid.addWidget(self.ssim_plot, 1, 2)
+        grid.addWidget(self.psnr_plot, 1, 0)
+        grid.addWidget(self.ssim_plot, 1, 1)
+        grid.addWidget(self.lr_plot, 2, 0, 1, 2)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        grid.setRowStretch(2, 1)
         self._metric_curves = {
             "psnr": self.psnr_plot.plot(name="SR", pen=pg.mkPen(COLOURS[0], width=2),
                                         symbol="o", symbolSize=6, symbolBrush=COLOURS[0]),
@@ -242,10 +245,9 @@ class TrainingMonitor(QWidget):
     def _loss_plot(self, network: str) -> pg.PlotWidget:
         plot = self._loss_plots.get(network)
         if plot is None:
-            title = ("Generator losses" if network == "generator"
-                     else f"Discriminator “{network}” losses")
-            plot = _plot(title, "loss")
-            plot.setLogMode(y=self.log_losses.isChecked())
+            title = "Generator" if network == "generator" else f"Discriminator {network}"
+            plot = _plot(title, "loss", log_axis=True)
+            _set_log_y(plot, self.log_losses.isChecked())
             self._loss_plots[network] = plot
             self._loss_row.addWidget(plot)
         return plot
@@ -587,7 +589,7 @@ class TrainingMonitor(QWidget):
 
     def _on_log_toggled(self, checked: bool) -> None:
         for plot in self._loss_plots.values():
-            plot.setLogMode(y=checked)
+            _set_log_y(plot, checked)
 
     def _update_buttons(self) -> None:
         running = self.running
@@ -618,17 +620,50 @@ class TrainingMonitor(QWidget):
         show_info(text)
 
 
-def _plot(title: str, unit: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
+def _plot(title: str, unit: str, log_axis: bool = False) -> pg.PlotWidget:
+    axes = {"left": _LossAxis("left")} if log_axis else None
+    plot = pg.PlotWidget(axisItems=axes)
     plot._semsr_title = title
     _title_legend(plot)
     plot.setLabel("bottom", "step")
     if unit:
         plot.setLabel("left", unit)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMinimumSize(160, 150)
+    plot.setMinimumSize(160, 110)
     plot.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
     return plot
+
+
+def _set_log_y(plot: pg.PlotWidget, log: bool) -> None:
+    plot.setLogMode(y=log)
+
+
+class _LossAxis(pg.AxisItem):
+    """A y axis that, on a log scale, labels a few round values (1, 2, 5 × 10ⁿ, or
+    three values inside one decade) instead of every minor tick, which a small plot
+    cannot fit."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        if not (np.isfinite(minVal) and np.isfinite(maxVal)) or maxVal <= minVal:
+            return []
+        most = max(2, int(size // 30))
+        decades = range(int(np.floor(minVal)) - 1, int(np.ceil(maxVal)) + 1)
+        for mantissas in ((1, 2, 5), (1,)):
+            ticks = [np.log10(m) + e for e in decades for m in mantissas]
+            ticks = [t for t in ticks if minVal <= t <= maxVal]
+            if 2 <= len(ticks) <= most:
+                return [(1.0, ticks)]
+        if len(ticks) > most:
+            return [(1.0, ticks[:: int(np.ceil(len(ticks) / most))])]
+        values = [float(f"{v:.2g}") for v in 10 ** np.linspace(minVal, maxVal, 4)[1:3]]
+        return [(1.0, [float(np.log10(v)) for v in values if v > 0])]
+
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list[str]:
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        return [f"{10 ** v:.3g}" for v in values]
 
 
 def _title_legend(plot: pg.PlotWidget) -> None:
