@@ -232,6 +232,15 @@ def main(argv: list[str] | None = None) -> int:
         f"by one point {repaint['plots']:.0f} ms. The monitor redraws its header at most "
         "5×/s and its plots at most once a second, only while it is on screen.",
         "",
+        "Reading the figures: the training itself, in its worker thread, leaves the "
+        "event loop responsive (*training, monitor hidden*: max "
+        f"{probe.summary('training, monitor hidden')['max']:.0f} ms); the longer delays "
+        "with the monitor on screen are its plot repaints, about once a second. Under Xvfb "
+        "napari's window is composed with software OpenGL, so every repaint inside it "
+        "costs tens of milliseconds (the label above) and the plots about 100 ms, more "
+        "while the training and other processes share the CPUs. A display with a GPU "
+        "composes far faster; that was not measured here.",
+        "",
         f"The longest delays over {LATE_MS} ms (phase, seconds into it, delay, what the "
         "monitor showed when the late tick ran):",
         "",

@@ -657,7 +657,7 @@ class _LossAxis(pg.AxisItem):
                 return [(1.0, ticks)]
         if len(ticks) > most:
             return [(1.0, ticks[:: int(np.ceil(len(ticks) / most))])]
-        values = [float(f"{v:.2g}") for v in 10 ** np.linspace(minVal, maxVal, 4)[1:3]]
+        values = [float(f"{v:.3g}") for v in 10 ** np.linspace(minVal, maxVal, 4)[1:3]]
         return [(1.0, [float(np.log10(v)) for v in values if v > 0])]
 
     def tickStrings(self, values: list, scale: float, spacing: float) -> list[str]:
