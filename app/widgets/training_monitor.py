@@ -714,6 +714,11 @@ def _row(*widgets: QWidget, stretch: bool = False) -> QWidget:
     return row
 
 
+def training_monitor_widget(napari_viewer: Any) -> TrainingMonitor:
+    """The monitor for napari's plugin manifest (napari passes ``napari_viewer``)."""
+    return TrainingMonitor(napari_viewer)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open napari with the training monitor docked, showing the run folder given."""
     import napari
