@@ -1,7 +1,9 @@
 """``semsr gui``: napari with semsr's panels docked and SEM files opened.
 
 :func:`open_viewer` builds the window (also used by tests and the screenshot
-script); :func:`launch` shows it and runs the Qt event loop.
+script); :func:`launch` shows it and runs the Qt event loop. The panels, tabbed on
+the right: Super-resolve, Training (the monitor, whose "New training…" opens the
+training wizard), Compare and Export.
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ def ensure_plugin_registered() -> None:
 
 def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
                 viewer: Any = None) -> tuple[Any, Any]:
-    """A napari viewer titled semsr (or ``viewer``) with the Super-resolve panel docked
-    and ``files`` opened with semsr's reader. A file that cannot be read becomes an
-    error notification; the others still open. Returns (viewer, panel)."""
+    """A napari viewer titled semsr (or ``viewer``) with semsr's panels docked and
+    ``files`` opened with semsr's reader. A file that cannot be read becomes an error
+    notification; the others still open. Returns (viewer, Super-resolve panel); the
+    other panels are ``viewer.window.dock_widgets["Training" | "Compare" | "Export"]``.
+    """
     import napari
     from napari.utils.notifications import show_error
 
     from semsr_app.reader import read_sem
+    from semsr_app.widgets.compare import ComparePanel
+    from semsr_app.widgets.export import ExportPanel
     from semsr_app.widgets.super_resolve import SuperResolvePanel
+    from semsr_app.widgets.training_monitor import TrainingMonitor
     from semsr_core.errors import SemsrError
 
     ensure_plugin_registered()
@@ -49,8 +56,36 @@ def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
         for data, kwargs, _kind in layers:
             viewer.add_image(data, **kwargs)
     panel = SuperResolvePanel(viewer)
-    viewer.window.add_dock_widget(panel, name="Super-resolve", area="right")
+    monitor = TrainingMonitor(viewer, on_model=panel.add_model_file)
+    window = viewer.window
+    window.add_dock_widget(panel, name="Super-resolve", area="right")
+    window.add_dock_widget(monitor, name="Training", area="right", tabify=True)
+    window.add_dock_widget(ComparePanel(viewer), name="Compare", area="right", tabify=True)
+    window.add_dock_widget(ExportPanel(viewer), name="Export", area="right", tabify=True)
+    show_dock(viewer, "Super-resolve")
     return viewer, panel
+
+
+def show_dock(viewer: Any, name: str) -> None:
+    """Bring the tab of dock ``name`` to the front."""
+    widget = viewer.window.dock_widgets[name]
+    dock = getattr(widget, "native", widget).parent()
+    if dock is not None:
+        dock.show()
+        dock.raise_()
+
+
+def super_resolve_panel(viewer: Any) -> Any:
+    """The Super-resolve panel docked in ``viewer`` (docked now if there is none)."""
+    from semsr_app.widgets.super_resolve import SuperResolvePanel
+
+    for widget in viewer.window.dock_widgets.values():
+        if isinstance(widget, SuperResolvePanel):
+            return widget
+    ensure_plugin_registered()
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, "Super-resolve",
+                                                         tabify=True)
+    return widget
 
 
 def launch(files: Sequence[str | os.PathLike] = (), *, grid: bool = False) -> int:

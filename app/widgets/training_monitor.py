@@ -121,12 +121,13 @@ class TrainingMonitor(QWidget):
 
     model_ready = Signal(str)
 
-    def __init__(self, viewer: napari.viewer.Viewer | None = None,
+    def __init__(self, napari_viewer: napari.viewer.Viewer | None = None,
                  parent: QWidget | None = None,
                  on_model: Callable[[str], Any] | None = None) -> None:
         super().__init__(parent)
-        self.viewer = viewer
+        self.viewer = napari_viewer  # the name napari's plugin manager fills in
         self.on_model = on_model
+        self.wizard: Any = None
         self.history = RunHistory()
         self.request: TrainingRequest | None = None
         self.worker: _StoppableWorker | None = None
@@ -151,8 +152,8 @@ class TrainingMonitor(QWidget):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         root = QVBoxLayout(self)
-        self.title = QLabel("No training yet: start one from the training wizard, or "
-                            "“Open run…” to look at a past run.")
+        self.title = QLabel("No training yet: “New training…” opens the training wizard; "
+                            "“Open run…” shows a past run.")
         self.title.setWordWrap(True)
         self.title.setStyleSheet("font-weight: bold")
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -184,9 +185,14 @@ class TrainingMonitor(QWidget):
         self.open_button.setToolTip("Show a run from its folder (the one with events.jsonl)")
         self.open_button.clicked.connect(self._choose_run)
         self.use_model_button = QPushButton("Use model")
+        self.use_model_button.setToolTip("Select the run's model in the Super-resolve panel")
         self.use_model_button.clicked.connect(self.use_model)
-        root.addWidget(_row(self.pause_button, self.stop_button, self.resume_button,
-                            self.open_button, self.use_model_button))
+        self.new_button = QPushButton("New training…")
+        self.new_button.setToolTip("Open the training wizard: data, alignment, augmentation, "
+                                   "recipe, device and run folder")
+        self.new_button.clicked.connect(self.open_wizard)
+        root.addWidget(_row(self.new_button, self.open_button, self.use_model_button))
+        root.addWidget(_row(self.pause_button, self.stop_button, self.resume_button))
 
         self.log_losses = QCheckBox("Log scale for losses")
         self.log_losses.toggled.connect(self._on_log_toggled)
@@ -338,18 +344,41 @@ class TrainingMonitor(QWidget):
                                           data=run_dir, run_dir=run_dir, device=device,
                                           resume=True))
 
+    def open_wizard(self) -> Any:
+        """Show the training wizard; its "Start training" runs here."""
+        from semsr_app.widgets.wizard import TrainingWizard
+
+        if self.wizard is None or not self.wizard.isVisible():
+            self.wizard = TrainingWizard(self.viewer, on_start=self.start)
+        self.wizard.show()
+        self.wizard.raise_()
+        self.wizard.activateWindow()
+        return self.wizard
+
     def use_model(self) -> None:
         """Offer the run's exported model in the Super-resolve panel."""
         if self.history.model is None:
             self._report_error("This run has no exported model yet.")
             return
-        if self.on_model is None:
-            self._report_info(f"The model is {self.history.model}; open it in the "
-                              "Super-resolve panel with “Open model file…”.")
-            return
-        self.on_model(self.history.model)
-        self._report_info(f"Model {Path(self.history.model).name} offered in the "
-                          "Super-resolve panel.")
+        if self._offer_model(self.history.model):
+            self._report_info(f"Model {Path(self.history.model).name} offered in the "
+                              "Super-resolve panel.")
+
+    def _offer_model(self, path: str) -> bool:
+        """Hand ``path`` to ``on_model``, or else to the viewer's Super-resolve panel
+        (docked by this call when the viewer has none)."""
+        if self.on_model is not None:
+            self.on_model(path)
+            return True
+        from semsr_app.launch import super_resolve_panel
+
+        panel = super_resolve_panel(self.viewer) if self.viewer is not None else None
+        if panel is None:
+            self._report_info(f"The model is {path}; open it in the Super-resolve panel "
+                              "with “Open model file…”.")
+            return False
+        panel.add_model_file(path)
+        return True
 
     # ------------------------------------------------------------------ past runs
     def _choose_run(self) -> None:
@@ -430,6 +459,7 @@ class TrainingMonitor(QWidget):
             self._update_buttons()
             if self.history.model is not None:
                 self.model_ready.emit(self.history.model)
+                self._offer_model(self.history.model)
 
     def _on_returned(self, outcome: Outcome) -> None:
         self._delivered = True
@@ -712,11 +742,6 @@ def _row(*widgets: QWidget, stretch: bool = False) -> QWidget:
     if stretch:
         layout.addStretch(1)
     return row
-
-
-def training_monitor_widget(napari_viewer: Any) -> TrainingMonitor:
-    """The monitor for napari's plugin manifest (napari passes ``napari_viewer``)."""
-    return TrainingMonitor(napari_viewer)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,3 +72,27 @@ def sem_tiff(tmp_path):
     tifffile.imwrite(path, values, resolution=(pixels_per_cm, pixels_per_cm),
                      resolutionunit="CENTIMETER")
     return path, values
+
+
+def _u16(image):
+    """[0, 1] floats as uint16."""
+    return (np.clip(image, 0, 1) * 65535).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def unaligned(tmp_path_factory):
+    """LR/HR folders of 3 simulated scans of the same places, HR shifted against LR
+    (40×40 LR, 160×160 HR at ×4, pixel sizes 8 and 2 nm), and one HR with no LR."""
+    from semsr_core.data.simulate import simulate_pair
+    from semsr_core.io import write_stack
+
+    root = tmp_path_factory.mktemp("scans")
+    for folder in ("lr", "hr"):
+        (root / folder).mkdir()
+    for index, (dy, dx) in enumerate([(10, 6), (4, 14), (12, 12)]):
+        pair = simulate_pair(20 + index, size=192, scale=4, layout="mixed")
+        write_stack(root / "lr" / f"scan{index}.tif", _u16(pair.lr[:40, :40]), pixel_size=8.0)
+        write_stack(root / "hr" / f"scan{index}.tif", _u16(pair.hr[dy:dy + 160, dx:dx + 160]),
+                    pixel_size=2.0)
+    write_stack(root / "hr" / "lonely.tif", _u16(pair.hr[:160, :160]), pixel_size=2.0)
+    return root

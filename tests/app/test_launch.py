@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qtpy.QtCore import Qt
 
 from semsr_app.launch import open_viewer
+from semsr_app.widgets.compare import ComparePanel
+from semsr_app.widgets.export import ExportPanel
 from semsr_app.widgets.super_resolve import SuperResolvePanel
+from semsr_app.widgets.training_monitor import TrainingMonitor
 from semsr_core.cli import build_parser
 from semsr_core.resources import resource_path
 
@@ -30,7 +34,11 @@ def test_gui_opens_files_docks_panel_and_reports_unreadable_files(
     assert [layer.name for layer in viewer.layers] == ["sem_stack_lr"]
     assert tuple(viewer.layers[0].scale) == (1.0, 8.0, 8.0)
     assert isinstance(panel, SuperResolvePanel)
-    assert "Super-resolve" in viewer.window.dock_widgets
+    docks = viewer.window.dock_widgets
+    assert {"Super-resolve", "Training", "Compare", "Export"} <= set(docks)
+    assert isinstance(docks["Training"], TrainingMonitor)
+    assert isinstance(docks["Compare"], ComparePanel)
+    assert isinstance(docks["Export"], ExportPanel)
     assert panel.layer_combo.currentText() == "sem_stack_lr"
     assert any("broken.tif" in m for severity, m in notifications if severity == "error")
 
@@ -45,3 +53,69 @@ def test_napari_plugins_menu_opens_the_panel(make_napari_viewer):
     assert isinstance(widget, SuperResolvePanel)
     viewer.add_image(np.zeros((8, 8), np.uint16), name="scan")
     assert widget.layer_combo.currentText() == "scan"  # it follows this viewer's layers
+
+
+@needs_display
+@pytest.mark.parametrize(("name", "kind"), [("Training", TrainingMonitor),
+                                            ("Compare", ComparePanel), ("Export", ExportPanel)])
+def test_every_semsr_panel_opens_from_napari_plugins_menu(make_napari_viewer, name, kind):
+    from semsr_app.launch import ensure_plugin_registered
+
+    ensure_plugin_registered()
+    viewer = make_napari_viewer()
+    _dock, widget = viewer.window.add_plugin_dock_widget("semsr", name)
+    assert isinstance(widget, kind)
+    viewer.add_image(np.zeros((8, 8), np.uint16), name="scan")
+    assert [layer.name for layer in widget.viewer.layers] == ["scan"]  # this viewer's
+
+
+@needs_display
+def test_a_training_started_from_the_wizard_runs_in_the_monitor_and_its_model_is_offered(
+        make_napari_viewer, qtbot, unaligned, tmp_path):
+    """The whole path a user takes: Training ▸ New training… ▸ wizard pages ▸ Start
+    training; the monitor plots the run, and the finished model is selected in the
+    Super-resolve panel."""
+    from .test_wizard import _align, _fill_data, _next, _tiny_recipe
+
+    viewer, panel = open_viewer(viewer=make_napari_viewer())
+    monitor = viewer.window.dock_widgets["Training"]
+    wizard = monitor.open_wizard()
+    try:
+        _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+        _align(qtbot, wizard)
+        _next(qtbot, wizard)
+        qtbot.waitUntil(lambda: wizard.aug_page.pairs is not None, timeout=30_000)
+        _next(qtbot, wizard)
+        _tiny_recipe(qtbot, wizard)
+        _next(qtbot, wizard)
+        wizard.run_page.run_edit.setText(str(tmp_path / "run"))
+        combo = wizard.run_page.device_combo
+        combo.setCurrentIndex(combo.findData("cpu"))
+        qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+        assert monitor.running
+        qtbot.waitUntil(lambda: not monitor.running, timeout=120_000)
+    finally:
+        wizard.close()
+    model = tmp_path / "run" / "model.semsr"
+    assert model.is_file()
+    assert monitor.history.ended and monitor.history.step == 2
+    assert panel.model_path() == str(model)
+
+
+@needs_display
+def test_in_plain_napari_a_trained_model_is_offered_in_a_super_resolve_panel_docked_for_it(
+        make_napari_viewer, tiny_model_path):
+    """The monitor opened from the Plugins menu has no panel wired to it: offering the
+    model docks semsr's Super-resolve panel and selects the model there."""
+    from semsr_app.launch import ensure_plugin_registered
+
+    ensure_plugin_registered()
+    viewer = make_napari_viewer()
+    _dock, monitor = viewer.window.add_plugin_dock_widget("semsr", "Training")
+    assert not any(isinstance(w, SuperResolvePanel) for w in viewer.window.dock_widgets.values())
+    assert monitor._offer_model(str(tiny_model_path))
+    panels = [w for w in viewer.window.dock_widgets.values() if isinstance(w, SuperResolvePanel)]
+    assert len(panels) == 1 and panels[0].model_path() == str(tiny_model_path)
+    assert monitor._offer_model(str(tiny_model_path))  # the same panel again, not a second one
+    assert sum(isinstance(w, SuperResolvePanel)
+               for w in viewer.window.dock_widgets.values()) == 1

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
 from semsr_app.training import TrainingRequest, run_training
 from semsr_app.widgets.wizard import TrainingWizard
-from semsr_core.data.simulate import simulate_pair
-from semsr_core.io import read_stack, write_stack
+from semsr_core.io import read_stack
 
 from .conftest import needs_display
 
@@ -20,26 +18,6 @@ pytestmark = [pytest.mark.gui, needs_display]
 #: A tiny 2-step run of the small ZSSR recipe: 1 epoch of 2 steps.
 TINY = {"data.lr_patch": "8", "data.batch": "2", "phases.train.epochs": "1",
         "phases.train.steps_per_epoch": "2"}
-
-
-def _u16(image):
-    return (np.clip(image, 0, 1) * 65535).astype(np.uint16)
-
-
-@pytest.fixture(scope="module")
-def unaligned(tmp_path_factory):
-    """LR/HR folders of 3 simulated scans of the same places, HR shifted against LR
-    (40×40 LR, 160×160 HR at ×4, pixel sizes 8 and 2 nm), and one HR with no LR."""
-    root = tmp_path_factory.mktemp("scans")
-    for folder in ("lr", "hr"):
-        (root / folder).mkdir()
-    for index, (dy, dx) in enumerate([(10, 6), (4, 14), (12, 12)]):
-        pair = simulate_pair(20 + index, size=192, scale=4, layout="mixed")
-        write_stack(root / "lr" / f"scan{index}.tif", _u16(pair.lr[:40, :40]), pixel_size=8.0)
-        write_stack(root / "hr" / f"scan{index}.tif", _u16(pair.hr[dy:dy + 160, dx:dx + 160]),
-                    pixel_size=2.0)
-    write_stack(root / "hr" / "lonely.tif", _u16(pair.hr[:160, :160]), pixel_size=2.0)
-    return root
 
 
 def _wizard(qtbot, **kwargs) -> TrainingWizard:
