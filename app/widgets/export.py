@@ -8,6 +8,10 @@ same writer as File ▸ Save Selected Layers. Existing files are replaced only w
 (an unwritable folder, a full disk) leaves no half-written file. Writing runs in a
 background worker; the panel lists what was written, errors become notifications.
 
+"Save model file…" writes a model — an installed one, or one the Super-resolve panel
+offers (a trained run's ``model.semsr``, an imported ``.pth``) — as a ``.semsr`` file
+to share (:func:`semsr_core.models.export_model`: weights and model card in one file).
+
 Run it on its own with ``python -m semsr_app.widgets.export [FILES]``.
 """
 
@@ -21,7 +25,15 @@ from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QCheckBox, QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from semsr_app.writer import file_name
 
@@ -49,9 +61,76 @@ class ExportPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         root.addWidget(self.status)
+        root.addSpacing(12)
+        root.addWidget(QLabel("Model file to share:"))
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("Installed models and the models the Super-resolve panel "
+                                    "offers (trained runs, opened files)")
+        root.addWidget(self.model_combo)
+        self.model_button = QPushButton("Save model file…")
+        self.model_button.setToolTip("Write the model as one .semsr file: safetensors weights "
+                                     "with its model card (recipe, training, figures)")
+        self.model_button.clicked.connect(self._choose_model_destination)
+        root.addWidget(self.model_button)
         root.addStretch(1)
         self.viewer.layers.selection.events.changed.connect(self._update_ready)
         self._update_ready()
+        self.refresh_models()
+
+    def showEvent(self, event: Any) -> None:  # the list follows what was trained meanwhile
+        self.refresh_models()
+        super().showEvent(event)
+
+    def refresh_models(self) -> None:
+        """Offer the Super-resolve panel's models, then every installed model."""
+        from semsr_app.widgets.super_resolve import OPEN_MODEL, SuperResolvePanel
+        from semsr_core.models import list_models
+
+        current = self.model_combo.currentData()
+        choices: dict[str, str] = {}
+        for widget in self.viewer.window.dock_widgets.values():
+            if isinstance(widget, SuperResolvePanel):
+                combo = widget.model_combo
+                for i in range(combo.count()):
+                    if combo.itemData(i) not in (None, OPEN_MODEL):
+                        choices.setdefault(str(combo.itemData(i)), combo.itemText(i))
+        for entry in list_models():
+            if not entry.problem:
+                choices.setdefault(str(entry.path), f"{entry.name} — {entry.arch} "
+                                                    f"×{entry.scale} ({entry.origin})")
+        self.model_combo.clear()
+        for path, text in choices.items():
+            self.model_combo.addItem(text, path)
+        index = self.model_combo.findData(current) if current else -1
+        self.model_combo.setCurrentIndex(max(index, 0) if choices else -1)
+        self.model_button.setEnabled(bool(choices))
+
+    def _choose_model_destination(self) -> None:
+        source = self.model_combo.currentData()
+        if not source:
+            return
+        dest, _ = QFileDialog.getSaveFileName(self, "Save the model as", f"{Path(source).stem}"
+                                              ".semsr", "semsr models (*.semsr)")
+        if dest:  # the dialog has asked before replacing a file
+            self.export_model_to(dest, replace=True)
+
+    def export_model_to(self, dest: str | Path, *, replace: bool = False) -> Path | None:
+        """Save the chosen model as a ``.semsr`` file at ``dest`` (a file or a folder)."""
+        from semsr_core.errors import SemsrError
+        from semsr_core.models import export_model
+
+        source = self.model_combo.currentData()
+        if not source:
+            self._report_error("No model to save: train or open one first.")
+            return None
+        try:
+            path = export_model(source, dest, overwrite=replace)
+        except SemsrError as exc:
+            self._report_error(str(exc))
+            return None
+        self.status.setText(f"Saved the model {Path(source).name} as {path}.")
+        show_info(f"Saved the model as {path}")
+        return path
 
     def selected_layers(self) -> list[Image]:
         """The selected image layers, in the layer list's order."""

@@ -210,7 +210,8 @@ class TrainingMonitor(QWidget):
         grid.addLayout(self._loss_row, 0, 0, 1, 2)
         self.psnr_plot = _plot("PSNR", "dB")
         self.ssim_plot = _plot("SSIM", "")
-        self.lr_plot = _plot("Learning rate", "lr")
+        self.lr_plot = _plot("Learning rate", "")
+        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)  # "0.0002", not "x1e-06" cut off
         grid.addWidget(self.psnr_plot, 1, 0)
         grid.addWidget(self.ssim_plot, 1, 1)
         grid.addWidget(self.lr_plot, 2, 0, 1, 2)

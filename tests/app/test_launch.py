@@ -119,3 +119,32 @@ def test_in_plain_napari_a_trained_model_is_offered_in_a_super_resolve_panel_doc
     assert monitor._offer_model(str(tiny_model_path))  # the same panel again, not a second one
     assert sum(isinstance(w, SuperResolvePanel)
                for w in viewer.window.dock_widgets.values()) == 1
+
+
+@needs_display
+def test_export_panel_saves_a_trained_model_for_sharing_and_never_overwrites_silently(
+        make_napari_viewer, tiny_model_path, tmp_path, notifications):
+    import torch
+
+    from semsr_core.models import load_model
+
+    viewer, panel = open_viewer(viewer=make_napari_viewer())
+    panel.add_model_file(tiny_model_path)  # what the monitor does when a run ends
+    export = viewer.window.dock_widgets["Export"]
+    export.refresh_models()
+    offered = [export.model_combo.itemData(i) for i in range(export.model_combo.count())]
+    assert str(tiny_model_path) in offered
+    assert any(path.endswith("default-x4.semsr") for path in offered)
+    export.model_combo.setCurrentIndex(offered.index(str(tiny_model_path)))
+    dest = tmp_path / "shared" / "wafer.semsr"
+    dest.parent.mkdir()
+    assert export.export_model_to(dest) == dest
+    saved, original = load_model(dest), load_model(tiny_model_path)
+    assert saved.card.name == original.card.name == "tiny"
+    a, b = saved.generator.state_dict(), original.generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b)
+
+    before = dest.read_bytes()
+    assert export.export_model_to(dest) is None  # exists, and replacing was not asked for
+    assert dest.read_bytes() == before
+    assert any("already exists" in m for severity, m in notifications if severity == "error")
