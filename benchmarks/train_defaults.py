@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=80)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--init", help="model (name or file) this stage starts from")
+    ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
+                    help="further recipe overrides, as `semsr train --set` (repeatable)")
     ap.add_argument("--work", help="keep data and run here (default: a temp folder); "
                     "given again, the run there continues from its last checkpoint")
     args = ap.parse_args()
@@ -141,7 +143,7 @@ def main() -> None:
     if spec.get("init") and not args.init:
         ap.error(f"{args.name} starts from another model: give --init (see the docstring)")
     work = Path(args.work or tempfile.mkdtemp(prefix=f"semsr_{args.name}_"))
-    sets = [s.format(epochs=args.epochs, every=5) for s in spec["overrides"]]
+    sets = [s.format(epochs=args.epochs, every=5) for s in spec["overrides"]] + args.extra
     if args.init:
         sets.append(f"generator.init=\"{args.init}\"")
     started = time.monotonic()
@@ -173,7 +175,8 @@ def main() -> None:
     card.training["command"] = (f"python benchmarks/train_defaults.py {args.name} "
                                 f"--minutes {args.minutes} --epochs {args.epochs} "
                                 f"--pairs {args.pairs}"
-                                + (f" --init {args.init}" if args.init else ""))
+                                + (f" --init {args.init}" if args.init else "")
+                                + "".join(f" --set '{e}'" for e in args.extra))
     card.training["overrides"] = sets
     card.training["minutes_this_session"] = round(minutes, 1)
     if spec["bundle"]:
