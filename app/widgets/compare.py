@@ -40,7 +40,6 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -62,6 +61,7 @@ from semsr_app.comparison import (
     upscale_factor,
 )
 from semsr_app.layers import sr_scale_translate
+from semsr_app.widgets.parts import side_by_side
 
 if TYPE_CHECKING:
     import napari
@@ -138,7 +138,7 @@ class ComparePanel(QWidget):
         self.overlay_button = QPushButton("Overlay")
         self.overlay_button.setToolTip("Back to one view with the layers as they were")
         self.overlay_button.clicked.connect(self.show_overlay)
-        view.addWidget(_row(self.side_button, self.overlay_button))
+        view.addWidget(side_by_side(self.side_button, self.overlay_button))
         self.nearest = QRadioButton("LR nearest")
         self.nearest.setToolTip("LR as its own big pixels")
         self.bicubic = QRadioButton("LR bicubic ↑")
@@ -149,7 +149,7 @@ class ComparePanel(QWidget):
         group.addButton(self.nearest)
         group.addButton(self.bicubic)
         self.bicubic.toggled.connect(self._on_choice_changed)
-        view.addWidget(_row(self.nearest, self.bicubic))
+        view.addWidget(side_by_side(self.nearest, self.bicubic))
         self.gradients = QCheckBox("Gradient maps")
         self.gradients.setToolTip("Gradient magnitude of LR↑, SR and HR (one colour scale): "
                                   "HR has thin strong edges, a blurry result weak wide ones")
@@ -653,15 +653,6 @@ def _unit_text(layer: Any) -> str:
         return "pixel"
     unit = layer.units[-1]
     return f"{unit:~}" if hasattr(unit, "dimensionality") else str(unit)
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image
-from napari.qt.threading import FunctionWorker, create_worker
+from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import Qt
 from qtpy.QtGui import QIntValidator
 from qtpy.QtWidgets import (
     QButtonGroup,
@@ -32,7 +32,6 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -43,11 +42,13 @@ from qtpy.QtWidgets import (
 )
 
 from semsr_app.jobs import LayerSource, SuperResolveSettings, super_resolve_files
+from semsr_app.widgets.parts import CancellableWorker, EventRelay, side_by_side
 
 if TYPE_CHECKING:
     import napari
 
 OPEN_MODEL = "__open_model_file__"
+DEFAULT_MODEL = "default-x4"  # chosen when the user has not chosen another
 MODEL_FILTER = "semsr or ESRGAN models (*.semsr *.safetensors *.pth *.pt);;All files (*)"
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 TILE_CHOICES = ("auto", "96", "128", "256", "512", "1024", "2048")
@@ -66,12 +67,6 @@ class Outcome:
     files: list[Path] = field(default_factory=list)
 
 
-class _EventRelay(QObject):
-    """Carries engine events from the worker thread to the panel (queued signal)."""
-
-    event = Signal(object)
-
-
 class _RefreshingComboBox(QComboBox):
     """A combo box that updates its items (``refresh()``) just before it opens."""
 
@@ -82,20 +77,6 @@ class _RefreshingComboBox(QComboBox):
     def showPopup(self) -> None:
         self._refresh()
         super().showPopup()
-
-
-class _CancellableWorker(FunctionWorker):
-    """A napari function worker whose ``quit()`` (napari calls it when the app closes)
-    sets the job's cancel token, so the engine stops at the next tile."""
-
-    def __init__(self, *args: Any, cancel_token: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.cancel_token = cancel_token
-
-    def quit(self) -> None:
-        if self.cancel_token is not None:
-            self.cancel_token.cancel()
-        super().quit()
 
 
 def _guarded(work: Any, outcome: Outcome) -> Outcome:
@@ -121,9 +102,9 @@ class SuperResolvePanel(QWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.worker: _CancellableWorker | None = None
+        self.worker: CancellableWorker | None = None
         self._cancel_token: Any = None
-        self._relay = _EventRelay(self)
+        self._relay = EventRelay(self)
         self._relay.event.connect(self._on_event)
         self._file_prefix = ""
         self._delivered = False
@@ -173,13 +154,13 @@ class SuperResolvePanel(QWidget):
         pick_files.clicked.connect(self._choose_input_files)
         pick_folder = QPushButton("Folder…")
         pick_folder.clicked.connect(self._choose_input_folder)
-        files_form.addRow("Input", _row(self.inputs_edit, pick_files, pick_folder))
+        files_form.addRow("Input", side_by_side(self.inputs_edit, pick_files, pick_folder))
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("folder for <name>_sr4x.ome.tif files")
         self.output_edit.textChanged.connect(self._update_ready)
         pick_output = QPushButton("Folder…")
         pick_output.clicked.connect(self._choose_output_folder)
-        files_form.addRow("Output", _row(self.output_edit, pick_output))
+        files_form.addRow("Output", side_by_side(self.output_edit, pick_output))
         self.open_results = QCheckBox("Open the results as layers")
         self.open_results.setChecked(True)
         self.overwrite = QCheckBox("Replace existing output files")
@@ -222,7 +203,7 @@ class SuperResolvePanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        root.addWidget(_row(self.run_button, self.cancel_button))
+        root.addWidget(side_by_side(self.run_button, self.cancel_button))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -311,9 +292,11 @@ class SuperResolvePanel(QWidget):
                   if self.model_combo.itemData(i, Qt.UserRole + 1) == "file"]
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
+        user_models = False
         for entry in list_models():
             if entry.problem:
                 continue
+            user_models = user_models or entry.origin == "user"
             self.model_combo.addItem(f"{entry.name} — {entry.arch} ×{entry.scale} "
                                      f"({entry.origin})", str(entry.path))
         for text, path in opened:
@@ -323,6 +306,8 @@ class SuperResolvePanel(QWidget):
         index = self.model_combo.findData(current) if current else -1
         if index < 0 or current == OPEN_MODEL:
             index = 0 if self.model_combo.count() > 1 else -1
+            if not user_models:  # the lab's own models first, else the default model
+                index = max(index, self.model_combo.findText(DEFAULT_MODEL, Qt.MatchStartsWith))
         self.model_combo.setCurrentIndex(index)
         self._model_index = index
         self.model_combo.blockSignals(False)
@@ -441,7 +426,7 @@ class SuperResolvePanel(QWidget):
         self._delivered = False
         self._file_prefix = ""
         self.worker = create_worker(_guarded, work, outcome, _start_thread=False,
-                                    _worker_class=_CancellableWorker, cancel_token=token)
+                                    _worker_class=CancellableWorker, cancel_token=token)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_crashed)
         self.worker.finished.connect(self._on_finished)
@@ -579,15 +564,6 @@ def _layer_work(source: LayerSource, model: str, settings: SuperResolveSettings,
         return super_resolve_layer(source, model, settings, on_event=on_event, cancel=cancel)
 
     return work
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from napari.qt.threading import FunctionWorker, create_worker
+from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -51,6 +51,7 @@ from qtpy.QtWidgets import (
 
 from semsr_app.run_history import RunHistory, Sample
 from semsr_app.training import TrainingRequest, run_training
+from semsr_app.widgets.parts import CancellableWorker, EventRelay, side_by_side
 
 if TYPE_CHECKING:
     import napari
@@ -69,29 +70,6 @@ class Outcome:
 
     value: Any = None
     error: str = ""
-
-
-class _EventRelay(QObject):
-    """Carries engine events from the worker thread to the monitor (queued signal).
-
-    It has no parent: the worker keeps it alive, so a training whose monitor was closed
-    still has somewhere to send its events (the run log records them all)."""
-
-    event = Signal(object)
-
-
-class _StoppableWorker(FunctionWorker):
-    """A napari function worker whose ``quit()`` (napari calls it when the app closes)
-    stops the training gracefully: the engine validates, checkpoints and exports."""
-
-    def __init__(self, *args: Any, cancel_token: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.cancel_token = cancel_token
-
-    def quit(self) -> None:
-        if self.cancel_token is not None:
-            self.cancel_token.cancel()
-        super().quit()
 
 
 def _train_guarded(request: TrainingRequest, on_event: Any, cancel: Any) -> Outcome:
@@ -130,9 +108,9 @@ class TrainingMonitor(QWidget):
         self.wizard: Any = None
         self.history = RunHistory()
         self.request: TrainingRequest | None = None
-        self.worker: _StoppableWorker | None = None
+        self.worker: CancellableWorker | None = None
         self._token: Any = None
-        self._relay: _EventRelay | None = None
+        self._relay: EventRelay | None = None
         self._delivered = False
         self._starting = False
         self._dirty = False
@@ -191,8 +169,8 @@ class TrainingMonitor(QWidget):
         self.new_button.setToolTip("Open the training wizard: data, alignment, augmentation, "
                                    "recipe, device and run folder")
         self.new_button.clicked.connect(self.open_wizard)
-        root.addWidget(_row(self.new_button, self.open_button, self.use_model_button))
-        root.addWidget(_row(self.pause_button, self.stop_button, self.resume_button))
+        root.addWidget(side_by_side(self.new_button, self.open_button, self.use_model_button))
+        root.addWidget(side_by_side(self.pause_button, self.stop_button, self.resume_button))
 
         self.log_losses = QCheckBox("Log scale for losses")
         self.log_losses.toggled.connect(self._on_log_toggled)
@@ -200,7 +178,7 @@ class TrainingMonitor(QWidget):
         self.gradient_toggle.setToolTip("Sobel gradient magnitude: shows how sharp the edges "
                                         "of SR are next to HR")
         self.gradient_toggle.toggled.connect(self._draw_samples)
-        root.addWidget(_row(self.log_losses, self.gradient_toggle, stretch=True))
+        root.addWidget(side_by_side(self.log_losses, self.gradient_toggle, stretch=True))
 
         splitter = QSplitter(Qt.Vertical)
         plots = QWidget()
@@ -293,11 +271,11 @@ class TrainingMonitor(QWidget):
         self.request = request
         self._show_history(history)
         token = CancelToken()
-        relay = _EventRelay()
+        relay = EventRelay()  # no parent: a run whose monitor was closed still has a receiver
         relay.event.connect(self._on_event)
         self._token, self._relay, self._delivered = token, relay, False
         self.worker = create_worker(_train_guarded, request, relay.event.emit, token,
-                                    _start_thread=False, _worker_class=_StoppableWorker,
+                                    _start_thread=False, _worker_class=CancellableWorker,
                                     cancel_token=token)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_crashed)
@@ -732,17 +710,6 @@ def _normalised(image: np.ndarray) -> np.ndarray:
     if high <= low:
         return np.zeros_like(image)
     return (image - low) / (high - low)
-
-
-def _row(*widgets: QWidget, stretch: bool = False) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    if stretch:
-        layout.addStretch(1)
-    return row
 
 
 def main(argv: list[str] | None = None) -> int:

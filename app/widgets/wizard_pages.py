@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from napari.qt.threading import FunctionWorker, create_worker
+from napari.qt.threading import create_worker
 from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
@@ -45,6 +45,7 @@ from qtpy.QtWidgets import (
 )
 
 from semsr_app import wizard_data
+from semsr_app.widgets.parts import CancellableWorker, EventRelay, side_by_side
 
 if TYPE_CHECKING:
     from semsr_app.widgets.wizard import TrainingWizard
@@ -82,26 +83,6 @@ def _guarded(work: Any) -> JobOutcome:
     return outcome
 
 
-class _CancellableWorker(FunctionWorker):
-    """A function worker whose ``quit()`` (napari calls it when closing) sets the cancel
-    token, so the engine stops at its next check."""
-
-    def __init__(self, *args: Any, cancel_token: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.cancel_token = cancel_token
-
-    def quit(self) -> None:
-        if self.cancel_token is not None:
-            self.cancel_token.cancel()
-        super().quit()
-
-
-class _Relay(QObject):
-    """Carries engine events from a worker thread to the GUI thread."""
-
-    event = Signal(object)
-
-
 class _JobReceiver(QObject):
     """Receives one worker's signals on the GUI thread. A child of its job: when the job
     (or the wizard) is deleted, or the job moves on, Qt drops the connections, so a late
@@ -133,7 +114,7 @@ class BackgroundJob(QObject):
         super().__init__(parent)
         self.token: Any = None
         self._receiver: _JobReceiver | None = None
-        self._relay = _Relay(self)
+        self._relay = EventRelay(self)
         self._relay.event.connect(self.progress.emit)
 
     @property
@@ -151,7 +132,7 @@ class BackgroundJob(QObject):
             return work(emit, token)
 
         worker = create_worker(_guarded, call, _start_thread=False,
-                               _worker_class=_CancellableWorker, cancel_token=token)
+                               _worker_class=CancellableWorker, cancel_token=token)
         receiver = _JobReceiver(self, on_done)
         worker.returned.connect(receiver.returned)
         worker.finished.connect(receiver.finished)
@@ -195,16 +176,7 @@ def _folder_row(edit: QLineEdit, title: str, parent: QWidget) -> QWidget:
             edit.setText(folder)
 
     button.clicked.connect(choose)
-    return _row(edit, button)
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return row
+    return side_by_side(edit, button)
 
 
 def _message_label() -> QLabel:
@@ -423,7 +395,7 @@ class AlignmentPage(QWizardPage):
         self.open_button.setVisible(wizard.viewer is not None)
         view_layout.addWidget(self.view_title)
         view_layout.addWidget(self.image, 1)
-        view_layout.addWidget(_row(self.flicker_button, self.open_button))
+        view_layout.addWidget(side_by_side(self.flicker_button, self.open_button))
         splitter.addWidget(view)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -997,7 +969,7 @@ class RunPage(QWizardPage):
         self.limit_spin.setSuffix(" min")
         self.limit_spin.setEnabled(False)
         self.limit_check.toggled.connect(self.limit_spin.setEnabled)
-        limit_row = _row(self.limit_check, self.limit_spin)
+        limit_row = side_by_side(self.limit_check, self.limit_spin)
         limit_row.layout().addStretch(1)
         form.addRow("Time limit", limit_row)
         layout.addLayout(form)

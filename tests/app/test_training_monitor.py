@@ -115,9 +115,10 @@ def test_model_ready_fires_and_use_model_offers_the_model(
     assert ready.args == [str(run / "model.semsr")]
     assert (run / "model.semsr").is_file()
     _wait_done(qtbot, monitor)
+    assert offered == [str(run / "model.semsr")]  # offered as soon as the run ended
     assert monitor.use_model_button.isEnabled()
-    qtbot.mouseClick(monitor.use_model_button, Qt.LeftButton)
-    assert offered == [str(run / "model.semsr")]
+    qtbot.mouseClick(monitor.use_model_button, Qt.LeftButton)  # and again on request
+    assert offered == [str(run / "model.semsr")] * 2
 
 
 def test_pause_stops_the_steps_resume_continues_and_stop_exports_a_model(

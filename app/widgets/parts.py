@@ -1,0 +1,49 @@
+"""Small Qt pieces every semsr panel uses.
+
+- :class:`CancellableWorker` — a napari function worker whose ``quit()`` (napari calls
+  it when the window closes) sets the job's :class:`~semsr_core.events.CancelToken`,
+  so the engine stops at its next check (a tile, a training step) instead of being cut
+  off: inference leaves no partial file, training validates, checkpoints and exports.
+- :class:`EventRelay` — carries engine events from a worker thread to the GUI thread
+  (a queued Qt signal).
+- :func:`side_by_side` — widgets in a row without margins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from napari.qt.threading import FunctionWorker
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import QHBoxLayout, QWidget
+
+
+class CancellableWorker(FunctionWorker):
+    """A napari function worker that cancels its ``cancel_token`` when told to quit."""
+
+    def __init__(self, *args: Any, cancel_token: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cancel_token = cancel_token
+
+    def quit(self) -> None:
+        if self.cancel_token is not None:
+            self.cancel_token.cancel()
+        super().quit()
+
+
+class EventRelay(QObject):
+    """Emits ``event`` on the GUI thread for events sent from a worker thread."""
+
+    event = Signal(object)
+
+
+def side_by_side(*widgets: QWidget, stretch: bool = False) -> QWidget:
+    """``widgets`` in one row; ``stretch`` keeps them at their size on the left."""
+    container = QWidget()
+    layout = QHBoxLayout(container)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    if stretch:
+        layout.addStretch(1)
+    return container
