@@ -33,7 +33,7 @@ import numpy as np
 from napari.layers import Image, Shapes
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QSize, Qt
 from qtpy.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -61,7 +61,7 @@ from semsr_app.comparison import (
     upscale_factor,
 )
 from semsr_app.layers import sr_scale_translate
-from semsr_app.widgets.parts import side_by_side
+from semsr_app.widgets.parts import dock_size_hint, side_by_side
 
 if TYPE_CHECKING:
     import napari
@@ -107,6 +107,9 @@ class ComparePanel(QWidget):
         self.request_update()
 
     # ------------------------------------------------------------------ layout
+    def sizeHint(self) -> QSize:
+        return dock_size_hint(self, super().sizeHint())
+
     def _build(self) -> None:
         root = QVBoxLayout(self)
 

@@ -7,6 +7,7 @@
 - :class:`EventRelay` — carries engine events from a worker thread to the GUI thread
   (a queued Qt signal).
 - :func:`side_by_side` — widgets in a row without margins.
+- :func:`dock_size_hint` — a panel's size hint at a dock's width.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from napari.qt.threading import FunctionWorker
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QSize, Signal
 from qtpy.QtWidgets import QHBoxLayout, QWidget
 
 
@@ -47,3 +48,14 @@ def side_by_side(*widgets: QWidget, stretch: bool = False) -> QWidget:
     if stretch:
         layout.addStretch(1)
     return container
+
+
+DOCK_WIDTH = 480
+"""Width (px) a semsr panel asks for when docked: napari's tabbed right dock takes the
+widest panel's wish, and plots or grids would otherwise claim half of the window."""
+
+
+def dock_size_hint(widget: QWidget, hint: QSize) -> QSize:
+    """``hint`` narrowed to :data:`DOCK_WIDTH` (never below the widget's minimum)."""
+    return QSize(max(widget.minimumSizeHint().width(), min(hint.width(), DOCK_WIDTH)),
+                 hint.height())

@@ -34,7 +34,7 @@ import numpy as np
 import pyqtgraph as pg
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtCore import QSize, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -51,7 +51,12 @@ from qtpy.QtWidgets import (
 
 from semsr_app.run_history import RunHistory, Sample
 from semsr_app.training import TrainingRequest, run_training
-from semsr_app.widgets.parts import CancellableWorker, EventRelay, side_by_side
+from semsr_app.widgets.parts import (
+    CancellableWorker,
+    EventRelay,
+    dock_size_hint,
+    side_by_side,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -128,6 +133,9 @@ class TrainingMonitor(QWidget):
         self._update_buttons()
 
     # ------------------------------------------------------------------ layout
+    def sizeHint(self) -> QSize:
+        return dock_size_hint(self, super().sizeHint())
+
     def _build(self) -> None:
         root = QVBoxLayout(self)
         self.title = QLabel("No training yet: “New training…” opens the training wizard; "
