@@ -200,6 +200,7 @@ class Trainer:
         self.elapsed = 0.0
         self.last_metrics: dict[str, float] = {}
         self.exported_metrics: dict[str, float] = {}  # the figures of model.semsr
+        self._validated_step = -1
         self.steps_per_epoch = [self._steps_in_epoch(p) for p in config.phases]
         self.total_steps = sum(n * p.epochs for n, p in zip(self.steps_per_epoch,
                                                             config.phases, strict=True))
@@ -306,6 +307,8 @@ class Trainer:
                 self._checkpoint()
             self.pos.phase += 1
             self.pos.epoch_in_phase = 0
+        if self._validated_step != self.pos.global_step:  # the exported model's own figures
+            self._validate(max(self._run_epoch() - 1, 0))
         return "finished"
 
     def _pause_if_asked(self) -> float:
@@ -493,6 +496,7 @@ class Trainer:
     # -------------------------------------------------------------- validation
 
     def _validate(self, epoch: int) -> None:
+        self._validated_step = self.pos.global_step
         if not self.val_pairs or not self.dist.is_main:
             self.dist.barrier()
             return

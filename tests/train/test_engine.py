@@ -230,3 +230,17 @@ def test_export_best_writes_the_weights_and_figures_of_the_best_validation(sim_d
     state = torch.load(tmp_path / "run" / "checkpoints" / "best.pt", weights_only=True)
     exported = _weights(result.model_path)
     assert all(torch.equal(exported[k], state["ema"][k]) for k in exported)
+
+
+def test_the_exported_model_carries_the_figures_of_its_own_weights(sim_data, tmp_path):
+    """A run whose last epoch is not a validation epoch is validated once more at the
+    end: the model card's figures are those of the weights in the file, not of an
+    earlier validation."""
+    sets = [*tiny("en1"), "phases.gan.epochs=0", "phases.pretrain.epochs=3",
+            "phases.pretrain.steps_per_epoch=2", "train.validate_every_epochs=2"]
+    events = []
+    result = train("en1", sim_data, tmp_path / "run", overrides=sets, device="cpu",
+                   on_event=events.append)
+    validations = [e.data for e in events if e.kind is EventKind.METRICS]
+    assert [v["step"] for v in validations] == [4, 6]
+    assert result.metrics["psnr"] == pytest.approx(validations[-1]["psnr"])
