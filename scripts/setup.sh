@@ -47,10 +47,14 @@ elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; the
     pip install "torch"
 else
     echo "semsr setup: no NVIDIA GPU; installing the CPU build of torch $TORCH_VERSION"
-    # A local CPU wheel (pip's find-links) first: never fall through to PyPI's
-    # CUDA build on a CPU-only machine.
-    pip install --no-index "torch==$TORCH_VERSION" 2>/dev/null \
-        || pip install "torch==$TORCH_VERSION" --index-url "$TORCH_CPU_INDEX"
+    # A local CPU wheel (pip's find-links) first, then its dependencies from the usual
+    # index (the installed torch already satisfies the pin, so it stays); else the
+    # PyTorch CPU index. Never PyPI's CUDA build on a CPU-only machine.
+    if pip install --no-index --no-deps "torch==$TORCH_VERSION" 2>/dev/null; then
+        pip install "torch==$TORCH_VERSION"
+    else
+        pip install "torch==$TORCH_VERSION" --index-url "$TORCH_CPU_INDEX"
+    fi
 fi
 
 pip install -e ".[$EXTRAS]"

@@ -38,6 +38,15 @@ def stack_file(tmp_path) -> Path:
     return write_stack(tmp_path / "stack.tif", data, pixel_size=10.0)
 
 
+@pytest.fixture
+def long_stack_file(tmp_path) -> Path:
+    """A stack that takes seconds, not a fraction of one, at tile 32: a signal sent once
+    the progress bar is up always arrives while the work is still running."""
+    rng = np.random.default_rng(1)
+    data = (rng.random((48, 128, 128)) * 65535).astype(np.uint16)
+    return write_stack(tmp_path / "long.tif", data, pixel_size=10.0)
+
+
 class RunningCommand:
     """A command whose stderr is collected in the background while it runs."""
 
@@ -66,11 +75,13 @@ class RunningCommand:
         return code
 
 
-def test_ctrl_c_exits_130_and_leaves_no_output(tmp_path, model_file, stack_file):
+def test_ctrl_c_exits_130_and_leaves_no_output(tmp_path, model_file, long_stack_file):
     out = tmp_path / "out.ome.tif"
-    run = RunningCommand(semsr(str(stack_file), "-o", str(out), "--model", str(model_file),
-                               "--tile", "32", "--overlap", "8", "--device", "cpu"))
+    run = RunningCommand(semsr(str(long_stack_file), "-o", str(out), "--model",
+                               str(model_file), "--tile", "32", "--overlap", "8",
+                               "--device", "cpu"))
     run.wait_for(b"tile")  # the progress bar is up: inference is running
+    assert run.process.poll() is None
     run.process.send_signal(signal.SIGINT)
     assert run.finish() == 130
     assert b"interrupted" in run.stderr
