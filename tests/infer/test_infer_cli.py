@@ -47,12 +47,19 @@ def long_stack_file(tmp_path) -> Path:
     return write_stack(tmp_path / "long.tif", data, pixel_size=10.0)
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C reaches the command as in a terminal, even when the tests themselves run
+    in the background (a shell starts background jobs with SIGINT ignored, and the
+    command would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class RunningCommand:
     """A command whose stderr is collected in the background while it runs."""
 
     def __init__(self, args: list[str]):
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        env=_env())
+                                        env=_env(), preexec_fn=_as_in_a_terminal)
         self.stderr = b""
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
