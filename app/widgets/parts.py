@@ -6,12 +6,14 @@
   off: inference leaves no partial file, training validates, checkpoints and exports.
 - :class:`EventRelay` — carries engine events from a worker thread to the GUI thread
   (a queued Qt signal).
+- :func:`run_guarded` — a worker's work with user errors turned into its outcome.
 - :func:`side_by_side` — widgets in a row without margins.
 - :func:`dock_size_hint` — a panel's size hint at a dock's width.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from napari.qt.threading import FunctionWorker
@@ -36,6 +38,25 @@ class EventRelay(QObject):
     """Emits ``event`` on the GUI thread for events sent from a worker thread."""
 
     event = Signal(object)
+
+
+def run_guarded(work: Callable[[], Any], outcome: Any, memory_hint: str) -> Any:
+    """Run ``work()`` in a worker thread and record how it ended on ``outcome`` (an
+    object with ``value``, ``cancelled`` and ``error``): cancelling and user-facing
+    errors (:class:`~semsr_core.errors.SemsrError`) become the outcome, running out of
+    memory becomes "out of memory; ``memory_hint``"; anything else (a bug) propagates to
+    napari's error notification."""
+    from semsr_core.errors import Cancelled, SemsrError
+
+    try:
+        outcome.value = work()
+    except Cancelled:
+        outcome.cancelled = True
+    except SemsrError as exc:
+        outcome.error = str(exc)
+    except MemoryError:
+        outcome.error = f"out of memory; {memory_hint}"
+    return outcome
 
 
 def side_by_side(*widgets: QWidget, stretch: bool = False) -> QWidget:

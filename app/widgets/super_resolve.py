@@ -42,7 +42,7 @@ from qtpy.QtWidgets import (
 )
 
 from semsr_app.jobs import LayerSource, SuperResolveSettings, super_resolve_files
-from semsr_app.widgets.parts import CancellableWorker, EventRelay, side_by_side
+from semsr_app.widgets.parts import CancellableWorker, EventRelay, run_guarded, side_by_side
 
 if TYPE_CHECKING:
     import napari
@@ -80,20 +80,9 @@ class _RefreshingComboBox(QComboBox):
 
 
 def _guarded(work: Any, outcome: Outcome) -> Outcome:
-    """Run ``work()`` in the worker: user errors and cancelling become the outcome,
-    anything else (a bug) propagates to napari's error notification."""
-    from semsr_core.errors import Cancelled, SemsrError
-
-    try:
-        outcome.value = work()
-    except Cancelled:
-        outcome.cancelled = True
-    except SemsrError as exc:
-        outcome.error = str(exc)
-    except MemoryError:
-        outcome.error = ("out of memory; choose a smaller tile size, the current slice only, "
-                         "or close other programs")
-    return outcome
+    """The panel's work in the worker (:func:`run_guarded`)."""
+    return run_guarded(work, outcome, "choose a smaller tile size, the current slice only, "
+                                      "or close other programs")
 
 
 class SuperResolvePanel(QWidget):

@@ -55,6 +55,7 @@ from semsr_app.widgets.parts import (
     CancellableWorker,
     EventRelay,
     dock_size_hint,
+    run_guarded,
     side_by_side,
 )
 
@@ -74,24 +75,16 @@ class Outcome:
     """How a training ended: its ``TrainResult``, or a user-facing error message."""
 
     value: Any = None
+    cancelled: bool = False
     error: str = ""
 
 
 def _train_guarded(request: TrainingRequest, on_event: Any, cancel: Any) -> Outcome:
-    """Run the training in the worker: user errors (bad data, missing VGG weights, a
-    loss that became NaN, out of memory) become the outcome's message; anything else (a
-    bug) propagates to napari's error notification."""
-    from semsr_core.errors import SemsrError
-
-    outcome = Outcome()
-    try:
-        outcome.value = run_training(request, on_event=on_event, cancel=cancel)
-    except SemsrError as exc:
-        outcome.error = str(exc)
-    except MemoryError:
-        outcome.error = ("out of memory; lower data.batch or data.lr_patch, choose a smaller "
-                         "generator, or close other programs")
-    return outcome
+    """Run the training in the worker (:func:`run_guarded`): bad data, missing VGG
+    weights or a loss that became NaN become the outcome's message."""
+    return run_guarded(lambda: run_training(request, on_event=on_event, cancel=cancel),
+                       Outcome(), "lower data.batch or data.lr_patch, choose a smaller "
+                                  "generator, or close other programs")
 
 
 class TrainingMonitor(QWidget):

@@ -45,7 +45,7 @@ from qtpy.QtWidgets import (
 )
 
 from semsr_app import wizard_data
-from semsr_app.widgets.parts import CancellableWorker, EventRelay, side_by_side
+from semsr_app.widgets.parts import CancellableWorker, EventRelay, run_guarded, side_by_side
 
 if TYPE_CHECKING:
     from semsr_app.widgets.wizard import TrainingWizard
@@ -67,20 +67,9 @@ class JobOutcome:
 
 
 def _guarded(work: Any) -> JobOutcome:
-    """Run ``work()`` in the worker: user errors and cancelling become the outcome; any
-    other exception (a bug) propagates to napari's error notification."""
-    from semsr_core.errors import Cancelled, SemsrError
-
-    outcome = JobOutcome()
-    try:
-        outcome.value = work()
-    except Cancelled:
-        outcome.cancelled = True
-    except SemsrError as exc:
-        outcome.error = str(exc)
-    except MemoryError:
-        outcome.error = "out of memory; use fewer or smaller images, or close other programs"
-    return outcome
+    """A page's background work in the worker (:func:`run_guarded`)."""
+    return run_guarded(work, JobOutcome(), "use fewer or smaller images, or close other "
+                                           "programs")
 
 
 class _JobReceiver(QObject):
