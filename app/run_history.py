@@ -233,8 +233,7 @@ class RunHistory:
         """True when the run stopped before its schedule's end and has a checkpoint."""
         if self.run_dir is None or self.status == "finished":
             return False
-        return any((self.run_dir / "checkpoints").glob("*")) if (
-            self.run_dir / "checkpoints").is_dir() else False
+        return any((self.run_dir / "checkpoints").glob("*"))
 
     def header(self) -> str:
         """One line: recipe, phase, epoch, step of total, elapsed, ETA."""

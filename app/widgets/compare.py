@@ -21,7 +21,8 @@ For stacks everything is computed for the slice on screen, again when the slice
 changes, in a background worker; errors become notifications and the panel stays
 usable. The computations are in :mod:`semsr_app.comparison`.
 
-Run it on its own with ``python -m semsr_app.widgets.compare [FILES]``.
+``python -m semsr_app.widgets.compare [FILES]`` opens semsr's window
+(this panel is one of its tabs) with the files.
 """
 
 from __future__ import annotations
@@ -659,20 +660,10 @@ def _unit_text(layer: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open napari with the Compare and Export panels docked and the given files opened."""
-    import napari
+    """Open semsr's window (the Compare panel is one of its tabs) with the given files."""
+    from semsr_app.launch import launch
 
-    from semsr_app.reader import read_sem
-    from semsr_app.widgets.export import ExportPanel
-
-    viewer = napari.Viewer(title="semsr — compare")
-    for path in sys.argv[1:] if argv is None else argv:
-        for data, kwargs, _kind in read_sem(path):
-            viewer.add_image(data, **kwargs)
-    viewer.window.add_dock_widget(ComparePanel(viewer), name="Compare", area="right")
-    viewer.window.add_dock_widget(ExportPanel(viewer), name="Export", area="right")
-    napari.run()
-    return 0
+    return launch(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

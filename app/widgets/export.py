@@ -12,7 +12,8 @@ background worker; the panel lists what was written, errors become notifications
 offers (a trained run's ``model.semsr``, an imported ``.pth``) — as a ``.semsr`` file
 to share (:func:`semsr_core.models.export_model`: weights and model card in one file).
 
-Run it on its own with ``python -m semsr_app.widgets.export [FILES]``.
+``python -m semsr_app.widgets.export [FILES]`` opens semsr's window
+(this panel is one of its tabs) with the files.
 """
 
 from __future__ import annotations
@@ -233,18 +234,10 @@ def _write_guarded(folder: str, layer_data: list[tuple[Any, dict[str, Any], str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open napari with the Export panel docked and the given files opened."""
-    import napari
+    """Open semsr's window (the Export panel is one of its tabs) with the given files."""
+    from semsr_app.launch import launch
 
-    from semsr_app.reader import read_sem
-
-    viewer = napari.Viewer(title="semsr — export")
-    for path in sys.argv[1:] if argv is None else argv:
-        for data, kwargs, _kind in read_sem(path):
-            viewer.add_image(data, **kwargs)
-    viewer.window.add_dock_widget(ExportPanel(viewer), name="Export", area="right")
-    napari.run()
-    return 0
+    return launch(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

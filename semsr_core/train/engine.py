@@ -321,8 +321,7 @@ class Trainer:
         self._checkpoint()
         self._emit(EventKind.MESSAGE, level="info", text=f"paused at step {self.pos.global_step}",
                    paused=True, step=self.pos.global_step)
-        while not self.cancel.wait_while_paused(0.2):
-            pass
+        self.cancel.wait_while_paused()  # until Resume, or Stop (which also wakes it)
         waited = time.monotonic() - began
         if self.deadline is not None:
             self.deadline += waited
