@@ -85,6 +85,7 @@ class ComparePanel(QWidget):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
+        self._automatic: dict[str, str] = {}  # roles filled by the guess, not by the user
         self.viewer = napari_viewer
         self.worker: Any = None
         self._pending = False
@@ -203,22 +204,26 @@ class ComparePanel(QWidget):
                 and DERIVED_KEY not in layer.metadata]
 
     def refresh_layers(self) -> None:
-        """List the image layers in the LR/SR/HR boxes; keep valid choices, guess the rest."""
+        """List the image layers in the LR/SR/HR boxes; keep the user's valid choices and
+        guess the rest again (an SR layer added after the panel opened is picked up)."""
         names = self._candidates()
         guess = guess_roles(names)
         for role, combo in self.combos.items():
             current = combo.currentText()
+            by_user = current in names and current != self._automatic.get(role)
             combo.blockSignals(True)
             combo.clear()
             if role == "HR":
                 combo.addItem(NO_LAYER)
             combo.addItems(names)
-            choice = current if current in names else guess[role]
+            choice = current if by_user else (guess[role] or (current if current in names
+                                                                else None))
             if choice is not None:
                 combo.setCurrentText(choice)
             elif role == "HR":
                 combo.setCurrentText(NO_LAYER)
             combo.blockSignals(False)
+            self._automatic[role] = "" if by_user else combo.currentText()
 
     def layer(self, role: str) -> Image | None:
         """The layer chosen as ``role`` ("LR", "SR" or "HR"), or None."""

@@ -337,3 +337,24 @@ def test_a_one_slice_sr_preview_is_compared_on_its_own_slice_only(make_napari_vi
     viewer.dims.set_point(0, 0)
     _wait(qtbot, panel)
     assert "SR has no slice here" in panel.status.text()
+
+
+@needs_display
+def test_an_sr_layer_added_after_the_panel_opened_is_picked_but_a_users_choice_is_kept(
+        make_napari_viewer, sample_sr):
+    """In `semsr gui` the panel exists before Super-resolve has run: the result it adds
+    becomes the SR (not the LR stand-in the panel had to show); a layer the user chose
+    stays chosen when layers come and go."""
+    viewer = make_napari_viewer()
+    for name in ("sem_stack_lr.tif", "sem_stack_hr.tif"):
+        for data, kwargs, _ in read_sem(str(resource_path("sample", name))):
+            viewer.add_image(data, **kwargs)
+    panel = ComparePanel(viewer)
+    data, kwargs = sample_sr
+    viewer.add_image(data, **kwargs)
+    assert panel.combos["SR"].currentText() == kwargs["name"]
+    assert panel.combos["LR"].currentText() == LR_NAME
+
+    panel.combos["SR"].setCurrentText(HR_NAME)  # the user's (odd) choice
+    viewer.add_image(np.zeros((8, 8)), name="other")
+    assert panel.combos["SR"].currentText() == HR_NAME
