@@ -43,6 +43,7 @@ from semsr_core.data.augment import (
     rotation,
     warp_tile,
     warp_windows,
+    window_around,
 )
 from semsr_core.data.defects import DefectSource, LabDegradation, LrMaker, add_defects, paste_crops
 from semsr_core.errors import ConfigError, InputError
@@ -72,19 +73,23 @@ def _as_unit_float(image: np.ndarray, where: str) -> np.ndarray:
 @dataclass
 class TrainingPairs:
     """Aligned LR/HR training images in memory: ``hr[i]`` is exactly ``scale`` times
-    ``lr[i]`` in both directions, both float32 in [0, 1]."""
+    ``lr[i]`` in both directions, both float32 in [0, 1]. ``masks[i]``, where given, is
+    a boolean HR-sized map of annotated defects in pair i (``None``: no annotation); the
+    samples carry it in their ``"mask"`` with any pasted content."""
 
     lr: list[np.ndarray]
     hr: list[np.ndarray]
     scale: int
     names: list[str]
+    masks: list[np.ndarray | None] | None = None
 
     @classmethod
     def from_arrays(cls, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-                    scale: int | None = None, names: Sequence[str] | None = None
-                    ) -> TrainingPairs:
+                    scale: int | None = None, names: Sequence[str] | None = None,
+                    masks: Sequence[np.ndarray | None] | None = None) -> TrainingPairs:
         """Validate ``(lr, hr)`` arrays (uint8/uint16 scaled by their range, or float in
-        [0, 1]). ``scale`` defaults to the size ratio of the first pair."""
+        [0, 1]) and the optional defect ``masks`` (nonzero = defect, HR-sized).
+        ``scale`` defaults to the size ratio of the first pair."""
         if len(pairs) == 0:
             raise InputError("no training pairs were given", hint="Give at least one pair.")
         names = list(names) if names is not None else [f"pair {i}" for i in range(len(pairs))]
@@ -109,7 +114,7 @@ class TrainingPairs:
                          "(semsr align).")
             lrs.append(lr)
             hrs.append(hr)
-        return cls(lrs, hrs, int(scale), names)
+        return cls(lrs, hrs, int(scale), names, _check_masks(masks, hrs, names))
 
     @classmethod
     def from_folder(cls, path: str | os.PathLike, scale: int | None = None, *,
@@ -162,6 +167,16 @@ class TrainingPairs:
     def __len__(self) -> int:
         return len(self.lr)
 
+    def mask_region(self, image: int, top: int, left: int, height: int, width: int,
+                    margin: int = 0) -> np.ndarray:
+        """The defect mask of HR region (top, left, height × width) of ``image``, with
+        ``margin`` pixels around it mirrored as :func:`window_around` does (all False
+        where the pair has no mask)."""
+        mask = self.masks[image] if self.masks else None
+        if mask is None:
+            return np.zeros((height + 2 * margin, width + 2 * margin), dtype=bool)
+        return window_around(mask, top, left, height, width, margin)
+
     def tiles(self, alpha: int) -> np.ndarray:
         """Non-overlapping ``alpha × alpha`` LR tiles in raster order, as rows
         (image, top, left): ``⌊h/α⌋·⌊w/α⌋`` per image."""
@@ -173,6 +188,27 @@ class TrainingPairs:
                               f"{smallest[0]}×{smallest[1]})",
                               hint="Lower augmentation.alpha or use larger images.")
         return np.array(rows, dtype=np.int64)
+
+
+def _check_masks(masks: Sequence[np.ndarray | None] | None, hrs: list[np.ndarray],
+                 names: list[str]) -> list[np.ndarray | None] | None:
+    if masks is None:
+        return None
+    masks = list(masks)
+    if len(masks) != len(hrs):
+        raise ValueError("masks and pairs differ in length")
+    checked: list[np.ndarray | None] = []
+    for mask, hr, name in zip(masks, hrs, names, strict=True):
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != hr.shape:
+                raise InputError(f"{name}: the defect mask is {mask.shape[0]}×{mask.shape[1]}"
+                                 f" but HR is {hr.shape[0]}×{hr.shape[1]}",
+                                 hint="A mask marks defects at HR size; give one of the "
+                                      "HR image's size, or none.")
+            mask = mask != 0
+        checked.append(mask)
+    return checked if any(m is not None for m in checked) else None
 
 
 def _check_positive(key: str, value: int) -> int:
@@ -268,7 +304,9 @@ class _TileCopies(SeededDataset):
         margin = context_margin(self.alpha, matrix, self.order)
         lr_win, hr_win = pair_windows(self.pairs.lr[image], self.pairs.hr[image], self.scale,
                                       top, left, self.alpha, margin)
-        return lr_win, hr_win, matrix, margin
+        s, side = self.scale, self.alpha * self.scale
+        mask_win = self.pairs.mask_region(image, s * top, s * left, side, side, s * margin)
+        return lr_win, hr_win, mask_win, matrix, margin
 
     def real_stream(self) -> CleanHR:
         """The clean HR tiles of this dataset, turned the same way, for a PatchGAN's
@@ -290,10 +328,10 @@ class RotatedTiles(_TileCopies):
         super().__init__(pairs, alpha, n, 2.0 * math.pi / n, seed, order)
 
     def sample(self, index: int) -> dict[str, np.ndarray]:
-        lr_win, hr_win, matrix, _ = self._windows(index)
-        lr, hr, _ = warp_windows(lr_win, hr_win, None, matrix, self.alpha, self.scale,
-                                 order=self.order)
-        return {"lr": lr, "hr": hr, "mask": np.zeros(hr.shape, dtype=bool)}
+        lr_win, hr_win, mask_win, matrix, _ = self._windows(index)
+        lr, hr, mask = warp_windows(lr_win, hr_win, mask_win, matrix, self.alpha, self.scale,
+                                    order=self.order)
+        return {"lr": lr, "hr": hr, "mask": mask}
 
 
 class SyntheticDefects(_TileCopies):
@@ -333,8 +371,7 @@ class SyntheticDefects(_TileCopies):
         self.shape = shape
 
     def sample(self, index: int) -> dict[str, np.ndarray]:
-        lr_win, hr_win, matrix, margin = self._windows(index)
-        mask_win = np.zeros(hr_win.shape, dtype=bool)
+        lr_win, hr_win, mask_win, matrix, margin = self._windows(index)
         add_defects(lr_win, hr_win, mask_win, self.source, self.rng(index), self.scale,
                     self.make_lr, count=self.count, size_range=self.size_range,
                     shape=self.shape, region=(margin, margin, self.alpha, self.alpha))
@@ -352,7 +389,7 @@ class CleanHR(_TileCopies):
         super().__init__(pairs, alpha, copies, angle_step, seed, order)
 
     def sample(self, index: int) -> dict[str, np.ndarray]:
-        _lr_win, hr_win, matrix, _ = self._windows(index)
+        _lr_win, hr_win, _mask_win, matrix, _ = self._windows(index)
         side = self.alpha * self.scale
         return {"hr": warp_tile(hr_win, matrix, (side, side), order=self.order)}
 
@@ -417,9 +454,10 @@ class PairedPatches(SeededDataset):
         if self.geometric in ("none", "rot90flip"):
             lr = self.pairs.lr[image][top:top + p, left:left + p]
             hr = self.pairs.hr[image][s * top:s * (top + p), s * left:s * (left + p)]
+            mask = self.pairs.mask_region(image, s * top, s * left, s * p, s * p)
             if self.geometric == "rot90flip":
                 k = int(rng.integers(8))
-                lr, hr = dihedral(lr, k), dihedral(hr, k)
+                lr, hr, mask = dihedral(lr, k), dihedral(hr, k), dihedral(mask, k)
         else:
             if self.geometric == "rot16":
                 matrix = rotation(int(rng.integers(16)) * 2.0 * math.pi / 16)
@@ -428,8 +466,11 @@ class PairedPatches(SeededDataset):
             margin = context_margin(p, matrix, self.order)
             lr_win, hr_win = pair_windows(self.pairs.lr[image], self.pairs.hr[image], s,
                                           top, left, p, margin)
-            lr, hr, _ = warp_windows(lr_win, hr_win, None, matrix, p, s, order=self.order)
-        return {"lr": lr, "hr": hr, "mask": np.zeros(hr.shape, dtype=bool)}
+            mask_win = self.pairs.mask_region(image, s * top, s * left, s * p, s * p,
+                                              s * margin)
+            lr, hr, mask = warp_windows(lr_win, hr_win, mask_win, matrix, p, s,
+                                        order=self.order)
+        return {"lr": lr, "hr": hr, "mask": mask}
 
 
 class ZssrPasted(SeededDataset):
@@ -470,7 +511,7 @@ class ZssrPasted(SeededDataset):
         image, copy = divmod(index, self.n2 + 1)
         lr = self.pairs.lr[image].copy()
         hr = self.pairs.hr[image].copy()
-        mask = np.zeros(hr.shape, dtype=bool)
+        mask = self.pairs.mask_region(image, 0, 0, *hr.shape)
         if copy > 0:
             paste_crops(lr, hr, mask, self.source, rng, self.scale, self.make_lr,
                         n1=self.n1, sizes=self.sizes)

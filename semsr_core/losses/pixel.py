@@ -1,8 +1,15 @@
-"""Pixel losses: mean absolute and mean squared error between output and target."""
+"""Pixel losses: mean absolute and mean squared error between output and target.
+
+Both can weight the pixels of a defect mask more (``mask_weight``): a training sample's
+``"mask"`` marks pasted synthetic defects and, where the data folder has ``masks/``,
+the lab's (or the simulator's) annotated defects. With weight k, a masked pixel counts
+k times a background pixel and the loss is the weighted mean, so its scale stays that
+of the plain loss: rare structure is not averaged away by the background it sits in.
+"""
 
 from __future__ import annotations
 
-import torch.nn.functional as F
+import torch
 from torch import Tensor, nn
 
 from semsr_core.errors import ConfigError
@@ -18,17 +25,49 @@ def check_same_shape(sr: Tensor, hr: Tensor, loss_name: str) -> None:
         )
 
 
-class L1Loss(nn.Module):
-    """Mean absolute error, ``mean |sr − hr|`` over all elements."""
+class _PixelLoss(nn.Module):
+    name = ""
+    uses_mask = True  # the engine passes the sample's defect mask
 
-    def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
-        check_same_shape(sr, hr, "l1")
-        return F.l1_loss(sr, hr)
+    def __init__(self, mask_weight: float = 1.0):
+        super().__init__()
+        if not isinstance(mask_weight, int | float) or isinstance(mask_weight, bool) \
+                or mask_weight < 1:
+            raise ConfigError(f"{self.name}: mask_weight must be a number ≥ 1, not "
+                              f"{mask_weight!r}",
+                              hint="1 weights defect pixels like the background; 4 counts "
+                                   "each defect pixel four times.")
+        self.mask_weight = float(mask_weight)
+
+    def error(self, sr: Tensor, hr: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, sr: Tensor, hr: Tensor, mask: Tensor | None = None) -> Tensor:
+        check_same_shape(sr, hr, self.name)
+        error = self.error(sr, hr)
+        if mask is None or self.mask_weight == 1.0:
+            return error.mean()
+        if mask.shape != hr.shape:
+            raise ConfigError(f"{self.name}: the defect mask has shape {tuple(mask.shape)} "
+                              f"but the target has {tuple(hr.shape)}")
+        weight = 1.0 + (self.mask_weight - 1.0) * mask.to(error.dtype)
+        return (weight * error).sum() / weight.sum()
 
 
-class L2Loss(nn.Module):
-    """Mean squared error, ``mean (sr − hr)²`` over all elements."""
+class L1Loss(_PixelLoss):
+    """Mean absolute error, ``mean |sr − hr|``; with a mask and ``mask_weight`` k the
+    weighted mean ``Σ w·|sr − hr| / Σ w``, w = 1 + (k − 1)·mask."""
 
-    def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
-        check_same_shape(sr, hr, "l2")
-        return F.mse_loss(sr, hr)
+    name = "l1"
+
+    def error(self, sr: Tensor, hr: Tensor) -> Tensor:
+        return torch.abs(sr - hr)
+
+
+class L2Loss(_PixelLoss):
+    """Mean squared error, ``mean (sr − hr)²``; weighted by the mask as :class:`L1Loss`."""
+
+    name = "l2"
+
+    def error(self, sr: Tensor, hr: Tensor) -> Tensor:
+        return (sr - hr) ** 2

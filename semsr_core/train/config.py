@@ -270,7 +270,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
     A phase is addressed by index or by name: ``phases.gan.epochs=3`` or
     ``phases.1.epochs=3``. Missing tables are created, so a typo still reaches the
-    validator, which names it.
+    validator, which names it. A loss term written as a bare weight (``l1 = 1.0``)
+    becomes a table when a parameter is set: ``phases.pretrain.losses.l1.mask_weight=4``.
     """
     data = copy.deepcopy(raw)
     for item in overrides:
@@ -285,7 +286,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if isinstance(node, list):
                 node = _list_item(node, part, where)
             else:
-                if not isinstance(node.get(part, {}), dict | list):
+                current = node.get(part, {})
+                if i > 0 and parts[i - 1] == "losses" and isinstance(current, int | float):
+                    node[part] = current = {"weight": current}  # `l1 = 1.0`, a bare weight
+                if not isinstance(current, dict | list):
                     raise ConfigError(f"--set {key}: {where} is a value, not a table")
                 node = node.setdefault(part, {})
         last = parts[-1]

@@ -6,7 +6,10 @@ Layout of ``--data DIR`` (the output of ``semsr simulate`` and ``semsr align``):
   ``scale`` × LR) — the paired recipes;
 - ``DIR/hr/*.tif`` only (or images directly in ``DIR``) — LR is made from HR by the
   recipe's ``data.degradation``;
-- for ``pairing = "unpaired"`` recipes, ``DIR/lr`` and ``DIR/hr`` need not correspond.
+- for ``pairing = "unpaired"`` recipes, ``DIR/lr`` and ``DIR/hr`` need not correspond;
+- optional ``DIR/masks/<stem>.tif``: the pair's annotated defects at HR size (nonzero =
+  defect), as ``semsr simulate`` writes them. Samples carry them in ``"mask"``, where
+  ``l1``/``l2`` with ``mask_weight`` > 1 weight them more.
 
 Validation pairs come from ``--val DIR`` (same layout) or are split off by pair
 (``data.val_fraction``). Images are mapped to [0, 1] by their dtype range, as the
@@ -87,6 +90,29 @@ def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.
     return loaded
 
 
+def _read_mask(folder: Path, stem: str, hr_shape: tuple[int, int], scale: int
+               ) -> np.ndarray | None:
+    """The defect mask ``folder/<stem>.*`` of a pair (nonzero = defect, HR size), or
+    ``None`` where there is none. A mask up to ``scale − 1`` pixels larger than HR (HR
+    cropped to a multiple of the scale) is cropped the same way."""
+    from semsr_core.data.pairs import IMAGE_SUFFIXES
+    from semsr_core.io import read_stack
+
+    files = [folder / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES]
+    path = next((f for f in files if f.is_file()), None)
+    if path is None:
+        return None
+    with read_stack(path) as stack:
+        mask = np.asarray(stack[0])
+    extra = np.subtract(mask.shape[:2], hr_shape)
+    if mask.ndim != 2 or extra.min() < 0 or extra.max() >= scale:
+        raise InputError(f"the defect mask is {'×'.join(map(str, mask.shape))} but its HR "
+                         f"image is {hr_shape[0]}×{hr_shape[1]}", path=path,
+                         hint="A mask marks the defects of the HR image at its size "
+                              "(nonzero = defect); fix it or remove it from masks/.")
+    return mask[: hr_shape[0], : hr_shape[1]] != 0
+
+
 def _find(data_dir: Path, cfg: TrainConfig):
     lr_dir, hr_dir = data_dir / "lr", data_dir / "hr"
     if not data_dir.is_dir():
@@ -156,8 +182,9 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
     if d.generator_input == "zssr":  # [S1] §3.2: pix2pix learns from ZSSR-upscaled LR
         train = [(n, _zssr_upscale(lr, d.scale, d.zssr), hr) for n, lr, hr in train]
         scale = 1
+    masks = [_read_mask(data_dir / "masks", n, hr.shape, d.scale) for n, _, hr in train]
     pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=scale,
-                                      names=[n for n, _, _ in train])
+                                      names=[n for n, _, _ in train], masks=masks)
     real_set = None
     if d.defects is not None:
         if d.lr_patch != d.defects.alpha:
@@ -173,7 +200,8 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
     train_set = sets[0] if len(sets) == 1 else Concat(sets)
     summary = {"folder": str(data_dir), "train_pairs": [n for n, _, _ in train],
                "val_pairs": [n for n, _, _ in val], "samples_per_epoch": len(train_set),
-               "scale": d.scale, "unmatched": [str(u.path) for u in pairing.unmatched]}
+               "scale": d.scale, "unmatched": [str(u.path) for u in pairing.unmatched],
+               "defect_masks": sum(m is not None for m in masks)}
     return PreparedData(train_set, real_set,
                         [ValidationPair(n, lr, hr) for n, lr, hr in val], summary)
 

@@ -194,6 +194,61 @@ def test_zssr_pasting_keeps_the_original_and_pastes_into_the_copies(rng, bright_
                                       pairs.hr[index // 3][~mask])
 
 
+def _annotated_pairs(rng, n=2, lr_shape=(96, 96)) -> TrainingPairs:
+    """Pairs whose annotated defects are bright discs (HR 1.0) on a dark background
+    (≤ 0.5), so a sample's mask can be checked against its own HR."""
+    plain = _pairs(rng, n=n, lr_shape=lr_shape, high=0.5)
+    arrays, masks = [], []
+    yy, xx = np.mgrid[: plain.hr[0].shape[0], : plain.hr[0].shape[1]]
+    for hr in plain.hr:
+        mask = np.zeros(hr.shape, dtype=bool)
+        for cy, cx in rng.uniform(0, hr.shape[0], (12, 2)):
+            mask |= (yy - cy) ** 2 + (xx - cx) ** 2 < 14 ** 2
+        hr = np.where(mask, 1.0, hr).astype(np.float32)
+        arrays.append((_area(hr), hr))
+        masks.append(mask.astype(np.uint8) * 255)  # any nonzero value marks a defect
+    masks[0] = None  # the first pair has no annotation
+    return TrainingPairs.from_arrays(arrays, scale=SCALE, masks=masks)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: PairedPatches(p, patch=16, samples_per_image=8, geometric="none"),
+    lambda p: PairedPatches(p, patch=16, samples_per_image=8, geometric="rot90flip"),
+    lambda p: PairedPatches(p, patch=16, samples_per_image=8, geometric="stretch_shear"),
+    lambda p: RotatedTiles(p, alpha=32, n=4),
+    lambda p: SyntheticDefects(p, source=DefectSource.from_images(
+        [np.ones((200, 200), dtype=np.float32)]), degradation="area", alpha=32, beta=4),
+    lambda p: ZssrPasted(p, source=DefectSource.from_images(
+        [np.ones((200, 200), dtype=np.float32)]), degradation="area", n1=2, n2=1,
+        patch=24),
+], ids=["none", "rot90flip", "stretch_shear", "rot16", "defects", "zssr_paste"])
+def test_annotated_defect_masks_follow_the_hr_content_through_every_augmentation(rng, make):
+    pairs = _annotated_pairs(rng)
+    assert pairs.masks[0] is None and pairs.masks[1].dtype == bool
+    dataset = make(pairs)
+    both = either = 0
+    for index in range(len(dataset)):
+        item = dataset[index]
+        hr, mask = item["hr"][0].numpy(), item["mask"][0].numpy() > 0
+        bright = hr > 0.625  # between the background (≤ 0.5) and the defects (1)
+        image = index // 2 if isinstance(dataset, ZssrPasted) else dataset.locate(index)[0]
+        if image == 0:  # no annotation: only pasted content (bright) may be masked
+            if mask.any():
+                assert (hr[mask] > 0.625).mean() > 0.9
+            continue
+        # pasted content (value 1) is masked too: mask and bright pixels coincide
+        both += int((bright & mask).sum())
+        either += int((bright | mask).sum())
+    assert either > 0
+    assert both / either > 0.9  # intersection over union, pooled over the samples
+
+
+def test_a_mask_not_of_the_hr_size_is_refused_naming_the_pair(rng):
+    with pytest.raises(InputError, match="scan3.*mask"):
+        TrainingPairs.from_arrays([(rng.random((8, 8)), rng.random((32, 32)))], scale=4,
+                                  names=["scan3"], masks=[np.ones((8, 8))])
+
+
 def test_pairs_that_are_not_scale_times_larger_are_refused(rng):
     with pytest.raises(InputError, match="scan7"):
         TrainingPairs.from_arrays([(rng.random((30, 30)), rng.random((100, 120)))],

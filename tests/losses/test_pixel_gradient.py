@@ -17,6 +17,26 @@ def test_l1_and_l2_against_hand_values():
     assert L2Loss()(sr, hr).item() == pytest.approx((0 + 4 + 1 + 0) / 4)
 
 
+def test_mask_weight_counts_defect_pixels_k_times_in_a_weighted_mean():
+    sr = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    hr = torch.tensor([[[[1.0, 0.0], [4.0, 4.0]]]])
+    mask = torch.tensor([[[[0.0, 1.0], [0.0, 0.0]]]])  # the pixel with error 2 is a defect
+    # weights 1, 3, 1, 1: (0 + 3·2 + 1 + 0) / 6 and (0 + 3·4 + 1 + 0) / 6
+    assert L1Loss(mask_weight=3)(sr, hr, mask).item() == pytest.approx(7 / 6)
+    assert L2Loss(mask_weight=3)(sr, hr, mask).item() == pytest.approx(13 / 6)
+    # weight 1, or no mask: the plain mean
+    assert L1Loss(mask_weight=1)(sr, hr, mask).item() == pytest.approx(3 / 4)
+    assert L1Loss(mask_weight=3)(sr, hr).item() == pytest.approx(3 / 4)
+
+
+def test_mask_weight_below_one_or_a_mask_of_another_shape_is_refused():
+    with pytest.raises(ConfigError, match="mask_weight"):
+        L1Loss(mask_weight=0.5)
+    with pytest.raises(ConfigError, match="mask"):
+        L1Loss(mask_weight=2)(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4),
+                              torch.zeros(1, 1, 2, 2))
+
+
 def test_pixel_loss_refuses_output_of_another_size_with_a_hint():
     with pytest.raises(ConfigError, match="scale factor"):
         L1Loss()(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 16, 16))

@@ -58,6 +58,13 @@ def test_override_changes_a_value_and_is_validated():
     assert cfg.phases[1].losses["vgg"].weight == pytest.approx(0.5)
 
 
+
+def test_a_parameter_set_on_a_loss_given_as_a_bare_weight_keeps_its_weight():
+    assert load_config("en1").phases[0].losses["l1"].params() == {}  # `l1 = 1.0`
+    term = load_config("en1", ["phases.pretrain.losses.l1.mask_weight=4"]).phases[0].losses["l1"]
+    assert term.weight == 1.0 and term.params() == {"mask_weight": 4}
+
+
 @pytest.mark.parametrize(("override", "named"), [
     ("generator.blokcs=2", "generator.blokcs"),
     ("data.batch=\"many\"", "data.batch"),
