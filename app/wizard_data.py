@@ -151,6 +151,7 @@ class PairCheck:
     hr_pixel_size: float | None = None
     size: tuple[int, int] | None = None
     included: bool = False
+    mask_path: Path | None = None  # annotated defects: masks/<stem>.* next to hr/
 
 
 def _read_first(path: Path) -> tuple[np.ndarray, float | None]:
@@ -164,10 +165,15 @@ def check_pair(pair: Any, *, scale: int | None = None) -> PairCheck:
     """Align one pair (or read one HR image of HR-only data); a problem with the files
     becomes a "failed" check with the reason, never an exception."""
     from semsr_core.data.align import ALIGNED, FAILED, align_pair
-    from semsr_core.data.pairs import infer_scale
+    from semsr_core.data.pairs import MASKS_FOLDER, find_mask, infer_scale
 
     try:
         hr, hr_px = _read_first(pair.hr_path)
+        mask_path = find_mask(pair.hr_path.parent.parent / MASKS_FOLDER, pair.stem)
+        if mask_path is not None and _read_first(mask_path)[0].shape != hr.shape:
+            raise InputError(f"the defect mask is not the size of the HR image "
+                             f"({hr.shape[0]}×{hr.shape[1]})", path=mask_path,
+                             hint="Fix the mask or remove it from the masks folder.")
         if pair.lr_path is None:
             smallest = 16 * pair.scale
             if hr.ndim != 2 or min(hr.shape) < smallest:
@@ -177,7 +183,7 @@ def check_pair(pair: Any, *, scale: int | None = None) -> PairCheck:
                                  hint="Leave it out or use larger images.")
             return PairCheck(pair.stem, pair, READABLE, "LR is made by the degradation",
                              scale=pair.scale, hr_pixel_size=hr_px, size=hr.shape,
-                             included=True)
+                             included=True, mask_path=mask_path)
         lr, lr_px = _read_first(pair.lr_path)
         inferred = infer_scale(lr.shape, hr.shape, lr_px, hr_px, lr_path=pair.lr_path,
                                hr_path=pair.hr_path)
@@ -192,7 +198,7 @@ def check_pair(pair: Any, *, scale: int | None = None) -> PairCheck:
                      ncc_before=result.ncc_before, ncc_after=result.ncc_after,
                      shift=result.shift, result=result, lr_pixel_size=lr_px,
                      hr_pixel_size=hr_px, size=result.lr.shape,
-                     included=result.verdict == ALIGNED)
+                     included=result.verdict == ALIGNED, mask_path=mask_path)
 
 
 def check_pairs(pairs: list[Any], *, on_event: Any = None, cancel: Any = None
@@ -271,21 +277,25 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
     """Write the included pairs into ``out_dir/lr`` and ``out_dir/hr`` (OME-TIFF; the
     aligned crops, LR pixels never resampled) — or, for HR-only data, copy the included
     HR files into ``out_dir/hr`` — plus ``checks.json`` listing every pair, its verdict
-    and whether it was included. Returns ``out_dir``.
+    and whether it was included. A pair's annotated defects (``masks/<stem>.tif`` next
+    to its HR folder) go to ``out_dir/masks`` on the same grid as its HR. Returns
+    ``out_dir``.
 
-    ``replace`` empties ``lr/``, ``hr/`` and ``checks.json`` of an earlier call first.
+    ``replace`` empties ``lr/``, ``hr/``, ``masks/`` and ``checks.json`` of an earlier
+    call first.
 
     Raises:
         InputError: no pair is included.
         OutputError: ``out_dir`` already holds data and ``replace`` is false.
     """
-    from semsr_core.io import write_stack
+    from semsr_core.data.pairs import MASKS_FOLDER
+    from semsr_core.io import read_stack, write_stack
 
     out = Path(out_dir)
     chosen = [c for c in checks if c.included]
     if not chosen:
         raise InputError("no pair is included", hint="Tick at least one pair to train on.")
-    for folder in ("lr", "hr"):
+    for folder in ("lr", "hr", MASKS_FOLDER):
         if (out / folder).exists():
             if not replace:
                 raise OutputError("the folder already holds training data", path=out / folder,
@@ -302,8 +312,14 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
         rows.append(row)
         if not check.included:
             continue
+        mask_path = check.mask_path
+        if mask_path is not None:
+            (out / MASKS_FOLDER).mkdir(exist_ok=True)
+            row["mask_file"] = str(mask_path)
         if check.pair.lr_path is None:
             shutil.copy2(check.pair.hr_path, out / "hr" / check.pair.hr_path.name)
+            if mask_path is not None:
+                shutil.copy2(mask_path, out / MASKS_FOLDER / mask_path.name)
             continue
         if check.result is None:
             raise InputError(f"pair {check.stem!r} is included but was not aligned",
@@ -322,6 +338,12 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
         write_stack(out / "hr" / f"{check.stem}.tif", _writable(result.hr), pixel_size=hr_px,
                     metadata={**provenance, "source": str(check.pair.hr_path)},
                     protect=protect)
+        if mask_path is not None:  # the first slice, as the pair's images
+            with read_stack(mask_path) as masks:
+                carried = result.carry_hr_mask(masks[0], mask_path)
+            write_stack(out / MASKS_FOLDER / f"{check.stem}.tif", carried.astype(np.uint8),
+                        pixel_size=hr_px, metadata={**provenance, "source": str(mask_path)},
+                        protect=[*protect, mask_path])
     (out / "checks.json").write_text(json.dumps({"pairs": rows}, indent=2, default=str),
                                      encoding="utf-8")
     return out

@@ -453,6 +453,10 @@ def _add_align(p: argparse.ArgumentParser) -> None:
                    help="write only pairs judged aligned (default: suspicious ones too)")
     p.add_argument("--linear-contrast", action="store_true",
                    help="score with plain NCC instead of allowing a contrast/gamma gap")
+    p.add_argument("--masks", metavar="MASK_DIR",
+                   help="annotated defect masks drawn on the HR scans (<stem>.tif, nonzero = "
+                        "defect), carried through the same crop into OUT/masks/ (default: "
+                        "the masks folder next to HR_DIR, if there is one)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results of an earlier run in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -474,13 +478,14 @@ def _run_align(args: argparse.Namespace) -> int:
             min_peak_ratio=args.min_peak_ratio,
             contrast_degree=1 if args.linear_contrast else 3,
             keep_suspicious=not args.exclude_suspicious, overwrite=args.overwrite,
-            on_event=progress)
+            masks_dir=args.masks, on_event=progress)
     finally:
         progress.close()
     c = report["counts"]
     print(f"{c['aligned']} aligned, {c['suspicious']} suspicious, {c['failed']} failed, "
           f"{c['unpaired']} unpaired; {c['written']} pair(s) written to {args.output} "
-          f"(see report.csv and overlays/)")
+          + (f"with {c['masks']} defect mask(s) " if "masks" in c else "")
+          + "(see report.csv and overlays/)")
     return 0
 
 

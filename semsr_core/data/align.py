@@ -108,6 +108,29 @@ class AlignmentResult:
     lr_box: tuple[int, int, int, int]
     lr: np.ndarray = field(repr=False)
     hr: np.ndarray = field(repr=False)
+    centre: tuple[float, float] = (0.0, 0.0)  # of the geometry, HR pixels
+    hr_shape: tuple[int, int] = (0, 0)  # of the HR image that was aligned
+
+    def carry_hr_mask(self, mask: np.ndarray, path: str | PathLike | None = None
+                      ) -> np.ndarray:
+        """A mask drawn on the input HR image (nonzero = set; e.g. annotated defects)
+        through the same crop and geometry as :attr:`hr`: a boolean array of its shape.
+
+        Raises:
+            InputError: the mask is not the size of the HR image (naming ``path``).
+            ValueError: the alignment failed (there is no crop).
+        """
+        if self.verdict == FAILED:
+            raise ValueError("a failed alignment has no crop to carry a mask through")
+        mask = np.asarray(mask)
+        if mask.shape != tuple(self.hr_shape):
+            raise InputError(f"the mask is {'×'.join(map(str, mask.shape))} but its HR image "
+                             f"is {self.hr_shape[0]}×{self.hr_shape[1]}", path=path,
+                             hint="A mask marks the HR image's pixels at its size.")
+        carried = _resample_hr((mask != 0).astype(np.float32), self.lr_box, self.scale,
+                               self.shift, self.rotation, self.scale_factor, self.centre,
+                               order=1)
+        return carried >= 0.5
 
     def summary(self) -> dict[str, Any]:
         """The per-pair numbers for a report (no arrays)."""
@@ -397,7 +420,8 @@ def _lr_box(lr_shape, hr_shape, scale, shift, rotation, scale_factor, centre):
     return r0, r0, c0, c0
 
 
-def _resample_hr(hr: np.ndarray, box, scale, shift, rotation, scale_factor, centre):
+def _resample_hr(hr: np.ndarray, box, scale, shift, rotation, scale_factor, centre,
+                 order: int = 3):
     """HR sampled on the upscaled grid of the LR crop ``box`` under the found geometry."""
     r0, r1, c0, c1 = box
     mat = _rotation_matrix(rotation) * scale_factor
@@ -405,7 +429,7 @@ def _resample_hr(hr: np.ndarray, box, scale, shift, rotation, scale_factor, cent
     origin = np.array([scale * r0, scale * c0], dtype=np.float64)
     offset = c + mat @ (origin - c) + np.asarray(shift, dtype=np.float64)
     shape = (scale * (r1 - r0), scale * (c1 - c0))
-    return ndimage.affine_transform(hr, mat, offset=offset, output_shape=shape, order=3,
+    return ndimage.affine_transform(hr, mat, offset=offset, output_shape=shape, order=order,
                                     mode="nearest")
 
 
@@ -602,7 +626,8 @@ def align_pair(
         scale=scale, shift=shift, rotation=rotation, scale_factor=factor,
         ncc_before=ncc_before, ncc_after=ncc_after, peak_ratio=float(peak_ratio),
         verdict=verdict, reason=reason, lr_box=box,
-        lr=np.asarray(lr)[r0:r1, c0:c1].copy(), hr=_to_dtype(hr_crop, hr_dtype))
+        lr=np.asarray(lr)[r0:r1, c0:c1].copy(), hr=_to_dtype(hr_crop, hr_dtype),
+        centre=(float(centre[0]), float(centre[1])), hr_shape=tuple(hr_f.shape))
 
 
 def _check_settings(threshold, fail_threshold, min_peak_ratio, contrast_degree, max_shift,
@@ -645,7 +670,7 @@ def _unaligned(lr, hr, scale, ncc_before, reason, *, shift=(0.0, 0.0),
 REPORT_COLUMNS = (
     "stem", "verdict", "reason", "written", "lr_file", "hr_file", "scale", "shift_y",
     "shift_x", "rotation_deg", "scale_factor", "ncc_before", "ncc_after", "peak_ratio",
-    "lr_crop", "lr_size", "hr_size", "overlay",
+    "lr_crop", "lr_size", "hr_size", "overlay", "mask",
 )
 
 #: Largest side of one panel of an overlay PNG, in pixels.
@@ -730,6 +755,7 @@ def align_folder(
     contrast_degree: int = 3,
     keep_suspicious: bool = True,
     overwrite: bool = False,
+    masks_dir: str | PathLike | None = None,
     on_event: EventCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
@@ -745,6 +771,9 @@ def align_folder(
     * ``lr/<stem>.tif`` and ``hr/<stem>.tif``: the cropped pairs (OME-TIFF, input dtype,
       LR pixel size kept, HR pixel size = LR pixel size / scale), for pairs whose verdict
       is "aligned", and "suspicious" too when ``keep_suspicious``;
+    * ``masks/<stem>.tif``: a written pair's annotated defects (``masks_dir/<stem>.*``,
+      drawn on HR; by default the ``masks`` folder next to ``hr_dir`` when there is one)
+      carried through the same crop and geometry as HR, 0/1 uint8;
     * ``overlays/<stem>.png``: upscaled LR (magenta) over HR (green), before | after;
     * ``report.csv`` and ``report.json``: one row per pair (verdict, reason, shift,
       rotation, scale factor, NCC before/after, …), files without a partner as
@@ -761,17 +790,23 @@ def align_folder(
             ``overwrite``).
         Cancelled: ``cancel`` was set; files already written stay, the report is not.
     """
-    from semsr_core.data.pairs import find_pairs
+    from semsr_core.data.pairs import MASKS_FOLDER, find_pairs
 
     _check_settings(threshold, fail_threshold, min_peak_ratio, contrast_degree, max_shift,
                     max_rotation, scale_search)
     out = Path(out_dir)
+    if masks_dir is None and (Path(hr_dir).parent / MASKS_FOLDER).is_dir():
+        masks_dir = Path(hr_dir).parent / MASKS_FOLDER
+    if masks_dir is not None and not Path(masks_dir).is_dir():
+        raise InputError("no such masks folder", path=masks_dir,
+                         hint="Give the folder that holds <stem>.tif defect masks.")
     _check_out_dir(out, [Path(lr_dir), Path(hr_dir)], overwrite)
     pairing = find_pairs(lr_dir, hr_dir, rule=rule)
-    for folder in ("lr", "hr", "overlays"):
+    for folder in ("lr", "hr", "overlays") + ((MASKS_FOLDER,) if masks_dir else ()):
         (out / folder).mkdir(parents=True, exist_ok=True)
     settings = {
         "lr_dir": str(lr_dir), "hr_dir": str(hr_dir), "rule": rule, "scale": scale,
+        "masks_dir": None if masks_dir is None else str(masks_dir),
         "max_shift": max_shift, "max_rotation": max_rotation, "scale_search": scale_search,
         "threshold": threshold, "fail_threshold": fail_threshold,
         "min_peak_ratio": min_peak_ratio, "contrast_degree": contrast_degree,
@@ -786,7 +821,7 @@ def align_folder(
     for done, pair in enumerate(pairing.pairs, start=1):
         check_cancel(cancel)
         for row in _align_file_pair(pair, out, scale, options, keep_suspicious, overwrite,
-                                    cancel):
+                                    cancel, masks_dir):
             rows.append(row)
             if not row["written"]:
                 emit(on_event, EventKind.MESSAGE, level="warning",
@@ -802,6 +837,8 @@ def align_folder(
     counts = {v: sum(r["verdict"] == v for r in rows)
               for v in (ALIGNED, SUSPICIOUS, FAILED, UNPAIRED)}
     counts["written"] = sum(bool(r["written"]) for r in rows)
+    if masks_dir is not None:
+        counts["masks"] = sum(bool(r.get("mask")) for r in rows)
     report = {"settings": settings, "counts": counts, "pairs": rows}
     _write_bytes_atomic(out / "report.json",
                         json.dumps(report, indent=2, allow_nan=False).encode())
@@ -814,10 +851,31 @@ def align_folder(
     return report
 
 
+def _read_masks(masks_dir, stem: str, hr_stack) -> tuple[Path | None, list | None]:
+    """The mask file of pair ``stem`` and its slices (one per slice of ``hr_stack``, of
+    its size), or Nones when there is none."""
+    from semsr_core.data.pairs import find_mask
+    from semsr_core.io import read_stack
+
+    path = find_mask(masks_dir, stem)
+    if path is None:
+        return None, None
+    with read_stack(path) as stack:
+        masks = [np.asarray(stack[z]) for z in range(len(stack))]
+    hr_shape = tuple(hr_stack.shape[-2:])
+    if len(masks) != len(hr_stack) or any(m.shape != hr_shape for m in masks):
+        raise InputError(f"the mask file holds {len(masks)} slice(s) of "
+                         f"{'×'.join(map(str, masks[0].shape))} but the HR file "
+                         f"{len(hr_stack)} of {hr_shape[0]}×{hr_shape[1]}", path=path,
+                         hint="Give one mask slice per HR slice, at the HR size.")
+    return path, masks
+
+
 def _align_file_pair(pair, out: Path, scale, options, keep_suspicious: bool,
-                     overwrite: bool, cancel: CancelToken | None) -> list[dict[str, Any]]:
+                     overwrite: bool, cancel: CancelToken | None, masks_dir=None
+                     ) -> list[dict[str, Any]]:
     """Align one pair of files (every slice of a stack); the report rows."""
-    from semsr_core.data.pairs import infer_scale
+    from semsr_core.data.pairs import MASKS_FOLDER, infer_scale
     from semsr_core.io import read_stack, write_stack
 
     base = {"lr_file": str(pair.lr_path), "hr_file": str(pair.hr_path), "written": False,
@@ -831,6 +889,10 @@ def _align_file_pair(pair, out: Path, scale, options, keep_suspicious: bool,
             return [{**base, "stem": pair.stem, "verdict": FAILED,
                      "reason": f"the LR file has {len(lr_stack)} slices but the HR file "
                                f"{len(hr_stack)}"}]
+        try:
+            mask_path, masks = _read_masks(masks_dir, pair.stem, hr_stack)
+        except InputError as exc:  # a bad mask excludes its pair, visibly
+            return [{**base, "stem": pair.stem, "verdict": FAILED, "reason": str(exc)}]
         rows = []
         for z in range(len(lr_stack)):
             check_cancel(cancel)
@@ -869,10 +931,16 @@ def _align_file_pair(pair, out: Path, scale, options, keep_suspicious: bool,
                 write_stack(hr_out, _writable(result.hr), pixel_size=hr_px,
                             metadata={**provenance, "source": str(pair.hr_path)},
                             protect=protect, overwrite=overwrite)
+                if masks is not None:
+                    carried = result.carry_hr_mask(masks[z], mask_path).astype(np.uint8)
+                    write_stack(out / MASKS_FOLDER / f"{stem}.tif", carried, pixel_size=hr_px,
+                                metadata={**provenance, "source": str(mask_path)},
+                                protect=[*protect, mask_path], overwrite=overwrite)
+                    row["mask"] = str(mask_path)
                 row["written"] = True
             else:
-                for stale in (lr_out, hr_out):  # from an earlier run with other settings
-                    stale.unlink(missing_ok=True)
+                for stale in (lr_out, hr_out, out / MASKS_FOLDER / f"{stem}.tif"):
+                    stale.unlink(missing_ok=True)  # from an earlier run with other settings
             rows.append(row)
         return rows
 

@@ -32,6 +32,18 @@ from semsr_core.errors import ConfigError, InputError
 #: File name endings that are considered images when pairing folders.
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
+#: The folder next to ``hr/`` that holds a pair's annotated defects, ``masks/<stem>.tif``.
+MASKS_FOLDER = "masks"
+
+
+def find_mask(folder: str | PathLike | None, stem: str) -> Path | None:
+    """The defect mask of the pair ``stem`` in ``folder`` (any image ending), or None."""
+    if folder is None:
+        return None
+    candidates = (Path(folder) / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES)
+    return next((path for path in candidates if path.is_file()), None)
+
+
 #: Relative tolerance between the size ratio and the integer scale (fields of view of
 #: unaligned scans differ a little).
 SIZE_TOLERANCE = 0.15

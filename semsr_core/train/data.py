@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from semsr_core.data.pairs import Pair, find_pairs, pairs_from_hr, split_pairs
+from semsr_core.data.pairs import MASKS_FOLDER, Pair, find_pairs, pairs_from_hr, split_pairs
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.io.intensity import to_unit_range
 from semsr_core.train.config import TrainConfig
@@ -95,11 +95,10 @@ def _read_mask(folder: Path, stem: str, hr_shape: tuple[int, int], scale: int
     """The defect mask ``folder/<stem>.*`` of a pair (nonzero = defect, HR size), or
     ``None`` where there is none. A mask up to ``scale − 1`` pixels larger than HR (HR
     cropped to a multiple of the scale) is cropped the same way."""
-    from semsr_core.data.pairs import IMAGE_SUFFIXES
+    from semsr_core.data.pairs import find_mask
     from semsr_core.io import read_stack
 
-    files = [folder / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES]
-    path = next((f for f in files if f.is_file()), None)
+    path = find_mask(folder, stem)
     if path is None:
         return None
     with read_stack(path) as stack:
@@ -182,7 +181,7 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
     if d.generator_input == "zssr":  # [S1] §3.2: pix2pix learns from ZSSR-upscaled LR
         train = [(n, _zssr_upscale(lr, d.scale, d.zssr), hr) for n, lr, hr in train]
         scale = 1
-    masks = [_read_mask(data_dir / "masks", n, hr.shape, d.scale) for n, _, hr in train]
+    masks = [_read_mask(data_dir / MASKS_FOLDER, n, hr.shape, d.scale) for n, _, hr in train]
     pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=scale,
                                       names=[n for n, _, _ in train], masks=masks)
     real_set = None

@@ -282,3 +282,44 @@ def test_a_cancelled_folder_alignment_stops_without_a_report(tmp_path):
     with pytest.raises(Cancelled):
         align_folder(tmp_path / "lr", tmp_path / "hr", tmp_path / "out", cancel=token)
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_semsr_align_carries_defect_masks_through_the_same_crop(tmp_path, capsys):
+    """Masks next to hr/ (drawn on the unaligned HR scans) come out on the aligned HR
+    grid: they mark the same defects as the simulator's mask at the found crop."""
+    from semsr_core.io import read_stack, write_stack
+
+    margin, size = 32, 224
+    sim = simulate_pair(41, size=size + 2 * margin, scale=SCALE, defect_rate=6.0, drift=0.0)
+    shift = np.array([7.3, -5.6])
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    coords = [yy + margin - shift[0], xx + margin - shift[1]]
+    hr = ndimage.map_coordinates(sim.hr.astype(float), coords, order=3)
+    hr_mask = ndimage.map_coordinates((sim.mask > 0).astype(float), coords, order=1) >= 0.5
+    m = margin // SCALE
+    lr = sim.lr[m:m + size // SCALE, m:m + size // SCALE]
+    for sub, image in (("lr", lr), ("hr", hr), ("masks", hr_mask.astype(np.uint8) * 255)):
+        (tmp_path / "scans" / sub).mkdir(parents=True)
+        write_stack(tmp_path / "scans" / sub / "wafer.tif", np.asarray(image, np.float32)
+                    if sub != "masks" else image)
+    write_stack(tmp_path / "scans" / "lr" / "bad.tif", lr.astype(np.float32))
+    write_stack(tmp_path / "scans" / "hr" / "bad.tif", hr.astype(np.float32))
+    write_stack(tmp_path / "scans" / "masks" / "bad.tif", np.ones((10, 10), np.uint8))
+    out = tmp_path / "aligned"
+
+    assert main(["align", str(tmp_path / "scans" / "lr"), str(tmp_path / "scans" / "hr"),
+                 "-o", str(out), "--quiet"]) == 0
+
+    assert "with 1 defect mask(s)" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    rows = {row["stem"]: row for row in report["pairs"]}
+    assert rows["bad"]["verdict"] == "failed" and "bad.tif" in rows["bad"]["reason"]
+    assert rows["wafer"]["mask"].endswith("wafer.tif") and report["counts"]["masks"] == 1
+    carried = np.asarray(read_stack(out / "masks" / "wafer.tif")[0]) > 0
+    hr_out = np.asarray(read_stack(out / "hr" / "wafer.tif")[0])
+    assert carried.shape == hr_out.shape
+    r0, _, c0, _ = (int(v) for v in rows["wafer"]["lr_crop"].split())
+    top, left = SCALE * (m + r0), SCALE * (m + c0)
+    expected = sim.mask[top:top + carried.shape[0], left:left + carried.shape[1]] > 0
+    assert expected.sum() > 500  # the crop holds defects
+    assert (carried & expected).sum() / (carried | expected).sum() > 0.85
