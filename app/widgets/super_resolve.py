@@ -296,7 +296,8 @@ class SuperResolvePanel(QWidget):
         if index < 0 or current == OPEN_MODEL:
             index = 0 if self.model_combo.count() > 1 else -1
             if not user_models:  # the lab's own models first, else the default model
-                index = max(index, self.model_combo.findText(DEFAULT_MODEL, Qt.MatchStartsWith))
+                index = max(index, self.model_combo.findText(f"{DEFAULT_MODEL} — ",
+                                                             Qt.MatchStartsWith))
         self.model_combo.setCurrentIndex(index)
         self._model_index = index
         self.model_combo.blockSignals(False)

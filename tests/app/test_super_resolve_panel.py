@@ -168,7 +168,9 @@ def test_run_waits_for_a_model_and_a_source(make_napari_viewer, monkeypatch, tmp
 
 def test_the_bundled_default_model_is_offered_first(make_napari_viewer):
     _viewer, panel = _panel(make_napari_viewer, None)
-    assert panel.model_combo.currentText().startswith("default-x4")
+    # default-x4 itself, not another bundled model whose name starts the same
+    assert panel.model_combo.currentText().startswith("default-x4 — ")
+    assert panel.model_combo.currentData().endswith("default-x4.semsr")
     assert not panel.run_button.isEnabled()  # still no image to super-resolve
     assert "image" in panel.status.text().lower()
 
