@@ -1,7 +1,8 @@
 """Train the bundled default models with semsr's own engine on simulated SEM data.
 
     .venv/bin/python benchmarks/train_defaults.py NAME [--minutes 35] [--device cpu]
-        [--init MODEL] [--work DIR]   # with an existing DIR: continue that run
+        [--init MODEL] [--mask-weight K] [--set KEY=VALUE]... [--out FILE]
+        [--work DIR]   # with an existing DIR: continue that run
 
 The models and how they are made (each line one command; ``--init`` names the model a
 stage starts from, see ``generator.init``):
@@ -9,6 +10,11 @@ stage starts from, see ``generator.init``):
     default-x4-base   L1 phase of en1 on a 2×32 RRDBNet, varied simulated pairs (40 min)
     default-x4        default-x4-base fine-tuned with L1 on the synthetic-defect
                       augmentation of [S0] and defect-rich pairs      --init default-x4-base
+    default-x4-defects      the same, with the simulator's defect masks and the L1 loss
+                      weighting masked pixels (--mask-weight)   --init <default-x4 stage>
+    default-x4-masks-plain  L1 on plain patches of the defect-rich pairs, weighting the
+                      simulated defects' pixels (--mask-weight)   --init <earlier stage>
+                      (the stages bundled as default-x4: resources/models/README.md)
     default-x4-gan    default-x4 trained on en1_defects' adversarial phase (RaGAN,
                       PatchGAN-34, synthetic defects), without the VGG term  --init default-x4
     default-x2        ×2, L1 with synthetic defects on defect-rich pairs, from scratch
@@ -21,7 +27,8 @@ use a plain degradation of the HR scan (bicubic, crappify, area) instead of the
 simulated fast scan. Validation pairs come from seeds never used for training
 (and different from those of resources/sample and of the held-out evaluation set).
 A bundled model goes to resources/models/<name>.semsr with its card (recipe, data,
-steps, time, figures); an intermediate stage (``default-x4-base``) to the work folder.
+steps, time, figures); an intermediate stage (``default-x4-base``) to the work folder;
+with ``--out`` any stage goes to that file instead (candidates to compare).
 """
 
 from __future__ import annotations
@@ -81,6 +88,34 @@ MODELS = {
                     "term (benchmarks/default_x4_gan.toml)",
         overrides=["phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
                    "train.checkpoint_every=100"]),
+    # fidelity model, stage 4 (bundled as default-x4): the stage-2 data again, now with
+    # the simulator's defect masks, and the L1 loss weighting masked pixels (simulated
+    # and pasted defects) `mask_weight` times; the learning rate annealed
+    "default-x4-defects": dict(
+        train_seed=200000, bundle_as="default-x4",
+        recipe="en1_defects", scale=4, bundle=True, defect_rate=(2.0, 6.0), init=True,
+        description="×4 fidelity model (L1-led): the L1 phase of the EN1 recipes on a "
+                    "laptop-sized RRDBNet, fine-tuned on synthetic defects with the "
+                    "defect pixels weighted more",
+        overrides=[*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16",
+                   "data.defects.alpha=32", "data.defects.beta=4", "optimizer.lr=1e-4",
+                   "schedule.type=\"cosine\"", "schedule.eta_min=1e-6",
+                   "phases.pretrain.losses.l1.mask_weight={mask_weight}",
+                   "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
+                   "train.validate_every_epochs={every}", "train.checkpoint_every=100"]),
+    # fidelity model, stages 5-6 (bundled as default-x4): plain patches of the same data,
+    # the L1 loss weighting the simulator's defect masks; a lower learning rate, annealed
+    "default-x4-masks-plain": dict(
+        train_seed=200000, bundle_as="default-x4",
+        recipe="en1", scale=4, bundle=True, defect_rate=(2.0, 6.0), init=True,
+        description="×4 fidelity model (L1-led): the L1 phase of the EN1 recipes on a "
+                    "laptop-sized RRDBNet, fine-tuned with the defect pixels weighted more",
+        overrides=[*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16",
+                   "data.augment=[\"rot90flip\"]", "optimizer.lr=1e-4",
+                   "schedule.type=\"cosine\"", "schedule.eta_min=1e-6",
+                   "phases.pretrain.losses.l1.mask_weight={mask_weight}",
+                   "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
+                   "train.validate_every_epochs={every}", "train.checkpoint_every=100"]),
     # ×2 fidelity model: L1 on synthetic defects and defect-rich pairs, from scratch
     "default-x2": dict(
         train_seed=400000,
@@ -96,8 +131,8 @@ MODELS = {
 def simulate_varied(out: Path, count: int, seed0: int, scale: int, size: int,
                     defect_rate: tuple[float, float] = (0.5, 3.0)) -> dict:
     rng = np.random.default_rng(seed0)
-    (out / "lr").mkdir(parents=True)
-    (out / "hr").mkdir(parents=True)
+    for folder in ("lr", "hr", "masks"):
+        (out / folder).mkdir(parents=True)
     looks = []
     for i in range(count):
         seed = seed0 + i
@@ -113,9 +148,10 @@ def simulate_varied(out: Path, count: int, seed0: int, scale: int, size: int,
             drift=float(rng.uniform(0.0, 0.3)))
         pair = simulate_pair(seed, **options)
         name = f"sim_{seed:06d}.tif"
-        for folder, image, pixel in (("lr", pair.lr, pair.lr_pixel_size),
-                                     ("hr", pair.hr, pair.hr_pixel_size)):
-            write_stack(out / folder / name, _uint16(image), pixel_size=pixel)
+        for folder, image, pixel in (("lr", _uint16(pair.lr), pair.lr_pixel_size),
+                                     ("hr", _uint16(pair.hr), pair.hr_pixel_size),
+                                     ("masks", pair.mask, pair.hr_pixel_size)):
+            write_stack(out / folder / name, image, pixel_size=pixel)
         looks.append({"seed": seed, **options})
     return {"pairs": count, "first_seed": seed0, "hr_size": size,
             "defect_rate": list(defect_rate), "looks": looks}
@@ -133,6 +169,9 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=80)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--init", help="model (name or file) this stage starts from")
+    ap.add_argument("--mask-weight", type=float, default=4.0,
+                    help="weight of defect pixels in the L1 loss (the stages that use it)")
+    ap.add_argument("--out", help="write the model here instead (no bundling)")
     ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                     help="further recipe overrides, as `semsr train --set` (repeatable)")
     ap.add_argument("--work", help="keep data and run here (default: a temp folder); "
@@ -143,7 +182,8 @@ def main() -> None:
     if spec.get("init") and not args.init:
         ap.error(f"{args.name} starts from another model: give --init (see the docstring)")
     work = Path(args.work or tempfile.mkdtemp(prefix=f"semsr_{args.name}_"))
-    sets = [s.format(epochs=args.epochs, every=5) for s in spec["overrides"]] + args.extra
+    sets = [s.format(epochs=args.epochs, every=5, mask_weight=args.mask_weight)
+            for s in spec["overrides"]] + args.extra
     if args.init:
         sets.append(f"generator.init=\"{args.init}\"")
     started = time.monotonic()
@@ -162,9 +202,12 @@ def main() -> None:
     minutes = (time.monotonic() - started) / 60
     model = load_model(result.model_path)
     card = model.card
-    card.name = args.name
+    name = spec.get("bundle_as", args.name)
+    card.name = name
     card.description = f"semsr default {spec['description']}, trained on varied simulated SEM data"
-    card.training["data"] = {"simulated_train": {k: v for k, v in data_info.items()
+    engine_data = card.training.get("data", {})
+    card.training["data"] = {"defect_masks": engine_data.get("defect_masks", 0),
+                             "simulated_train": {k: v for k, v in data_info.items()
                                                  if k != "looks"},
                              "simulated_val": {k: v for k, v in val_info.items()
                                                if k != "looks"},
@@ -176,13 +219,18 @@ def main() -> None:
                                 f"--minutes {args.minutes} --epochs {args.epochs} "
                                 f"--pairs {args.pairs}"
                                 + (f" --init {args.init}" if args.init else "")
+                                + (f" --mask-weight {args.mask_weight:g}"
+                                   if any("mask_weight" in o for o in spec["overrides"])
+                                   else "")
                                 + "".join(f" --set '{e}'" for e in args.extra))
     card.training["overrides"] = sets
     card.training["minutes_this_session"] = round(minutes, 1)
-    if spec["bundle"]:
-        dest = resource_path("models", f"{args.name}.semsr")
+    if args.out:
+        dest = Path(args.out)
+    elif spec["bundle"]:
+        dest = resource_path("models", f"{name}.semsr")
     else:
-        dest = work / f"{args.name}.semsr"
+        dest = work / f"{name}.semsr"
     dest.parent.mkdir(parents=True, exist_ok=True)
     model.save(dest)
     print(json.dumps({"model": str(dest), "status": result.status, "steps": result.step,
