@@ -27,7 +27,7 @@ from semsr_core.train.api import run_summary
 
 RUNS = {
     "n1_reduced": ["generator.features=32", "generator.growth=16", "generator.blocks=1",
-                   "discriminators.d.input_size=128", "data.lr_patch=32", "data.batch=8",
+                   "discriminators.d.input_size=128", "data.lr_patch=32",
                    "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
                    "train.export=\"best\""],
     "wgangp_sr": ["generator.features=32", "generator.blocks=4",
@@ -113,12 +113,19 @@ def main() -> None:
             "val_last_gain_db": round(last["psnr"] - last["psnr_bicubic"], 3),
             "val_gains_db": [round(v["psnr"] - v["psnr_bicubic"], 2) for v in validations],
             "train_pairs": f"{args.pairs} × {args.size}²", "overrides": sets,
+            "threads": torch.get_num_threads(),
         }
         print(recipe, results[recipe], flush=True)
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, " \
-              f"torch {torch.__version__}, device {args.device}"
-    Path(args.out + ".json").write_text(json.dumps({"machine": machine, "results": results},
-                                                   indent=2))
+    machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, " \
+              f"device {args.device}"
+    write_report(args.out, machine, results)
+
+
+def write_report(out: str, machine: str, results: dict) -> None:
+    """``out``.json with the results, and ``out``.md with their table followed by the
+    hand-written notes of ``out``.notes.md (kept across runs)."""
+    Path(out + ".json").write_text(json.dumps({"machine": machine, "results": results},
+                                              indent=2))
     lines = ["# Learning is real: validation PSNR gain over bicubic", "",
              f"Machine: {machine}. Data: simulated training pairs (seed 100; count × HR side "
              "in the table), 8 validation pairs (seed 900) that choose the exported weights "
@@ -127,15 +134,20 @@ def main() -> None:
              "`python benchmarks/train_gain.py --minutes M "
              "[--recipes R] [--pairs N --size S]`; epochs sized by a 2-epoch trial so that "
              "each schedule completes within M minutes.", "",
-             "| recipe | train pairs | steps | minutes | test PSNR (dB) | bicubic (dB) "
-             "| test gain (dB) | SSIM | bicubic SSIM | validation gains during the run (dB) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| recipe | train pairs | CPU threads | steps | minutes | test PSNR (dB) "
+             "| bicubic (dB) | test gain (dB) | SSIM | bicubic SSIM "
+             "| validation gains during the run (dB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for recipe, r in results.items():
-        lines.append(f"| {recipe} | {r.get('train_pairs', '16 × 256²')} | {r['steps']} | "
+        lines.append(f"| {recipe} | {r.get('train_pairs', '16 × 256²')} | "
+                     f"{r.get('threads', '?')} | {r['steps']} | "
                      f"{r['minutes']} | {r['psnr']} | {r['psnr_bicubic']} | {r['gain_db']:+} "
                      f"| {r['ssim']} | {r['ssim_bicubic']} | "
                      f"{', '.join(f'{g:+.2f}' for g in r.get('val_gains_db', []))} |")
-    Path(args.out + ".md").write_text("\n".join(lines) + "\n")
+    notes = Path(out + ".notes.md")
+    if notes.is_file():
+        lines += ["", notes.read_text().rstrip()]
+    Path(out + ".md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
