@@ -47,14 +47,16 @@ def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
     ensure_plugin_registered()
     if viewer is None:
         viewer = napari.Viewer(title="semsr", show=show)
+    opened = []
     for path in files:
         try:
             layers = read_sem(str(path))
         except SemsrError as exc:
             show_error(str(exc))
             continue
-        for data, kwargs, _kind in layers:
-            viewer.add_image(data, **kwargs)
+        opened += [viewer.add_image(data, **kwargs) for data, kwargs, _kind in layers]
+    if opened:  # the first file given is the one to work on (semsr demo: LR, SR, HR)
+        viewer.layers.selection.active = opened[0]
     panel = SuperResolvePanel(viewer)
     monitor = TrainingMonitor(viewer, on_model=panel.add_model_file)
     window = viewer.window

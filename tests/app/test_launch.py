@@ -44,6 +44,15 @@ def test_gui_opens_files_docks_panel_and_reports_unreadable_files(
 
 
 @needs_display
+def test_the_first_file_opened_is_the_one_to_super_resolve(make_napari_viewer):
+    """`semsr demo` opens LR, SR and HR: Run must enlarge the LR, not the last layer."""
+    lr, hr = (resource_path("sample", f"sem_stack_{k}.tif") for k in ("lr", "hr"))
+    viewer, panel = open_viewer([lr, hr], viewer=make_napari_viewer())
+    assert [layer.name for layer in viewer.layers] == ["sem_stack_lr", "sem_stack_hr"]
+    assert panel.layer_combo.currentText() == "sem_stack_lr"
+
+
+@needs_display
 def test_napari_plugins_menu_opens_the_panel(make_napari_viewer):
     from semsr_app.launch import ensure_plugin_registered
 
