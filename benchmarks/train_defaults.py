@@ -104,7 +104,8 @@ MODELS = {
                    "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
                    "train.validate_every_epochs={every}", "train.checkpoint_every=100"]),
     # fidelity model, stages 5-6 (bundled as default-x4): plain patches of the same data,
-    # the L1 loss weighting the simulator's defect masks; a lower learning rate, annealed
+    # the L1 loss weighting the simulator's defect masks, the learning rate annealed (the
+    # bundled stages start it lower: --set 'optimizer.lr=5e-5')
     "default-x4-masks-plain": dict(
         train_seed=200000, bundle_as="default-x4",
         recipe="en1", scale=4, bundle=True, defect_rate=(2.0, 6.0), init=True,
