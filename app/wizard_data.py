@@ -165,15 +165,13 @@ def check_pair(pair: Any, *, scale: int | None = None) -> PairCheck:
     """Align one pair (or read one HR image of HR-only data); a problem with the files
     becomes a "failed" check with the reason, never an exception."""
     from semsr_core.data.align import ALIGNED, FAILED, align_pair
-    from semsr_core.data.pairs import MASKS_FOLDER, find_mask, infer_scale
+    from semsr_core.data.pairs import MASKS_FOLDER, find_mask, infer_scale, read_mask
 
     try:
         hr, hr_px = _read_first(pair.hr_path)
         mask_path = find_mask(pair.hr_path.parent.parent / MASKS_FOLDER, pair.stem)
-        if mask_path is not None and _read_first(mask_path)[0].shape != hr.shape:
-            raise InputError(f"the defect mask is not the size of the HR image "
-                             f"({hr.shape[0]}×{hr.shape[1]})", path=mask_path,
-                             hint="Fix the mask or remove it from the masks folder.")
+        if mask_path is not None:
+            read_mask(mask_path, hr.shape)  # a mask of another size fails the pair here
         if pair.lr_path is None:
             smallest = 16 * pair.scale
             if hr.ndim != 2 or min(hr.shape) < smallest:
@@ -288,8 +286,8 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
         InputError: no pair is included.
         OutputError: ``out_dir`` already holds data and ``replace`` is false.
     """
-    from semsr_core.data.pairs import MASKS_FOLDER
-    from semsr_core.io import read_stack, write_stack
+    from semsr_core.data.pairs import MASKS_FOLDER, read_mask
+    from semsr_core.io import write_stack
 
     out = Path(out_dir)
     chosen = [c for c in checks if c.included]
@@ -339,8 +337,7 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
                     metadata={**provenance, "source": str(check.pair.hr_path)},
                     protect=protect)
         if mask_path is not None:  # the first slice, as the pair's images
-            with read_stack(mask_path) as masks:
-                carried = result.carry_hr_mask(masks[0], mask_path)
+            carried = result.carry_hr_mask(read_mask(mask_path, result.hr_shape), mask_path)
             write_stack(out / MASKS_FOLDER / f"{check.stem}.tif", carried.astype(np.uint8),
                         pixel_size=hr_px, metadata={**provenance, "source": str(mask_path)},
                         protect=[*protect, mask_path])

@@ -53,6 +53,12 @@ LAYOUTS = ("hexmesh", "lines", "vias", "particles", "mixed")
 _L1_ONLY = ["phases.gan.epochs=0", "schedule.type=\"constant\"",
             "train.validate_every_epochs={every}", "train.checkpoint_every=100"]
 _SMALL_RRDB = ["generator.blocks=2", "generator.features=32", "generator.growth=16"]
+# the mask-weighted L1 stages of default-x4: annealed, the defect pixels weighted
+_MASKED_L1 = [*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16", "optimizer.lr=1e-4",
+              "schedule.type=\"cosine\"", "schedule.eta_min=1e-6",
+              "phases.pretrain.losses.l1.mask_weight={mask_weight}",
+              "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
+              "train.validate_every_epochs={every}", "train.checkpoint_every=100"]
 
 MODELS = {
     # fidelity model, stage 1: the L1 pre-training phase of EN1 on a laptop-sized RRDBNet
@@ -97,12 +103,7 @@ MODELS = {
         description="×4 fidelity model (L1-led): the L1 phase of the EN1 recipes on a "
                     "laptop-sized RRDBNet, fine-tuned on synthetic defects with the "
                     "defect pixels weighted more",
-        overrides=[*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16",
-                   "data.defects.alpha=32", "data.defects.beta=4", "optimizer.lr=1e-4",
-                   "schedule.type=\"cosine\"", "schedule.eta_min=1e-6",
-                   "phases.pretrain.losses.l1.mask_weight={mask_weight}",
-                   "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
-                   "train.validate_every_epochs={every}", "train.checkpoint_every=100"]),
+        overrides=["data.defects.alpha=32", "data.defects.beta=4", *_MASKED_L1]),
     # fidelity model, stages 5-6 (bundled as default-x4): plain patches of the same data,
     # the L1 loss weighting the simulator's defect masks, the learning rate annealed (the
     # bundled stages start it lower: --set 'optimizer.lr=5e-5')
@@ -111,12 +112,7 @@ MODELS = {
         recipe="en1", scale=4, bundle=True, defect_rate=(2.0, 6.0), init=True,
         description="×4 fidelity model (L1-led): the L1 phase of the EN1 recipes on a "
                     "laptop-sized RRDBNet, fine-tuned with the defect pixels weighted more",
-        overrides=[*_SMALL_RRDB, "data.lr_patch=32", "data.batch=16",
-                   "data.augment=[\"rot90flip\"]", "optimizer.lr=1e-4",
-                   "schedule.type=\"cosine\"", "schedule.eta_min=1e-6",
-                   "phases.pretrain.losses.l1.mask_weight={mask_weight}",
-                   "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
-                   "train.validate_every_epochs={every}", "train.checkpoint_every=100"]),
+        overrides=["data.augment=[\"rot90flip\"]", *_MASKED_L1]),
     # ×2 fidelity model: L1 on synthetic defects and defect-rich pairs, from scratch
     "default-x2": dict(
         train_seed=400000,

@@ -27,7 +27,6 @@ def check_same_shape(sr: Tensor, hr: Tensor, loss_name: str) -> None:
 
 class _PixelLoss(nn.Module):
     name = ""
-    uses_mask = True  # the engine passes the sample's defect mask
 
     def __init__(self, mask_weight: float = 1.0):
         super().__init__()
@@ -39,13 +38,18 @@ class _PixelLoss(nn.Module):
                                    "each defect pixel four times.")
         self.mask_weight = float(mask_weight)
 
+    @property
+    def weights_mask(self) -> bool:
+        """Whether the sample's defect mask changes this loss (the engine passes it then)."""
+        return self.mask_weight != 1.0
+
     def error(self, sr: Tensor, hr: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, sr: Tensor, hr: Tensor, mask: Tensor | None = None) -> Tensor:
         check_same_shape(sr, hr, self.name)
         error = self.error(sr, hr)
-        if mask is None or self.mask_weight == 1.0:
+        if mask is None or not self.weights_mask:
             return error.mean()
         if mask.shape != hr.shape:
             raise ConfigError(f"{self.name}: the defect mask has shape {tuple(mask.shape)} "

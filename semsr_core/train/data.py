@@ -92,24 +92,11 @@ def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.
 
 def _read_mask(folder: Path, stem: str, hr_shape: tuple[int, int], scale: int
                ) -> np.ndarray | None:
-    """The defect mask ``folder/<stem>.*`` of a pair (nonzero = defect, HR size), or
-    ``None`` where there is none. A mask up to ``scale − 1`` pixels larger than HR (HR
-    cropped to a multiple of the scale) is cropped the same way."""
-    from semsr_core.data.pairs import find_mask
-    from semsr_core.io import read_stack
+    """The defect mask ``folder/<stem>.*`` of a pair at HR size, or ``None``."""
+    from semsr_core.data.pairs import find_mask, read_mask
 
     path = find_mask(folder, stem)
-    if path is None:
-        return None
-    with read_stack(path) as stack:
-        mask = np.asarray(stack[0])
-    extra = np.subtract(mask.shape[:2], hr_shape)
-    if mask.ndim != 2 or extra.min() < 0 or extra.max() >= scale:
-        raise InputError(f"the defect mask is {'×'.join(map(str, mask.shape))} but its HR "
-                         f"image is {hr_shape[0]}×{hr_shape[1]}", path=path,
-                         hint="A mask marks the defects of the HR image at its size "
-                              "(nonzero = defect); fix it or remove it from masks/.")
-    return mask[: hr_shape[0], : hr_shape[1]] != 0
+    return None if path is None else read_mask(path, hr_shape, slack=scale - 1)
 
 
 def _find(data_dir: Path, cfg: TrainConfig):

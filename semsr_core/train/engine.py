@@ -409,9 +409,7 @@ class Trainer:
         # Unpaired data: content terms keep the input's structure; "hr" is only the
         # other domain's look, for the discriminators.
         reference = g_in if self.cfg.data.pairing == "unpaired" else hr
-        mask = batch.get("mask") if reference is hr else None
-        if mask is not None:
-            mask = mask.to(dev, non_blocking=True)
+        mask = batch.get("mask") if reference is hr else None  # moved only where used
         terms = self.cfg.phases[self.pos.phase].losses
         modules = self.losses[phase.name]
         adversarial = {n: m for n, m in modules.items() if _is_adversarial(m)}
@@ -436,8 +434,8 @@ class Trainer:
                         value = module.g_loss(real_logits, fake_logits)
                     elif name in INPUT_REFERENCED_LOSSES:
                         value = module(g_in, sr)
-                    elif getattr(module, "uses_mask", False):
-                        value = module(sr, reference, mask)
+                    elif mask is not None and getattr(module, "weights_mask", False):
+                        value = module(sr, reference, mask.to(dev, non_blocking=True))
                     else:
                         value = module(sr, reference)
                     total = total + term.weight * value.float()
