@@ -3,11 +3,21 @@
 Every error a user can cause carries a message that names the file (or key) and
 says what to do. The CLI prints ``str(error)`` on one line and exits non-zero; the
 app shows it as a notification. Programming errors stay ordinary exceptions.
+
+The file is named by construction, never by guessing from the text: with
+``path=``, the message is shown as ``"<path>: <message>"``, unless the message
+places the file itself with the literal placeholder ``{path}``::
+
+    InputError("already exists", path=out)              # "out: already exists"
+    OutputError("cannot write {path}: it is a folder", path=out)
 """
 
 from __future__ import annotations
 
 from os import PathLike
+
+PATH_PLACEHOLDER = "{path}"
+"""Where a message puts its file's name; a message without it is prefixed with it."""
 
 
 class SemsrError(Exception):
@@ -17,8 +27,9 @@ class SemsrError(Exception):
         self.path = None if path is None else str(path)
         self.hint = hint
         text = message
-        if self.path is not None and self.path not in message:
-            text = f"{self.path}: {message}"
+        if self.path is not None:
+            text = (message.replace(PATH_PLACEHOLDER, self.path) if PATH_PLACEHOLDER in message
+                    else f"{self.path}: {message}")
         if hint:
             text = f"{text}. {hint}" if not text.endswith(".") else f"{text} {hint}"
         super().__init__(text)

@@ -139,7 +139,7 @@ class Stack:
                 raise
             except _DECODE_ERRORS as exc:
                 raise InputError(
-                    f"slice {index} of {self.path} cannot be read, the file is corrupt "
+                    f"slice {index} of {{path}} cannot be read, the file is corrupt "
                     f"({type(exc).__name__}: {exc})", path=self.path,
                     hint=f"{_REEXPORT}; the other slices may still be readable") from exc
         return self._to_gray(raw, index)
@@ -174,7 +174,7 @@ class Stack:
             image = _reduce_channels(image, self.path, index)
         if image.shape != self.shape[1:]:
             raise InputError(
-                f"slice {index} of {self.path} has shape {image.shape}, expected "
+                f"slice {index} of {{path}} has shape {image.shape}, expected "
                 f"{self.shape[1:]}", path=self.path,
                 hint="All slices of a stack must have the same size; save them as one stack")
         if image.dtype != self.dtype:
@@ -193,12 +193,12 @@ def _reduce_channels(image: np.ndarray, path: Path, index: int) -> np.ndarray:
             return red
         where = "" if index == 0 else f" (slice {index})"
         raise InputError(
-            f"{path} is a true-colour image{where}; semsr models work on grayscale SEM "
+            f"{{path}} is a true-colour image{where}; semsr models work on grayscale SEM "
             "images", path=path,
             hint="Convert it to grayscale (e.g. in Fiji: Image > Type > 8-bit) or save the "
                  "one channel you want to super-resolve")
     raise InputError(
-        f"{path} has {samples} channels per pixel; semsr reads grayscale images",
+        f"{{path}} has {samples} channels per pixel; semsr reads grayscale images",
         path=path, hint="Save the one channel you want to super-resolve as its own file")
 
 
@@ -220,7 +220,7 @@ def read_stack(path: str | os.PathLike) -> Stack:
         return _open_png_or_jpeg(file, "PNG" if head.startswith(_PNG_MAGIC) else "JPEG")
     looks_like_text = all(32 <= b < 127 or b in b"\t\r\n" for b in head)
     what = "text, not an image" if looks_like_text else f"not an image (it starts with {head!r})"
-    raise InputError(f"{file} is {what}", path=file,
+    raise InputError(f"{{path}} is {what}", path=file,
                      hint="semsr reads TIFF (including OME-TIFF and BigTIFF), PNG and JPEG; "
                           "check that you picked the right file")
 
@@ -228,20 +228,20 @@ def read_stack(path: str | os.PathLike) -> Stack:
 def _check_file(file: Path) -> bytes:
     """The first bytes of ``file``, after checking it exists, is a file and is not empty."""
     if not file.exists():
-        raise InputError(f"{file} does not exist", path=file,
+        raise InputError("{path} does not exist", path=file,
                          hint="Check the path and the spelling of the file name")
     if file.is_dir():
-        raise InputError(f"{file} is a folder, not an image file", path=file,
+        raise InputError("{path} is a folder, not an image file", path=file,
                          hint="Give the path of one TIFF, PNG or JPEG file")
     try:
         with open(file, "rb") as handle:
             head = handle.read(16)
     except PermissionError as exc:
-        raise InputError(f"{file} cannot be read (permission denied)", path=file,
+        raise InputError("{path} cannot be read (permission denied)", path=file,
                          hint="Check the file's permissions or copy it somewhere you "
                               "can read it") from exc
     if not head:
-        raise InputError(f"{file} is empty (0 bytes)", path=file,
+        raise InputError("{path} is empty (0 bytes)", path=file,
                          hint=f"The file was not written completely. {_REEXPORT}")
     return head
 
@@ -274,7 +274,7 @@ def _open_tiff(file: Path) -> Stack:
             raise
         except _DECODE_ERRORS as exc:
             raise InputError(
-                f"{file} is a damaged TIFF file and cannot be read ({exc})", path=file,
+                f"{{path}} is a damaged TIFF file and cannot be read ({exc})", path=file,
                 hint=f"It may be truncated (an interrupted copy or download). {_REEXPORT}"
             ) from exc
     except BaseException:
@@ -288,25 +288,25 @@ def _open_tiff(file: Path) -> Stack:
 
 def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
     if not all_series:
-        raise InputError(f"{file} contains no image", path=file, hint=_REEXPORT)
+        raise InputError("{path} contains no image", path=file, hint=_REEXPORT)
     series = all_series[0]
     series = series.levels[0] if getattr(series, "levels", None) else series
     shape = tuple(int(n) for n in series.shape)
     axes = series.axes
     if not shape or math.prod(shape) == 0:
-        raise InputError(f"{file} has no pixels (image size {shape_text(shape)})", path=file,
+        raise InputError(f"{{path}} has no pixels (image size {shape_text(shape)})", path=file,
                          hint=f"The image is empty. {_REEXPORT}")
 
     samples_axis = axes.find("S")
     image_dims = [n for a, n in zip(axes, shape, strict=True) if a != "S"]
     if len(image_dims) < 2:
         raise InputError(
-            f"{file} holds a 1-D array of {shape_text(shape)} values, not an image",
+            f"{{path}} holds a 1-D array of {shape_text(shape)} values, not an image",
             path=file, hint="semsr reads 2-D images and 3-D stacks (Z, Y, X)")
     stack_dims = [n for n in image_dims[:-2] if n != 1]
     if len(stack_dims) > 1:
         raise InputError(
-            f"{file} is a {len(shape)}-D array ({shape_text(shape)}, axes {axes}); semsr "
+            f"{{path}} is a {len(shape)}-D array ({shape_text(shape)}, axes {axes}); semsr "
             "reads 2-D images and 3-D stacks (Z, Y, X)", path=file,
             hint="Save one stack per channel/time point, e.g. with Fiji's "
                  "Image > Stacks > Tools > Reduce Dimensionality")
@@ -324,7 +324,7 @@ def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
     bad = [m for m in log.messages if any(sign in m.lower() for sign in _CORRUPTION_SIGNS)]
     if bad:
         raise InputError(
-            f"{file} is a damaged TIFF file (tifffile: {bad[0]})", path=file,
+            f"{{path}} is a damaged TIFF file (tifffile: {bad[0]})", path=file,
             hint=f"It may be truncated (an interrupted copy or download). {_REEXPORT}")
 
     info = read_tiff_metadata(tif)
@@ -355,7 +355,7 @@ def _tiff_reader(
             ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)]
             if ends and max(ends) > file_size:
                 raise InputError(
-                    f"{file} is truncated: slice {index} ends at byte {max(ends)} but the "
+                    f"{{path}} is truncated: slice {index} ends at byte {max(ends)} but the "
                     f"file has only {file_size} bytes", path=file,
                     hint=f"The copy or export was interrupted. {_REEXPORT}")
         def read(index: int) -> np.ndarray:
@@ -366,7 +366,7 @@ def _tiff_reader(
         end = series.dataoffset + series.nbytes
         if end > file_size:
             raise InputError(
-                f"{file} is truncated: its pixels end at byte {end} but the file has only "
+                f"{{path}} is truncated: its pixels end at byte {end} but the file has only "
                 f"{file_size} bytes", path=file,
                 hint=f"The copy or export was interrupted. {_REEXPORT}")
         page_shape = tuple(series.shape[-3:] if has_samples else series.shape[-2:])
@@ -421,12 +421,12 @@ def _gray_palette(file: Path, keyframe: Any) -> np.ndarray:
     """The gray values of an indexed (palette) image's colour map; colour maps are refused."""
     colormap = keyframe.colormap
     if colormap is None or len(colormap) < 3:
-        raise InputError(f"{file} is an indexed image without a colour map", path=file,
+        raise InputError("{path} is an indexed image without a colour map", path=file,
                          hint=_REEXPORT)
     red, green, blue = (np.asarray(row) for row in colormap[:3])
     if not (np.array_equal(red, green) and np.array_equal(red, blue)):
         raise InputError(
-            f"{file} is a true-colour (palette) image; semsr models work on grayscale SEM "
+            "{path} is a true-colour (palette) image; semsr models work on grayscale SEM "
             "images", path=file,
             hint="Convert it to grayscale (e.g. in Fiji: Image > Type > 8-bit)")
     if red.max() <= 65535 and np.all(red % 257 == 0):  # 8-bit gray stored as v * 257
@@ -445,7 +445,7 @@ def _target_dtype(file: Path, dtype: np.dtype) -> np.dtype:
     if dtype.kind in "iuf" and dtype.itemsize <= 8:
         return np.dtype(np.float32)
     what = "1-bit (black and white)" if dtype.kind == "b" else f"{dtype}"
-    raise InputError(f"{file} has {what} pixels, which semsr cannot use", path=file,
+    raise InputError(f"{{path}} has {what} pixels, which semsr cannot use", path=file,
                      hint="Save it as 8- or 16-bit grayscale or 32-bit float")
 
 
@@ -480,12 +480,12 @@ def _open_png_or_jpeg(file: Path, kind: str) -> Stack:
     try:
         image = np.asarray(iio.imread(file))
     except _DECODE_ERRORS as exc:
-        raise InputError(f"{file} is a damaged {kind} file and cannot be read ({exc})",
+        raise InputError(f"{{path}} is a damaged {kind} file and cannot be read ({exc})",
                          path=file, hint=_REEXPORT) from exc
     if image.size == 0 or image.ndim < 2:
-        raise InputError(f"{file} has no pixels", path=file, hint=_REEXPORT)
+        raise InputError("{path} has no pixels", path=file, hint=_REEXPORT)
     if image.ndim > 3:
-        raise InputError(f"{file} holds {image.ndim}-D data ({shape_text(image.shape)})",
+        raise InputError(f"{{path}} holds {image.ndim}-D data ({shape_text(image.shape)})",
                          path=file, hint="semsr reads single PNG/JPEG images")
     source_dtype = image.dtype
     dtype = _target_dtype(file, source_dtype)

@@ -139,18 +139,18 @@ def _check_destination(destination: Path, folder: Path, protected: list[Path],
     for source in protected:
         if _same_file(destination, source):
             raise OutputError(
-                f"refusing to write {destination}: it is the input file {source}",
+                f"refusing to write {{path}}: it is the input file {source}",
                 path=destination,
                 hint="Inputs are never overwritten; choose another output name")
     if not folder.is_dir():
-        raise OutputError(f"cannot write {destination}: the folder {folder} does not exist",
+        raise OutputError(f"cannot write {{path}}: the folder {folder} does not exist",
                           path=destination, hint="Create the folder or choose another one")
     if destination.is_dir():
-        raise OutputError(f"cannot write {destination}: it is a folder", path=destination,
+        raise OutputError("cannot write {path}: it is a folder", path=destination,
                           hint="Give a file name such as result.ome.tif")
     if destination.exists() and not overwrite:
         raise OutputError(
-            f"{destination} already exists", path=destination,
+            "{path} already exists", path=destination,
             hint="Choose another name, or allow replacing it (overwrite=True, --overwrite)")
 
 
@@ -204,11 +204,11 @@ def _slices(destination: Path, data: Any) -> tuple[Iterator[Any], int | None]:
         if data.ndim == 3:
             return iter(data), data.shape[0]
         raise OutputError(
-            f"cannot write a {data.ndim}-D array to {destination}", path=destination,
+            f"cannot write a {data.ndim}-D array to {{path}}", path=destination,
             hint="write_stack takes a 2-D image or a 3-D (Z, Y, X) stack")
     if isinstance(data, Iterable):
         return iter(data), len(data) if isinstance(data, Sized) else None
-    raise OutputError(f"cannot write a {type(data).__name__} to {destination}",
+    raise OutputError(f"cannot write a {type(data).__name__} to {{path}}",
                       path=destination, hint="Give an array or an iterable of 2-D arrays")
 
 
@@ -244,19 +244,19 @@ def _converted(image: np.ndarray, dtype: np.dtype, index: int, destination: Path
     if dtype.kind == "f":
         if image.dtype.kind == "f" and image.size and np.nanmax(np.abs(image)) > np.finfo(
                 dtype).max:
-            raise OutputError(f"slice {index} for {destination} has values too large for "
+            raise OutputError(f"slice {index} for {{path}} has values too large for "
                               f"{dtype}", path=destination, hint="Rescale the data first")
         return image.astype(dtype)
     info = np.iinfo(dtype)
     values = np.rint(image) if image.dtype.kind == "f" else image
     if image.dtype.kind == "f" and not np.isfinite(values).all():
-        raise OutputError(f"slice {index} for {destination} contains NaN or infinity, which "
+        raise OutputError(f"slice {index} for {{path}} contains NaN or infinity, which "
                           f"{dtype} cannot hold", path=destination,
                           hint="Write float32, or replace the invalid values first")
     low, high = values.min(), values.max()
     if low < info.min or high > info.max:
         raise OutputError(
-            f"slice {index} for {destination} has values {low:g}..{high:g} outside the "
+            f"slice {index} for {{path}} has values {low:g}..{high:g} outside the "
             f"{dtype} range {info.min}..{info.max}; semsr does not clip silently",
             path=destination, hint="Rescale the data or write float32")
     return values.astype(dtype)
@@ -290,14 +290,14 @@ def _write_ome_tiff(
             image = np.asarray(item)
             if image.ndim != 2 or 0 in image.shape:
                 raise OutputError(
-                    f"slice {index} for {destination} has shape {image.shape}; each slice "
+                    f"slice {index} for {{path}} has shape {image.shape}; each slice "
                     "must be a non-empty 2-D image", path=destination)
             if shape is None:
                 shape = image.shape
                 dtype = dtype or _output_dtype(image, destination)
             elif image.shape != shape:
                 raise OutputError(
-                    f"slice {index} for {destination} has shape {image.shape}, the first "
+                    f"slice {index} for {{path}} has shape {image.shape}, the first "
                     f"had {shape}; all slices of a stack must have the same size",
                     path=destination)
             converted = _converted(image, dtype or image.dtype, index, destination)
@@ -314,10 +314,10 @@ def _write_ome_tiff(
                  unit="slice")
         check_cancel(cancel)
         if shape is None or dtype is None:
-            raise OutputError(f"nothing to write to {destination}: no slices were given",
+            raise OutputError("nothing to write to {path}: no slices were given",
                               path=destination)
         if count is not None and written != count:
-            raise OutputError(f"{written} slices were given for {destination}, {count} "
+            raise OutputError(f"{written} slices were given for {{path}}, {count} "
                               "were announced", path=destination)
         with _disk_errors(destination):
             writer.overwrite_description(
@@ -372,7 +372,7 @@ def _create_temporary(destination: Path) -> Path:
             with contextlib.suppress(OSError):
                 shutil.copymode(destination, temporary)
         return temporary
-    raise OutputError(f"cannot create a temporary file beside {destination}",
+    raise OutputError("cannot create a temporary file beside {path}",
                       path=destination, hint="Clean up the .partial files in that folder")
 
 
@@ -402,7 +402,7 @@ def _output_error(exc: OSError, destination: Path) -> OutputError:
         return OutputError(f"cannot write {destination.name} in {folder} (permission denied)",
                            path=destination,
                            hint="Choose a folder you can write to or check its permissions")
-    return OutputError(f"cannot write {destination} ({detail})", path=destination,
+    return OutputError(f"cannot write {{path}} ({detail})", path=destination,
                        hint=f"Check the disk and the folder {folder}")
 
 
