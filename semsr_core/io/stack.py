@@ -32,6 +32,7 @@ import numpy as np
 
 from semsr_core.errors import InputError
 from semsr_core.io.metadata import CANONICAL_UNIT, ImageMetadata, read_tiff_metadata
+from semsr_core.io.tiff_pages import page_layout, series_miss_pages
 
 NATIVE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 """Pixel types kept as they are; other numeric types are read as float32."""
@@ -52,6 +53,9 @@ _CORRUPTION_SIGNS = (
     "corrupted tag list", "circular reference", "corrupted file", "failed to read",
     "invalid tiffdata",
 )
+# logged when a file's shaped-series metadata does not match its pages; tifffile then
+# groups the pages itself and every page is read (see semsr_core.io.tiff_pages)
+_SERIES_FALLBACK = "invalid shaped series metadata"
 
 _MINISWHITE, _PALETTE = 0, 3  # TIFF PhotometricInterpretation values
 
@@ -315,13 +319,22 @@ def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
     samples = shape[samples_axis] if samples_axis >= 0 else 1
 
     source_dtype = np.dtype(series.dtype)
+    keyframe = series.keyframe
     file_size = file.stat().st_size
-    read_raw, notes = _tiff_reader(file, tif, series, depth, samples_axis >= 0, file_size)
-    read_raw, source_dtype = _as_gray_values(file, series.keyframe, read_raw, source_dtype,
-                                             notes)
+    if series_miss_pages(tif, all_series):  # every page is a slice, none is dropped
+        layout = page_layout(file, tif, file_size)
+        depth, height, width, samples = layout.depth, layout.height, layout.width, \
+            layout.samples
+        source_dtype, keyframe, read_raw, notes = (layout.dtype, layout.keyframe,
+                                                   layout.read, layout.notes)
+    else:
+        read_raw, notes = _tiff_reader(file, tif, series, depth, samples_axis >= 0,
+                                       file_size)
+    read_raw, source_dtype = _as_gray_values(file, keyframe, read_raw, source_dtype, notes)
     dtype = _target_dtype(file, source_dtype)
 
-    bad = [m for m in log.messages if any(sign in m.lower() for sign in _CORRUPTION_SIGNS)]
+    bad = [m for m in log.messages if any(sign in m.lower() for sign in _CORRUPTION_SIGNS)
+           and _SERIES_FALLBACK not in m.lower()]
     if bad:
         raise InputError(
             f"{{path}} is a damaged TIFF file (tifffile: {bad[0]})", path=file,
@@ -331,9 +344,6 @@ def _tiff_stack(file: Path, tif: Any, all_series: list, log: _TiffLog) -> Stack:
     notes = info.notes + notes
     if dtype != source_dtype:
         notes.append(f"pixel type {source_dtype} was converted to {dtype}")
-    if len(all_series) > 1:
-        notes.append(f"the file holds {len(all_series)} image series; only the first "
-                     "was read")
     metadata = _metadata_dict(
         file, info, notes=notes, source_dtype=source_dtype,
         file_format=_tiff_format(tif), axes=axes)
