@@ -39,6 +39,11 @@ MODEL_SUFFIX = ".semsr"
 CARD_KEY = "semsr.card"
 FORMAT_KEY = "semsr.format"
 FORMAT_VERSION = "1"
+CHECKSUM_KEY = "semsr.sha256"
+"""Header key of the SHA-256 of the card and the weights (:func:`weights_digest`)."""
+IMPLAUSIBLE_WEIGHT = 1e6
+"""A weight of this magnitude or more is taken for a damaged file (trained networks'
+weights are a few units at most; a flipped exponent bit gives 1e30 and more)."""
 SAFETENSORS_SUFFIXES = (".semsr", ".safetensors")
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt")
 NORMALIZATION_MODES = ("dtype", "percentile")
@@ -240,7 +245,9 @@ class Model:
             self.card.created = _now()
         tensors = {k: v.detach().to("cpu").contiguous().clone()
                    for k, v in self.generator.state_dict().items()}
-        metadata = {CARD_KEY: self.card.to_json(), FORMAT_KEY: FORMAT_VERSION}
+        card_text = self.card.to_json()
+        metadata = {CARD_KEY: card_text, FORMAT_KEY: FORMAT_VERSION,
+                    CHECKSUM_KEY: weights_digest(card_text, tensors)}
         with atomic_destination(path) as tmp:
             save_file(tensors, str(tmp), metadata=metadata)
         self.path = path
@@ -411,7 +418,10 @@ def _load_safetensors(path: Path, scale: int | None = None) -> Model:
     if CARD_KEY not in metadata and path.suffix.lower() == ".safetensors":
         return _import_state_dict(state, path, fmt="safetensors", scale=scale)
     card = _card_from_metadata(metadata, path)
-    return _assemble(card, state, path)
+    model = _assemble(card, state, path)
+    _check_digest(metadata, state, path)
+    return model
+
 
 
 def _assemble(card: ModelCard, state: dict[str, torch.Tensor], path: Path) -> Model:
@@ -424,7 +434,60 @@ def _assemble(card: ModelCard, state: dict[str, torch.Tensor], path: Path) -> Mo
         raise ModelError(f"the model card describes a network semsr cannot build ({exc})",
                          path=path, hint="The model may need a newer semsr version.") from exc
     load_weights(generator, state, path)
+    check_weights(state, path)
     return Model(generator, card)
+
+
+def check_weights(state: dict[str, torch.Tensor], path: str | os.PathLike | None = None) -> None:
+    """Refuse weights that no trained network has: NaN, infinity, or magnitudes of
+    :data:`IMPLAUSIBLE_WEIGHT` and more (what flipped bytes in a file give)."""
+    import torch
+
+    for key, value in state.items():
+        if not value.is_floating_point() or value.numel() == 0:
+            continue
+        values = value.detach().float()
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ModelError(f"weight '{key}' holds {bad} NaN or infinite value(s)",
+                             path=path, hint=_DAMAGED)
+        largest = float(values.abs().max())
+        if largest >= IMPLAUSIBLE_WEIGHT:
+            raise ModelError(f"weight '{key}' holds a value of {largest:.3g}, far beyond "
+                             "what a trained network holds", path=path, hint=_DAMAGED)
+
+
+_DAMAGED = ("The file is damaged or the training diverged; copy or download it again, or "
+            "use another model.")
+
+
+def weights_digest(card_text: str, state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a model card's JSON text and the weights (names, types, shapes, bytes),
+    recorded in a ``.semsr`` file's header under :data:`CHECKSUM_KEY` when it is saved."""
+    import torch
+
+    digest = hashlib.sha256(card_text.encode("utf-8"))
+    for key in sorted(state):
+        tensor = state[key].detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"\0{key}\0{state[key].dtype}\0{tuple(state[key].shape)}\0".encode())
+        digest.update(tensor.view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_digest(metadata: dict[str, str], state: dict[str, torch.Tensor],
+                  path: Path) -> None:
+    """Compare the weights with the checksum saved with them (files written before
+    semsr recorded one have none and are checked by :func:`check_weights` only)."""
+    recorded = metadata.get(CHECKSUM_KEY)
+    if recorded is None:
+        return
+    if recorded != weights_digest(metadata.get(CARD_KEY, ""), state):
+        raise ModelError("the weights or the model card differ from what was saved (the "
+                         "checksum in the file does not match): the file is damaged",
+                         path=path, hint="Copy or download it again, or re-export it from "
+                                         "the original with `semsr models export`.")
+
 
 
 def load_weights(generator: nn.Module, state: dict[str, torch.Tensor],
