@@ -453,7 +453,8 @@ class SuperResolvePanel(QWidget):
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if running:
-            self.progress.setRange(0, 0)  # busy until the first tile is counted
+            self.progress.setRange(0, 0)  # busy until the engine says how many tiles
+            self.progress.setFormat("%p%")
         else:
             self._on_mode_changed()
 
@@ -462,11 +463,12 @@ class SuperResolvePanel(QWidget):
 
         if event.kind is EventKind.PROGRESS:
             done, total = int(event.data.get("done", 0)), int(event.data.get("total") or 0)
-            if total > 0:
-                self.progress.setRange(0, total)
-                self.progress.setValue(min(done, total))
             stage = event.data.get("stage", "")
             unit = event.data.get("unit", "")
+            if total > 0:  # from the stage's first event (done 0): "0 of 4 tiles"
+                self.progress.setRange(0, total)
+                self.progress.setValue(min(done, total))
+                self.progress.setFormat(f"%v of %m {unit}s" if unit else "%v of %m")
             postfix = event.data.get("postfix", "")
             text = f"{stage}: {done}/{total} {unit}s" + (f", {postfix}" if postfix else "")
             if self._cancel_token is not None and self._cancel_token.cancelled:

@@ -313,6 +313,7 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
                "lr_pixel_size": pixel_size * scale, "unit": "nm"}
     records = []
     try:
+        emit(on_event, EventKind.PROGRESS, done=0, total=pairs, stage="simulating", unit="pair")
         for i, (stem, pair_seed) in enumerate(zip(stems, seeds, strict=True)):
             check_cancel(cancel)
             pair = simulate_pair(pair_seed, size=size, scale=scale, layout=layout,

@@ -128,11 +128,20 @@ def axis_windows(starts: Sequence[int], size: int, overlap: int, scale: int) -> 
 
 @dataclass
 class TileProgress:
-    """Tiles planned and done in one inference call; ``report`` is called after each tile."""
+    """Tiles planned and done in one inference call; ``report`` is called once with
+    ``done`` 0 before the first tile (so a progress bar starts with the work, not after
+    its first tile) and after each tile."""
 
     planned: int = 0
     done: int = 0
     report: Callable[[int, int], None] | None = None
+    started: bool = False
+
+    def start(self) -> None:
+        """Report ``done`` 0 of ``planned``, once, before any tile is done."""
+        if not self.started and self.done == 0 and self.report is not None:
+            self.report(0, self.planned)
+        self.started = True
 
     def add_done(self, count: int) -> None:
         for _ in range(count):
@@ -183,6 +192,7 @@ def run_tiled(image: np.ndarray, forward: Forward, *, scale: int, out_channels: 
     progress = progress if progress is not None else TileProgress()
     if progress.planned == 0:
         progress.planned = len(plan_tiles(image.shape[1], image.shape[2], tile, overlap))
+    progress.start()
     context = _TilingContext(forward, scale, out_channels, overlap, batch, multiple, progress,
                              cancel, is_out_of_memory or (lambda _e: False),
                              release_memory or (lambda: None), on_tile_shrink, _Budget(tile))

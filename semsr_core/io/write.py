@@ -284,6 +284,7 @@ def _write_ome_tiff(
     dtype = out_dtype
     with _disk_errors(destination):
         writer = tifffile.TiffWriter(temporary, bigtiff=bigtiff)
+    emit(on_event, EventKind.PROGRESS, done=0, total=count, stage="writing", unit="slice")
     try:
         for index, item in enumerate(slices):
             check_cancel(cancel)

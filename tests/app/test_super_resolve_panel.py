@@ -69,6 +69,23 @@ def test_run_adds_sr_layer_over_the_source_with_provenance(
     assert panel.run_button.isEnabled()
 
 
+def test_the_progress_bar_counts_tiles_from_the_start_of_the_run(
+        make_napari_viewer, qtbot, tiny_model_path):
+    _viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])
+    shown = []  # the bar as the user sees it after each progress event
+
+    def look(event):
+        if event.kind is EventKind.PROGRESS:
+            shown.append((panel.progress.maximum(), panel.progress.text()))
+
+    panel._relay.event.connect(look)  # after the panel's own handler
+    _run_and_wait(qtbot, panel)
+    total = shown[-1][0]
+    assert total == 4  # one 128-pixel slice is one tile, 4 slices
+    assert shown[0] == (4, "0 of 4 tiles")  # not busy (indeterminate) until a tile is done
+    assert shown[-1] == (4, "4 of 4 tiles")
+
+
 def test_current_slice_only_adds_one_slice_at_its_depth(
         make_napari_viewer, qtbot, tiny_model_path):
     viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])

@@ -226,12 +226,13 @@ def test_progress_is_reported_per_pair_and_cancelling_leaves_no_files(tmp_path):
     simulate_dataset(tmp_path / "a", pairs=3, size=64, scale=2, on_event=events.append)
     done = [e.data["done"] for e in events
             if e.kind is EventKind.PROGRESS and e.data["stage"] == "simulating"]
-    assert done == [1, 2, 3]
+    assert done == [0, 1, 2, 3]  # 0: a progress bar starts when the work does
 
     token = CancelToken()
 
     def cancel_after_first(event):
-        if event.kind is EventKind.PROGRESS and event.data.get("stage") == "simulating":
+        if event.kind is EventKind.PROGRESS and event.data.get("stage") == "simulating" \
+                and event.data["done"] == 1:
             token.cancel()
 
     with pytest.raises(Cancelled):

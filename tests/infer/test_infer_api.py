@@ -31,16 +31,18 @@ def test_uint16_in_uint16_out_with_full_range(camera16, model):
 
 
 def test_tile_size_does_not_change_the_output(camera16, model):
-    whole = super_resolve(camera16, model, output_dtype="float32")  # automatic tile size
+    whole = super_resolve(camera16, model, precision="fp32",
+                          output_dtype="float32")  # automatic tile size
     for tile, batch in ((32, 1), (48, 3), (70, 2)):
         tiled = super_resolve(camera16, model, tile=tile, overlap=12, batch=batch,
-                              output_dtype="float32")
+                              precision="fp32", output_dtype="float32")
         np.testing.assert_allclose(tiled / 65535, whole / 65535, atol=1e-4, rtol=0)
 
 
 def test_float32_on_request_is_neither_rounded_nor_clipped(camera16, model):
-    out = super_resolve(camera16, model, tile=64, overlap=16, output_dtype="float32")
-    as_input = super_resolve(camera16, model, tile=64, overlap=16)
+    out = super_resolve(camera16, model, tile=64, overlap=16, precision="fp32",
+                        output_dtype="float32")
+    as_input = super_resolve(camera16, model, tile=64, overlap=16, precision="fp32")
     assert out.dtype == np.float32
     assert (out % 1 != 0).any()  # not rounded
     assert out.max() > 65535 or out.min() < 0  # this network overshoots a little: not clipped
@@ -58,8 +60,10 @@ def test_percentile_normalisation_follows_the_card(camera16):
     """A percentile model sees the same [0, 1] image whatever the input's offset and gain."""
     model = tiny_model(2, normalization={"mode": "percentile", "low": 1.0, "high": 99.0})
     dim = (camera16 // 4 + 1000).astype(np.uint16)
-    bright = super_resolve(camera16, model, tile=64, overlap=16, output_dtype="float32")
-    dark = super_resolve(dim, model, tile=64, overlap=16, output_dtype="float32")
+    bright = super_resolve(camera16, model, tile=64, overlap=16, precision="fp32",
+                           output_dtype="float32")
+    dark = super_resolve(dim, model, tile=64, overlap=16, precision="fp32",
+                         output_dtype="float32")
     np.testing.assert_allclose((dark - 1000) * 4, bright, atol=8)  # rounding of // 4 only
 
 
@@ -87,7 +91,7 @@ def test_progress_counts_tiles_and_cancel_stops_the_stack(camera16, model):
     super_resolve(stack, model, tile=48, overlap=16, on_event=events.append)
     progress = [e.data for e in events if e.kind is EventKind.PROGRESS]
     per_slice = 6  # 80×90 in 48-pixel tiles with 16 overlap: 2 rows × 3 columns
-    assert [p["done"] for p in progress] == list(range(1, 4 * per_slice + 1))
+    assert [p["done"] for p in progress] == list(range(0, 4 * per_slice + 1))  # 0: started
     assert {p["total"] for p in progress} == {4 * per_slice}
     assert progress[-1]["postfix"] == "slice 4/4"
 
@@ -97,7 +101,7 @@ def test_progress_counts_tiles_and_cancel_stops_the_stack(camera16, model):
     def on_event(event):
         if event.kind is EventKind.PROGRESS:
             seen.append(event.data["done"])
-            if len(seen) == 6:
+            if seen[-1] == 6:
                 cancel.cancel()
 
     with pytest.raises(Cancelled):
@@ -252,7 +256,7 @@ def test_bf16_on_the_cpu_gives_the_fp32_result_within_bf16_precision(camera16):
     torch.manual_seed(0)
     model = Model.create("rrdbnet", scale=2, blocks=1, features=16, growth=8)
     fp32 = super_resolve(camera16, model, device="cpu", tile=64, overlap=16,
-                         output_dtype="float32") / 65535
+                         precision="fp32", output_dtype="float32") / 65535
     bf16 = super_resolve(camera16, model, device="cpu", tile=64, overlap=16,
                          precision="bf16", output_dtype="float32") / 65535
     assert 0 < np.abs(bf16 - fp32).max() < 1e-2  # bf16 did run, and stayed close

@@ -208,7 +208,7 @@ def test_progress_counts_every_tile(image):
               overlap=8, batch=3, progress=progress)
     count = len(plan_tiles(97, 121, 40, 8))
     assert count == 12  # 3 rows × 4 columns
-    assert events == [(i, count) for i in range(1, count + 1)]
+    assert events == [(i, count) for i in range(0, count + 1)]  # 0 before the first tile
 
 
 def test_cancel_stops_within_one_batch(image):

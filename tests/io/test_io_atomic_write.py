@@ -79,7 +79,7 @@ def test_cancel_stops_between_slices_and_removes_the_partial_file(tmp_path, rng)
         write_stack(tmp_path / "c.ome.tif", rng.integers(0, 9, (5, 8, 8), dtype=np.uint8),
                     on_event=on_event, cancel=token)
     assert list(tmp_path.iterdir()) == []
-    assert [e.data["done"] for e in events] == [1, 2]
+    assert [e.data["done"] for e in events] == [0, 1, 2]
 
 
 def test_progress_events_count_slices(tmp_path, rng):
@@ -87,8 +87,8 @@ def test_progress_events_count_slices(tmp_path, rng):
     write_stack(tmp_path / "p.ome.tif", rng.integers(0, 9, (3, 8, 8), dtype=np.uint8),
                 on_event=events.append)
     assert [(e.kind, e.data["done"], e.data["total"], e.data["stage"]) for e in events] == [
-        (EventKind.PROGRESS, 1, 3, "writing"), (EventKind.PROGRESS, 2, 3, "writing"),
-        (EventKind.PROGRESS, 3, 3, "writing")]
+        (EventKind.PROGRESS, 0, 3, "writing"), (EventKind.PROGRESS, 1, 3, "writing"),
+        (EventKind.PROGRESS, 2, 3, "writing"), (EventKind.PROGRESS, 3, 3, "writing")]
 
 
 def test_writing_onto_the_input_is_refused_even_with_overwrite(input_stack):
