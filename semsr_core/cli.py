@@ -341,7 +341,9 @@ def _add_super_resolve(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image or stack files (TIFF, OME-TIFF, PNG, JPEG) or folders of them")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output OME-TIFF (one input) or folder (several inputs or a folder)")
+                   help="output file (one input): .ome.tif, or .png/.jpg for one 2-D image; "
+                        "or a folder (several inputs or a folder), where results are named "
+                        "<name>_sr<N>x.ome.tif and never taken as inputs by a later run")
     p.add_argument("--model", default="default-x4", metavar="NAME|PATH",
                    help="model name (`semsr models list`) or model file (default: the bundled "
                         "'default-x4')")
@@ -364,7 +366,7 @@ def _add_super_resolve(p: argparse.ArgumentParser) -> None:
 def _run_super_resolve(args: argparse.Namespace) -> int:
     from semsr_core.errors import ModelError
     from semsr_core.infer import super_resolve_file
-    from semsr_core.infer.files import output_paths
+    from semsr_core.infer.files import check_output_format, output_paths
     from semsr_core.models import load_model
 
     model = load_model(args.model)
@@ -373,15 +375,21 @@ def _run_super_resolve(args: argparse.Namespace) -> int:
                          f"--scale {args.scale} was asked",
                          hint=f"Choose a ×{args.scale} model (`semsr models list`) or drop "
                               "--scale.")
-    pairs = output_paths(args.inputs, args.output, model.scale)
+    skipped: list = []
+    pairs = output_paths(args.inputs, args.output, model.scale, skipped)
+    output_dtype = "float32" if args.float32 else "input"
+    for source, dest in pairs:  # a result the output's format cannot hold: before any work
+        check_output_format(source, dest, output_dtype)
+    if skipped:
+        print(f"semsr: left out {len(skipped)} earlier result(s) such as {skipped[0].name} "
+              "(files named *_sr<N>x.* are outputs, not inputs)", file=sys.stderr)
     printer = ProgressPrinter(quiet=args.quiet)
     try:
         for source, dest in pairs:
             super_resolve_file(source, dest, model, overwrite=args.overwrite,
                                device=args.device, tile=args.tile, overlap=args.overlap,
                                batch=args.batch, precision=args.precision,
-                               output_dtype="float32" if args.float32 else "input",
-                               scale=args.scale, on_event=printer)
+                               output_dtype=output_dtype, scale=args.scale, on_event=printer)
             printer.close()
             print(f"{source} → {dest} (×{model.scale})")
     finally:

@@ -2,7 +2,12 @@
 
 ``output_paths`` pairs each input (files, or the images in a folder) with its output:
 one input and an output that is not a folder → that file; otherwise the output is a
-folder and each result is named ``<input stem>_sr<scale>x.ome.tif``.
+folder and each result is named ``<input stem>_sr<scale>x.ome.tif``. In a folder given
+as input, files named like such a result (``*_sr<k>x.ome.tif``, ``.tif``, ``.png``,
+``.jpg``) are earlier outputs and are not inputs, so a run with ``-o`` the input folder
+never enlarges its own results again; and no output of a run may be one of its inputs.
+``check_output_format`` refuses, before any work, a result that the output name's format
+cannot hold (a stack or a float image named ``.png``).
 ``remove_stale_partials`` deletes what a killed earlier run left behind: the hidden
 ``.<name>.<random>.partial`` files that :func:`semsr_core.io.write_stack` writes before
 renaming (a run killed with SIGKILL cannot remove its own).
@@ -12,12 +17,16 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from pathlib import Path
 
 from semsr_core.errors import InputError, OutputError
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+_EARLIER_OUTPUT = re.compile(r"_sr\d+x(\.ome)?\.(tiff?|png|jpe?g)$", re.IGNORECASE)
+"""The name of a super-resolve result: ``<stem>_sr<scale>x.ome.tif`` (or .tif/.png/.jpg)."""
 
 STALE_AFTER_S = 600.0
 """A partial file untouched this long belongs to a run that no longer writes it."""
@@ -31,8 +40,18 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def find_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
-    """The image files named, with folders replaced by the images they hold (sorted)."""
+def is_earlier_output(path: str | os.PathLike) -> bool:
+    """Whether a file's name is that of a super-resolve result (``*_sr4x.ome.tif``)."""
+    return bool(_EARLIER_OUTPUT.search(Path(path).name))
+
+
+def find_inputs(inputs: list[str | os.PathLike],
+                skipped: list[Path] | None = None) -> list[Path]:
+    """The image files named, with folders replaced by the images they hold (sorted).
+
+    Files of a folder named like a super-resolve result are left out (and appended to
+    ``skipped`` when given); a file named explicitly is always an input.
+    """
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
@@ -40,9 +59,17 @@ def find_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
             images = sorted(p for p in path.iterdir() if p.is_file()
                             and p.suffix.lower() in IMAGE_SUFFIXES
                             and not p.name.startswith("."))
+            earlier = [p for p in images if is_earlier_output(p)]
+            images = [p for p in images if not is_earlier_output(p)]
+            if skipped is not None:
+                skipped.extend(earlier)
             if not images:
-                raise InputError("the folder holds no TIFF, PNG or JPEG images", path=path,
-                                 hint="Give image files or a folder of them.")
+                what = (f"only earlier super-resolve results ({earlier[0].name}"
+                        + (f" and {len(earlier) - 1} more)" if len(earlier) > 1 else ")")
+                        if earlier else "no TIFF, PNG or JPEG images")
+                raise InputError(f"the folder holds {what}", path=path,
+                                 hint="Give image files or a folder of them (results named "
+                                      "*_sr<N>x.* are not taken as inputs).")
             found.extend(images)
         elif path.is_file():
             found.append(path)
@@ -52,13 +79,17 @@ def find_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
 
 
 def output_paths(inputs: list[str | os.PathLike], output: str | os.PathLike,
-                 scale: int) -> list[tuple[Path, Path]]:
-    """(input, output) pairs for a run; creates the output folder when one is needed."""
-    files = find_inputs(inputs)
+                 scale: int, skipped: list[Path] | None = None) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for a run; creates the output folder when one is needed.
+
+    No output may be one of the run's inputs (an :class:`OutputError` names both);
+    ``skipped`` collects earlier results left out of input folders (:func:`find_inputs`).
+    """
+    files = find_inputs(inputs, skipped)
     out = Path(output)
     single = len(files) == 1 and not Path(inputs[0]).is_dir()
     if single and not out.is_dir() and not str(output).endswith(("/", os.sep)):
-        return [(files[0], out)]
+        return _not_onto_inputs([(files[0], out)], files)
     if out.exists() and not out.is_dir():
         raise OutputError("several inputs need an output folder, but this is a file",
                           path=out, hint="Give a folder for -o.")
@@ -69,7 +100,46 @@ def output_paths(inputs: list[str | os.PathLike], output: str | os.PathLike,
     if duplicates:
         raise InputError(f"several inputs would be written as {duplicates[0]}",
                          hint="Rename the inputs or run them separately.")
+    return _not_onto_inputs(pairs, files)
+
+
+def _identity(path: Path) -> tuple:
+    """What makes two names the same file: device and inode when it exists."""
+    try:
+        info = path.stat()
+        return ("inode", info.st_dev, info.st_ino)
+    except OSError:
+        return ("name", os.path.normcase(path.resolve()))
+
+
+def _not_onto_inputs(pairs: list[tuple[Path, Path]],
+                     files: list[Path]) -> list[tuple[Path, Path]]:
+    inputs = {_identity(f): f for f in files}
+    for source, dest in pairs:
+        other = inputs.get(_identity(dest))
+        if other is not None:
+            raise OutputError(
+                f"the result of {source} would be written onto {other}, which is an "
+                "input of this run", path=dest,
+                hint="Inputs are never overwritten; choose another output (-o).")
     return pairs
+
+
+def check_output_format(source: str | os.PathLike, dest: str | os.PathLike,
+                        output_dtype: str) -> None:
+    """Refuse before any work a result that the format of ``dest``'s name cannot hold:
+    a stack, or a pixel type other than 8/16-bit (PNG) or 8-bit (JPEG)."""
+    import numpy as np
+
+    from semsr_core.io import read_stack
+    from semsr_core.io.picture import check_format_name, check_picture, picture_format
+
+    check_format_name(dest)
+    if picture_format(dest) is None:
+        return
+    with read_stack(source) as stack:
+        slices, dtype = len(stack), stack.dtype
+    check_picture(dest, slices, np.float32 if output_dtype == "float32" else dtype)
 
 
 def remove_stale_partials(output: str | os.PathLike, *, older_than_s: float = STALE_AFTER_S,

@@ -42,6 +42,7 @@ from semsr_core.io.metadata import (
     length_units,
     to_nanometres,
 )
+from semsr_core.io.picture import check_format_name, check_picture, picture_format, write_picture
 from semsr_core.io.stack import Stack
 
 WRITABLE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
@@ -80,7 +81,10 @@ def write_stack(
     input file(s): writing onto one of them is refused even with ``overwrite=True``
     (the path of a :class:`Stack` given as ``data`` is protected automatically). An
     existing file is replaced only with ``overwrite=True``. ``compression`` is a
-    tifffile codec name such as "zlib" (None: uncompressed). Emits PROGRESS events
+    tifffile codec name such as "zlib" (None: uncompressed). A name ending in ``.png``,
+    ``.jpg`` or ``.jpeg`` writes that format instead (one 2-D image that the format can
+    hold, else an :class:`OutputError`; see :mod:`semsr_core.io.picture`), and a name of
+    another image format is refused rather than given TIFF bytes. Emits PROGRESS events
     (stage "writing") and honours ``cancel`` between slices.
 
     Returns the path written. Raises :class:`OutputError` (destination problems, disk
@@ -90,11 +94,20 @@ def write_stack(
     """
     destination = Path(path)
     folder = destination.parent
+    check_format_name(destination)
     _check_destination(destination, folder, _protected(protect, data), overwrite)
     out_dtype = _check_dtype(dtype)
     unit_symbol = _check_pixel_size(pixel_size, unit)
     provenance = _check_metadata(metadata)
     slices, count = _slices(destination, data)
+    if picture_format(destination) is not None:  # the name asks for PNG or JPEG
+        if count is not None:
+            check_picture(destination, count, out_dtype)
+        size_nm = None if pixel_size is None else float(pixel_size) * _nm_per(unit_symbol)
+        written = write_picture(destination, slices, out_dtype, pixel_size_nm=size_nm,
+                                provenance=provenance)
+        _fsync_folder(folder)
+        return written
     bigtiff = count is None or _first_guess_bigtiff(data, count, out_dtype)
 
     temporary = _create_temporary(destination)
