@@ -322,6 +322,24 @@ def list_models() -> list[ModelEntry]:
     return entries
 
 
+DEFAULT_MODEL = "default-x4"
+"""The bundled model used when the user has no model of their own."""
+
+
+def preferred_model(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
+    """The model the Super-resolve panel selects until the user chooses one.
+
+    The lab's own first: the first usable user model; else the bundled
+    :data:`DEFAULT_MODEL`; else the first usable model (``None`` when there is none).
+    ``semsr models list`` marks it.
+    """
+    usable = [e for e in (list_models() if entries is None else entries) if not e.problem]
+    for entry in usable:
+        if entry.origin == "user":
+            return entry
+    return next((e for e in usable if e.name == DEFAULT_MODEL), usable[0] if usable else None)
+
+
 def resolve_model(path_or_name: str | os.PathLike) -> Path:
     """The file of a model given by path or by name (user models first, then bundled)."""
     text = os.fspath(path_or_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -362,13 +363,13 @@ def test_cli_imports_lists_describes_and_exports(tmp_path, capsys):
 
     assert cli.main(["models", "list"]) == 0
     out = capsys.readouterr().out
-    assert "mine\tuser\trrdbnet ×4" in out
+    assert re.search(r"^\*\s+mine\s+user\s+rrdbnet ×4", out, re.M)  # the panel's pick
 
     assert cli.main(["models", "info", "mine"]) == 0
     out = capsys.readouterr().out
     n_params = sum(v.numel() for v in esrgan_state(blocks=2).values())
-    assert f"parameters: {n_params:,}" in out
-    assert "arch: rrdbnet" in out and "ESRGAN x4.pth" in out
+    assert re.search(rf"^parameters: +{n_params:,}$", out, re.M)
+    assert re.search(r"^architecture: +rrdbnet", out, re.M) and "ESRGAN x4.pth" in out
 
     assert cli.main(["models", "export", "mine", str(tmp_path / "shared.semsr")]) == 0
     x = torch.rand(1, 1, 6, 6)

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     import napari
 
 OPEN_MODEL = "__open_model_file__"
-DEFAULT_MODEL = "default-x4"  # chosen when the user has not chosen another
 MODEL_FILTER = "semsr or ESRGAN models (*.semsr *.safetensors *.pth *.pt);;All files (*)"
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 TILE_CHOICES = ("auto", "96", "128", "256", "512", "1024", "2048")
@@ -273,7 +272,7 @@ class SuperResolvePanel(QWidget):
     def refresh_models(self) -> None:
         """List installed models (user, then bundled), files opened before, and
         "Open model file…"."""
-        from semsr_core.models import list_models
+        from semsr_core.models import list_models, preferred_model
 
         current = self.model_combo.currentData()
         opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i))
@@ -281,11 +280,10 @@ class SuperResolvePanel(QWidget):
                   if self.model_combo.itemData(i, Qt.UserRole + 1) == "file"]
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        user_models = False
-        for entry in list_models():
+        entries = list_models()
+        for entry in entries:
             if entry.problem:
                 continue
-            user_models = user_models or entry.origin == "user"
             self.model_combo.addItem(f"{entry.name} — {entry.arch} ×{entry.scale} "
                                      f"({entry.origin})", str(entry.path))
         for text, path in opened:
@@ -294,10 +292,10 @@ class SuperResolvePanel(QWidget):
         self.model_combo.addItem("Open model file…", OPEN_MODEL)
         index = self.model_combo.findData(current) if current else -1
         if index < 0 or current == OPEN_MODEL:
-            index = 0 if self.model_combo.count() > 1 else -1
-            if not user_models:  # the lab's own models first, else the default model
-                index = max(index, self.model_combo.findText(f"{DEFAULT_MODEL} — ",
-                                                             Qt.MatchStartsWith))
+            # the lab's own models first, else the default model (as `semsr models list`)
+            preferred = preferred_model(entries)
+            index = (self.model_combo.findData(str(preferred.path)) if preferred is not None
+                     else 0 if self.model_combo.count() > 1 else -1)
         self.model_combo.setCurrentIndex(index)
         self._model_index = index
         self.model_combo.blockSignals(False)
