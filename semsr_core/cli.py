@@ -642,7 +642,10 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
                    help="dataset folder with lr/ and hr/ (files paired by name) and optional "
                         "masks/ (defect labels at HR size)")
     p.add_argument("--model", dest="models", action="append", default=[], metavar="NAME|PATH",
-                   help="model name or file to evaluate (repeatable; none: baseline only)")
+                   help="model name or file to evaluate (repeatable; default: the bundled "
+                        "model of the data's scale, default-x4 or default-x2)")
+    p.add_argument("--baseline-only", action="store_true",
+                   help="evaluate the baseline upscaling alone, no model")
     p.add_argument("--baseline", default="bicubic", choices=["bicubic", "nearest"],
                    help="upscaling the models are compared with (default bicubic)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
@@ -654,13 +657,31 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _bundled_model_for(args: argparse.Namespace) -> list[str]:
+    """Without --model: the bundled model of the data's scale (said on stderr)."""
+    from semsr_core.metrics.evaluation import dataset_scale
+    from semsr_core.models import MODEL_SUFFIX, bundled_models_dir
+    from semsr_core.train.config import bundled_model_name
+
+    scale = dataset_scale(args.data)
+    path = bundled_models_dir() / f"{bundled_model_name(scale)}{MODEL_SUFFIX}"
+    if not path.is_file():
+        print(f"semsr: no --model given and no bundled ×{scale} model: evaluating "
+              f"{args.baseline} only", file=sys.stderr)
+        return []
+    print(f"semsr: no --model given: evaluating the bundled ×{scale} model "
+          f"'{path.stem}' and {args.baseline} (choose others with --model)", file=sys.stderr)
+    return [str(path)]
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
     from semsr_core.metrics import evaluate
     from semsr_core.metrics.report import markdown_table
 
+    chosen = args.models or ([] if args.baseline_only else _bundled_model_for(args))
     progress = ProgressPrinter(quiet=args.quiet)
     try:
-        result = evaluate(args.data, args.output, args.models, baseline=args.baseline,
+        result = evaluate(args.data, args.output, chosen, baseline=args.baseline,
                           device=args.device, overwrite=args.overwrite,
                           figures=not args.no_figures, on_event=progress)
     finally:

@@ -354,6 +354,18 @@ def aggregate(pairs: Sequence[PairEvaluation], methods: Sequence[str]
 # ---------------------------------------------------------------------- public
 
 
+def dataset_scale(data: str | os.PathLike) -> int:
+    """The scale of a dataset folder's LR/HR pairs (the most common), as :func:`evaluate`
+    finds it; used to choose the bundled model of that scale."""
+    from semsr_core.data.pairs import find_pairs
+
+    data = Path(data)
+    if not data.is_dir():
+        raise InputError("the dataset folder does not exist", path=data,
+                         hint="Give a folder with lr/ and hr/ subfolders.")
+    return _dataset_scale(find_pairs(data / "lr", data / "hr"), None)[0]
+
+
 def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequence[Any] = (),
              *, baseline: str = "bicubic", device: str = "auto", overwrite: bool = False,
              figures: bool = True, on_event: EventCallback | None = None,
