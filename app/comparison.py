@@ -12,11 +12,12 @@ The panel compares LR, SR and (optionally) HR of one slice:
   drawn in world (physical) coordinates, sampled in nanometres on every layer's own
   pixel grid.
 
-Intensities are compared in [0, 1]: unsigned integers are divided by their dtype's
-maximum (uint16 ÷ 65535, the mapping of :func:`semsr_core.io.intensity.to_unit_range`
-that training and evaluation use), float images in [0, 1] are taken as they are. Other
-images (signed integers, floats outside [0, 1]) keep their values, and the panel says
-that their numbers are not comparable.
+Intensities are compared in network units by the engine's one intensity policy
+(:mod:`semsr_core.io.intensity`: integers that use their range by the dtype, floats and
+narrow integers by robust percentiles). LR, SR and HR of one pixel type share one
+mapping (HR's when there is one), so an SR written in LR's units compares with HR as
+training and evaluation compare them. Images that cannot be mapped (NaN…) keep their
+values, and the panel says that their numbers are not comparable.
 
 Which metrics apply ([S1]: an HR image is often only a similar image of the sample,
 not an aligned one):
@@ -87,29 +88,35 @@ def upscale_factor(lr_pixel: float, sr_pixel: float, lr_width: int, sr_width: in
     return max(1, round(sr_width / max(lr_width, 1)))
 
 
-def unit_intensity(image: Any) -> tuple[np.ndarray, bool]:
-    """``image`` as float32 intensities in [0, 1], and whether that mapping applied.
-
-    Unsigned integers are divided by their dtype's maximum, floats in [0, 1] kept;
-    anything else is returned as float32 values with ``False``.
-    """
+def unit_intensity(image: Any, units: Any = None) -> tuple[np.ndarray, bool]:
+    """``image`` in network units by the engine's intensity policy (or by ``units``, an
+    :class:`~semsr_core.io.intensity.IntensityMapping` it shares with another image),
+    and whether that mapping applied (``False``: NaN, complex… kept as float32 values)."""
     from semsr_core.errors import InputError
-    from semsr_core.io.intensity import to_unit_range
+    from semsr_core.io.intensity import check_pixels, choose_mapping
 
     array = np.asarray(image)
     try:
-        return to_unit_range(array), True
+        units = units if units is not None else choose_mapping(array)
+        return units.to_unit(check_pixels(array)), True
     except InputError:
         return array.astype(np.float32), False
 
 
-def from_unit_intensity(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """[0, 1] intensities back in ``dtype``'s range (the inverse of :func:`unit_intensity`)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "u":
-        top = np.iinfo(dtype).max
-        return np.clip(np.rint(np.asarray(image, np.float64) * top), 0, top).astype(dtype)
-    return np.asarray(image).astype(dtype if dtype.kind == "f" else np.float32)
+def intensity_units(image: Any) -> Any:
+    """The engine's intensity mapping of ``image``, or ``None`` where it has none (NaN…)."""
+    from semsr_core.errors import InputError
+    from semsr_core.io.intensity import choose_mapping
+
+    try:
+        return choose_mapping(np.asarray(image))
+    except InputError:
+        return None
+
+
+def from_unit_intensity(image: np.ndarray, units: Any) -> np.ndarray:
+    """Network units back in the input's dtype and units (inverse of :func:`unit_intensity`)."""
+    return units.from_unit(image)[0]
 
 
 def lr_upscaled(lr_unit: np.ndarray, factor: int, method: str, in_unit_range: bool = True
@@ -287,15 +294,20 @@ def compare_slices(inputs: SliceInputs) -> SliceViews:
     from semsr_core.metrics.no_reference import gradient_map
 
     lr_raw = np.asarray(inputs.lr)
-    lr, lr_ok = unit_intensity(lr_raw)
-    sr, sr_ok = unit_intensity(inputs.sr)
-    hr, hr_ok = (None, True) if inputs.hr is None else unit_intensity(inputs.hr)
-    bicubic = lr_upscaled(lr, inputs.factor, BICUBIC, lr_ok)
+    # SR is written in LR's units; an HR of LR's pixel type sets the units all share
+    same_type = inputs.hr is not None and np.asarray(inputs.hr).dtype == lr_raw.dtype
+    units = intensity_units(inputs.hr if same_type else lr_raw)
+    lr, lr_ok = unit_intensity(lr_raw, units)
+    sr, sr_ok = unit_intensity(inputs.sr, units)
+    hr, hr_ok = (None, True) if inputs.hr is None else unit_intensity(
+        inputs.hr, units if same_type else None)
+    in_range = lr_ok and units is not None and (units.mode == "dtype" or units.unit_input)
+    bicubic = lr_upscaled(lr, inputs.factor, BICUBIC, in_range)
     lr_up = bicubic if inputs.lr_mode == BICUBIC else lr_upscaled(lr, inputs.factor, NEAREST)
     unit = {"lr": lr, "lr_up": lr_up, "bicubic": bicubic, "sr": sr}
     if hr is not None:
         unit["hr"] = hr
-    display = from_unit_intensity(lr_up, lr_raw.dtype) if lr_ok else lr_up
+    display = from_unit_intensity(lr_up, units) if lr_ok and units is not None else lr_up
     gradients = {}
     if inputs.gradients:
         gradients = {key: gradient_map(unit[key]) for key in ("lr_up", "sr", "hr")

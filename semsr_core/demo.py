@@ -15,7 +15,7 @@ import numpy as np
 
 from semsr_core.errors import ModelError
 from semsr_core.events import CancelToken, EventCallback
-from semsr_core.io.intensity import to_unit_range
+from semsr_core.io.intensity import choose_mapping
 from semsr_core.resources import resource_path
 
 DEFAULT_MODEL = "default-x4"
@@ -58,10 +58,11 @@ def run_demo(out_dir: str | Path = "out", *, model: str = DEFAULT_MODEL, device:
                        on_event=on_event, cancel=cancel)
     result = DemoResult(out, loaded.name or model)
     with read_stack(lr_path) as lr, read_stack(hr_path) as hr, read_stack(out) as sr:
+        units = choose_mapping(hr, path=hr_path)  # LR, SR and HR share the HR's units
         for index in range(len(lr)):
-            truth = to_unit_range(hr[index])
-            enlarged = to_unit_range(sr[index])
-            bicubic = upscale(to_unit_range(lr[index]), shape=truth.shape)
+            truth = units.to_unit(hr[index])
+            enlarged = units.to_unit(sr[index])
+            bicubic = upscale(units.to_unit(lr[index]), shape=truth.shape)
             result.rows.append({
                 "slice": index,
                 "psnr": psnr(truth, enlarged), "ssim": ssim(truth, enlarged),

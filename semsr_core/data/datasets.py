@@ -48,26 +48,21 @@ from semsr_core.data.augment import (
 from semsr_core.data.defects import DefectSource, LabDegradation, LrMaker, add_defects, paste_crops
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import EventCallback, EventKind, emit
+from semsr_core.io.intensity import check_pixels, to_unit_range
 
 # ----------------------------------------------------------------- the pairs
 
 
-def _as_unit_float(image: np.ndarray, where: str) -> np.ndarray:
+def _as_unit_float(image: np.ndarray, where: str, mapped: bool) -> np.ndarray:
+    """A training image in network units: by the intensity policy, or as it is when the
+    caller ``mapped`` it already (then it must be finite float32)."""
     arr = np.asarray(image)
     if arr.ndim != 2:
         raise InputError(f"{where} has shape {arr.shape}; training images must be 2-D "
                          "grayscale", hint="Pass one slice (Y, X) per image.")
-    if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
-    arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise InputError(f"{where} contains NaN or infinite values",
-                         hint="Fix or exclude this image.")
-    if arr.size and (arr.min() < -1e-6 or arr.max() > 1 + 1e-6):
-        raise InputError(f"{where} has values in [{arr.min():g}, {arr.max():g}]; float "
-                         "training images must be in [0, 1]",
-                         hint="Normalise the image (e.g. by its dtype range) first.")
-    return np.clip(arr, 0.0, 1.0)
+    if not mapped:
+        return to_unit_range(arr, where)
+    return check_pixels(arr, where).astype(np.float32, copy=False)
 
 
 @dataclass
@@ -86,10 +81,13 @@ class TrainingPairs:
     @classmethod
     def from_arrays(cls, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
                     scale: int | None = None, names: Sequence[str] | None = None,
-                    masks: Sequence[np.ndarray | None] | None = None) -> TrainingPairs:
-        """Validate ``(lr, hr)`` arrays (uint8/uint16 scaled by their range, or float in
-        [0, 1]) and the optional defect ``masks`` (nonzero = defect, HR-sized).
-        ``scale`` defaults to the size ratio of the first pair."""
+                    masks: Sequence[np.ndarray | None] | None = None,
+                    mapped: bool = False) -> TrainingPairs:
+        """Validate ``(lr, hr)`` arrays and the optional defect ``masks`` (nonzero =
+        defect, HR-sized). Each image is mapped to network units by the intensity policy
+        (:mod:`semsr_core.io.intensity`) unless ``mapped`` says the caller did that
+        already (e.g. with its whole stack's mapping). ``scale`` defaults to the size
+        ratio of the first pair."""
         if len(pairs) == 0:
             raise InputError("no training pairs were given", hint="Give at least one pair.")
         names = list(names) if names is not None else [f"pair {i}" for i in range(len(pairs))]
@@ -103,8 +101,8 @@ class TrainingPairs:
                               hint="Use e.g. 2 or 4.")
         lrs, hrs = [], []
         for (lr, hr), name in zip(pairs, names, strict=True):
-            lr = _as_unit_float(lr, f"{name} (LR)")
-            hr = _as_unit_float(hr, f"{name} (HR)")
+            lr = _as_unit_float(lr, f"{name} (LR)", mapped)
+            hr = _as_unit_float(hr, f"{name} (HR)", mapped)
             if hr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
                 raise InputError(
                     f"{name}: HR is {hr.shape[0]}×{hr.shape[1]} but LR is "

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from semsr_core.errors import ConfigError, InputError
+from semsr_core.io.intensity import check_pixels, to_unit_range
 
 LrMaker = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 """Makes the LR version of an HR array: ``make_lr(hr, rng) -> lr`` of exactly HR/scale."""
@@ -84,11 +85,7 @@ def to_gray_float(image: np.ndarray, *, where: str = "image") -> np.ndarray:
 
     arr = np.asarray(image)
     if arr.dtype == bool:
-        arr = arr.astype(np.float32)
-    elif np.issubdtype(arr.dtype, np.integer):
-        arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
-    else:
-        arr = arr.astype(np.float32, copy=False)
+        arr = arr.astype(np.uint8) * np.uint8(255)
     if arr.ndim == 3 and arr.shape[-1] == 4:
         arr = rgba2rgb(arr)
     if arr.ndim == 3 and arr.shape[-1] == 3:
@@ -98,13 +95,11 @@ def to_gray_float(image: np.ndarray, *, where: str = "image") -> np.ndarray:
     if arr.ndim != 2:
         raise InputError(f"{where} has shape {arr.shape}; a defect-source image must be "
                          "a 2-D gray or an RGB(A) image", hint="Remove it from the folder.")
-    if not np.isfinite(arr).all():
-        raise InputError(f"{where} contains NaN or infinite values",
-                         hint="Remove it from the defect-source folder.")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:  # float data outside [0, 1]: stretch to it
-        arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-    return np.ascontiguousarray(arr, dtype=np.float32)  # no copy if it already is
+    if arr.dtype.kind == "f" and arr.size and 0.0 <= arr.min() and arr.max() <= 1.0:
+        unit = check_pixels(arr, where)  # already [0, 1] gray (rgb2gray's output, too)
+    else:  # the one intensity policy, then [0, 1]: pasted content is not a measurement
+        unit = np.clip(to_unit_range(arr, where), 0.0, 1.0)
+    return np.ascontiguousarray(unit, dtype=np.float32)
 
 
 def _load_skimage_image(name: str) -> np.ndarray:

@@ -32,7 +32,7 @@ from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
 from semsr_core.infer import device as devices
 from semsr_core.infer import network, normalize, tiling, zssr
-from semsr_core.infer.normalize import ClipCount
+from semsr_core.io.intensity import ClipCount, IntensityMapping
 
 DEFAULT_OVERLAP = 32
 """Input pixels shared by neighbouring tiles (a quarter is cross-faded, the rest is context)."""
@@ -64,6 +64,7 @@ class _Run:
     batch: int
     precision: str
     output_dtype: str
+    mapping: IntensityMapping
     slices: int
     height: int
     width: int
@@ -78,15 +79,20 @@ class _Run:
     def start(cls, model: Any, *, height: int, width: int, slices: int, device: str,
               tile: int | None, overlap: int, batch: int | None, precision: str,
               output_dtype: str, scale: int | None, zssr_settings: Any,
-              on_event: EventCallback | None, cancel: CancelToken | None) -> _Run:
+              on_event: EventCallback | None, cancel: CancelToken | None,
+              values: Any = None, mapping: IntensityMapping | None = None,
+              source: Any = None) -> _Run:
+        """``values`` (the image, array or lazy stack) gives the intensity mapping,
+        computed once for the whole stack, unless ``mapping`` is given."""
         card = model.card
         name = card.name or card.arch
         if scale is not None and int(scale) != card.scale:
             raise ModelError(f"model '{name}' enlarges ×{card.scale}, but ×{scale} was asked",
                              hint=f"Choose a ×{scale} model (`semsr models list`) or "
                                   f"drop the scale option to use ×{card.scale}.")
-        normalize.check_normalization(card.normalization)
         normalize.check_output_dtype(output_dtype)
+        if mapping is None:
+            mapping = normalize.mapping_for(values, card.normalization, path=source)
         facts = network.arch_facts(card.arch)
         # ZSSR trains on each image, unless the net was already trained on a dataset
         # (`semsr train zssr` records zssr_per_image = False in the card).
@@ -116,7 +122,9 @@ class _Run:
         net = network.prepare_network(model.generator, device=torch_device, dtype=dtype,
                                       scale=net_scale, in_channels=card.in_channels,
                                       out_channels=card.out_channels,
-                                      size_multiple=facts.size_multiple)
+                                      size_multiple=facts.size_multiple,
+                                      check_first_tile=devices.is_auto(precision),
+                                      value_range=card.value_range)
         if tile is None or batch is None:
             per_pixel = _probe_bytes_per_pixel(net)
             free = devices.free_memory(torch_device)
@@ -132,7 +140,7 @@ class _Run:
         precision_name = {torch.float32: "fp32", torch.float16: "fp16",
                           torch.bfloat16: "bf16"}[dtype]
         run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch, precision_name,
-                  output_dtype, slices, height, width, on_event, cancel)
+                  output_dtype, mapping, slices, height, width, on_event, cancel)
         run.progress.report = run._report
         run._plan_remaining(slices)
         return run
@@ -159,7 +167,7 @@ class _Run:
     # ------------------------------------------------------------------- work
     def settings(self) -> dict[str, Any]:
         """The settings used, for provenance."""
-        data = {"device": str(self.net.device), "precision": self.precision,
+        data = {"device": str(self.net.device), **self.net.precision_settings(),
                 "tile": self.tile, "overlap": self.overlap, "batch": self.batch,
                 "output_dtype": self.output_dtype}
         if self.zssr_settings is not None:
@@ -179,7 +187,7 @@ class _Run:
         self.slice_index = index
         self._plan_remaining(self.slices - index)
         card = self.model.card
-        unit, intensity = normalize.normalize(image, card.normalization)
+        unit = self.mapping.to_unit(image)
         if self.facts.input_at_output_size:
             unit = self._pre_upscale(unit)
         x = normalize.to_network_range(unit, card.value_range)
@@ -198,8 +206,8 @@ class _Run:
             y = np.median(np.stack(outputs), axis=0).astype(np.float32)
         else:
             y = self._tiled(x, net)
-        out, clipped = normalize.denormalize(normalize.from_network_range(y, card.value_range),
-                                             intensity, self.output_dtype)
+        out, clipped = self.mapping.from_unit(normalize.from_network_range(y, card.value_range),
+                                              self.output_dtype)
         self.clipped.add(clipped)
         return out
 
@@ -261,7 +269,8 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
                   batch: int | None = None, precision: str = "auto",
                   output_dtype: str = "input", scale: int | None = None,
                   zssr_settings: Any = None, on_event: EventCallback | None = None,
-                  cancel: CancelToken | None = None) -> Any:
+                  cancel: CancelToken | None = None,
+                  intensity: IntensityMapping | None = None) -> Any:
     """Super-resolve an image or a stack with ``model``.
 
     image_or_stack: a 2-D array (returns a 2-D array), a (Z, Y, X) array (returns a
@@ -282,11 +291,13 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
     scale: the enlargement the caller expects; a model of another scale is an error.
     zssr_settings: :class:`~semsr_core.infer.zssr.ZSSRSettings` or a dict, for ZSSR
         models (default: the card's ``training["zssr"]``, else the defaults).
+    intensity: the intensity mapping to use (e.g. the whole stack's when one slice of
+        it is enlarged); by default the policy's mapping of ``image_or_stack`` as a whole.
     """
     model = _as_model(model)
     kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,
                   output_dtype=output_dtype, scale=scale, zssr_settings=zssr_settings,
-                  on_event=on_event, cancel=cancel)
+                  on_event=on_event, cancel=cancel, values=image_or_stack, mapping=intensity)
     if isinstance(image_or_stack, np.ndarray):
         array = image_or_stack
         if array.ndim == 2:
@@ -321,17 +332,29 @@ def output_pixel_size(pixel_size: float | None, scale: int) -> float | None:
 
 
 def provenance(model: Any, settings: dict[str, Any], source: str | os.PathLike | None,
-               output_dtype: str, input_dtype: np.dtype) -> dict[str, Any]:
-    """What made an output: model, settings, semsr version, source file, intensity policy."""
+               output_dtype: str, input_dtype: np.dtype,
+               mapping: IntensityMapping | None = None) -> dict[str, Any]:
+    """What made an output: model, settings, semsr version, source file, and the
+    intensity mapping used (:mod:`semsr_core.io.intensity`) with what it clips."""
     from semsr_core import __version__
 
     card = model.card
     intensity: dict[str, Any] = {"output_dtype": output_dtype}
-    if output_dtype == "input" and np.dtype(input_dtype).kind == "u":
-        maximum = int(np.iinfo(np.dtype(input_dtype)).max)
-        intensity.update(rounding="nearest integer", clipped_to=[0, maximum],
-                         note=f"values outside [0, {maximum}] were clipped; the count is "
-                              "reported in the run's log")
+    if mapping is not None:
+        intensity["mapping"] = mapping.to_dict()
+        intensity["description"] = mapping.describe()
+    dtype = np.dtype(input_dtype)
+    if output_dtype == "input" and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        intensity.update(rounding="nearest integer", clipped_to=[int(info.min), int(info.max)],
+                         note=f"values outside [{info.min}, {info.max}] were clipped; the "
+                              "count is reported in the run's log")
+    elif output_dtype == "input" and mapping is not None and mapping.unit_input:
+        intensity.update(clipped_to=[0.0, 1.0],
+                         note="the input lay in [0, 1], so the output was clipped to [0, 1]; "
+                              "the count is reported in the run's log")
+    else:
+        intensity["clipped_to"] = None
     return {
         "software": "semsr",
         "operation": "super-resolve",
@@ -374,8 +397,10 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
         run = _Run.start(model, height=height, width=width, slices=z, device=device,
                          tile=tile, overlap=overlap, batch=batch, precision=precision,
                          output_dtype=output_dtype, scale=scale,
-                         zssr_settings=zssr_settings, on_event=on_event, cancel=cancel)
-        meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype)
+                         zssr_settings=zssr_settings, on_event=on_event, cancel=cancel,
+                         values=stack, source=input_path)
+        meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype,
+                          run.mapping)
         written = write_stack(output_path, _iterate(run, stack),
                               pixel_size=output_pixel_size(stack.pixel_size, model.scale),
                               unit=stack.unit or "nm", metadata=meta,

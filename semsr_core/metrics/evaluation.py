@@ -40,7 +40,7 @@ import numpy as np
 
 from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind, check_cancel, emit
-from semsr_core.io.intensity import to_unit_range
+from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
 from semsr_core.metrics.full_reference import region_metrics
 from semsr_core.metrics.no_reference import gradient_stats
 from semsr_core.metrics.spectrum import spectrum_score
@@ -263,8 +263,19 @@ def _geometry(lr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, scale: in
               f"HR); aligned (shift {summary['shift_y']}, {summary['shift_x']} HR px, NCC "
               f"{summary['ncc_after']}) and cropped to {result.lr.shape[0]}×"
               f"{result.lr.shape[1]} LR px")
-    return (ALIGNED, reason, result.lr.astype(np.float32),
-            np.clip(result.hr, 0, 1).astype(np.float32), moved, summary)
+    return (ALIGNED, reason, result.lr.astype(np.float32), result.hr.astype(np.float32),
+            moved, summary)
+
+
+def _in_shared_units(lr: np.ndarray, lr_path: Path, hr: np.ndarray, hr_path: Path
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """LR and HR in network units. Files of one pixel type share the HR's mapping, so a
+    scan and its enlargement compare in the same units (an SR output is written in its
+    input's units); files of different types are mapped each by its own."""
+    units = choose_mapping(hr, path=hr_path)
+    if lr.dtype == hr.dtype:
+        return units.to_unit(check_pixels(lr, lr_path)), units.to_unit(hr)
+    return to_unit_range(lr, lr_path), units.to_unit(hr)
 
 
 def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[str, Any],
@@ -273,8 +284,8 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
 
-    lr = to_unit_range(_first_slice(pair.lr_path), pair.lr_path)
-    hr = to_unit_range(_first_slice(pair.hr_path), pair.hr_path)
+    lr, hr = _in_shared_units(_first_slice(pair.lr_path), pair.lr_path,
+                              _first_slice(pair.hr_path), pair.hr_path)
     mask = None
     if mask_path is not None:
         mask = _first_slice(mask_path)
@@ -297,7 +308,7 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
         check_cancel(cancel)
         sr = super_resolve(lr, model, device=device, output_dtype="float32",
                            on_event=_forward_messages(on_event), cancel=cancel)
-        outputs[name] = np.clip(np.asarray(sr, dtype=np.float32), 0.0, 1.0)
+        outputs[name] = np.asarray(sr, dtype=np.float32)
 
     result.hr = gradient_stats(hr)
     for name, image in outputs.items():

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from semsr_core.data.pairs import MASKS_FOLDER, Pair, find_pairs, pairs_from_hr, split_pairs
 from semsr_core.errors import ConfigError, InputError
-from semsr_core.io.intensity import to_unit_range
+from semsr_core.io.intensity import choose_mapping
 from semsr_core.train.config import TrainConfig
 from semsr_core.train.engine import ValidationPair
 
@@ -62,8 +62,8 @@ class Concat(Dataset):
 def _read(path: Path) -> np.ndarray:
     from semsr_core.io import read_stack
 
-    with read_stack(path) as stack:
-        return to_unit_range(stack[0], path)
+    with read_stack(path) as stack:  # the first slice, mapped as its whole stack is
+        return choose_mapping(stack, path=path).to_unit(stack[0])
 
 
 def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.ndarray,
@@ -170,7 +170,8 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
         scale = 1
     masks = [_read_mask(data_dir / MASKS_FOLDER, n, hr.shape, d.scale) for n, _, hr in train]
     pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=scale,
-                                      names=[n for n, _, _ in train], masks=masks)
+                                      names=[n for n, _, _ in train], masks=masks,
+                                      mapped=True)
     real_set = None
     if d.defects is not None:
         if d.lr_patch != d.defects.alpha:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+import tifffile
 
 from semsr_app.comparison import REFERENCE_HR, guess_roles, profile_points
 from semsr_app.jobs import LayerSource, SuperResolveSettings, super_resolve_layer
@@ -13,7 +16,7 @@ from semsr_app.widgets.compare import ComparePanel
 from semsr_app.widgets.export import ExportPanel
 from semsr_core.data.resample import upscale
 from semsr_core.io import read_stack
-from semsr_core.io.intensity import to_unit_range
+from semsr_core.io.intensity import choose_mapping
 from semsr_core.metrics.full_reference import psnr, ssim
 from semsr_core.metrics.no_reference import gradient_map
 from semsr_core.resources import resource_path
@@ -66,8 +69,15 @@ def _wait(qtbot, panel, timeout=20_000):
     qtbot.waitUntil(lambda: not panel.busy, timeout=timeout)
 
 
+@functools.cache
+def _hr_units(z):
+    """The HR slice's intensity mapping: the units LR, SR and HR (all uint16 here) share
+    on screen, as the engine's policy makes them."""
+    return choose_mapping(tifffile.imread(resource_path("sample", "sem_stack_hr.tif"))[z])
+
+
 def _unit(layer, z):
-    return to_unit_range(np.asarray(layer.data[z]))
+    return _hr_units(z).to_unit(np.asarray(layer.data[z]))
 
 
 # ------------------------------------------------------------------ choosing layers

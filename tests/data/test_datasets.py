@@ -38,7 +38,7 @@ def _pairs(rng, n=2, lr_shape=(150, 200), low=0.0, high=1.0) -> TrainingPairs:
         hr = rng.uniform(low, high, (lr_shape[0] * SCALE, lr_shape[1] * SCALE))
         hr = ndi.gaussian_filter(hr, 2.0).astype(np.float32)
         arrays.append((_area(hr), hr))
-    return TrainingPairs.from_arrays(arrays, scale=SCALE)
+    return TrainingPairs.from_arrays(arrays, scale=SCALE, mapped=True)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_copy_i_is_turned_by_pi_i_over_beta(bright_source):
     hr = np.zeros((128 * SCALE, 128 * SCALE), dtype=np.float32)
     hr[64 * SCALE - 3:64 * SCALE + 3, :] = 1.0  # rows of the tile centre of tile (32, 32)
     pairs = TrainingPairs.from_arrays([(_area(hr)[32:96, 32:96],
-                                        hr[128:384, 128:384])], scale=SCALE)
+                                        hr[128:384, 128:384])], scale=SCALE, mapped=True)
     dark = DefectSource.from_images([np.zeros((200, 200), dtype=np.float32)])
     dataset = _defects(pairs, dark, beta=beta, size_range=(4, 6))
     for i in range(beta):
@@ -208,7 +208,7 @@ def _annotated_pairs(rng, n=2, lr_shape=(96, 96)) -> TrainingPairs:
         arrays.append((_area(hr), hr))
         masks.append(mask.astype(np.uint8) * 255)  # any nonzero value marks a defect
     masks[0] = None  # the first pair has no annotation
-    return TrainingPairs.from_arrays(arrays, scale=SCALE, masks=masks)
+    return TrainingPairs.from_arrays(arrays, scale=SCALE, masks=masks, mapped=True)
 
 
 @pytest.mark.parametrize("make", [
@@ -253,8 +253,19 @@ def test_pairs_that_are_not_scale_times_larger_are_refused(rng):
     with pytest.raises(InputError, match="scan7"):
         TrainingPairs.from_arrays([(rng.random((30, 30)), rng.random((100, 120)))],
                                   scale=4, names=["scan7"])
-    with pytest.raises(InputError, match=r"\[0, 1\]"):
-        TrainingPairs.from_arrays([(np.full((8, 8), 3.0), np.full((32, 32), 3.0))], scale=4)
+    with pytest.raises(InputError, match="scan8.*NaN"):
+        TrainingPairs.from_arrays([(np.full((8, 8), np.nan), np.ones((32, 32)))], scale=4,
+                                  names=["scan8"])
+
+
+def test_float_pairs_in_any_units_are_mapped_by_the_intensity_policy(rng):
+    """Detector counts (339 … 1343) train like the same image in [0, 1]."""
+    hr = ndi.gaussian_filter(rng.random((64, 64)), 2.0)
+    counts = (339 + 1004 * (hr - hr.min()) / np.ptp(hr)).astype(np.float32)
+    pairs = TrainingPairs.from_arrays([(_area(counts), counts)], scale=4)
+    assert pairs.hr[0].dtype == np.float32
+    assert np.percentile(pairs.hr[0], 0.1) == pytest.approx(0.0, abs=1e-3)
+    assert np.percentile(pairs.hr[0], 99.9) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_tiles_larger_than_every_image_are_a_config_error(rng, bright_source):

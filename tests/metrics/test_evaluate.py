@@ -140,12 +140,14 @@ def test_cancel_stops_before_a_report_is_written(dataset, tmp_path):
     assert not (tmp_path / "r" / "report.json").exists()
 
 
-def test_float_images_outside_zero_one_are_refused_naming_the_file(tmp_path):
+def test_images_that_cannot_be_mapped_are_refused_naming_the_file(tmp_path):
     for folder in ("lr", "hr"):
         (tmp_path / "d" / folder).mkdir(parents=True)
-    tifffile.imwrite(tmp_path / "d" / "lr" / "a.tif", np.full((16, 16), 2.0, np.float32))
+    lr = np.full((16, 16), 2.0, np.float32)
+    lr[3, 3] = np.nan
+    tifffile.imwrite(tmp_path / "d" / "lr" / "a.tif", lr)
     tifffile.imwrite(tmp_path / "d" / "hr" / "a.tif", np.full((64, 64), 0.5, np.float32))
-    with pytest.raises(InputError, match=r"a\.tif.*outside \[0, 1\]"):
+    with pytest.raises(InputError, match=r"a\.tif.*NaN"):
         evaluate(tmp_path / "d", tmp_path / "r", [], device="cpu")
 
 
