@@ -109,14 +109,15 @@ def write_stack(
         _fsync_folder(folder)
         return written
     bigtiff = count is None or _first_guess_bigtiff(data, count, out_dtype)
+    needed = _estimated_bytes(data, count, out_dtype)
 
     temporary = _create_temporary(destination)
     try:
         _write_ome_tiff(
             temporary, destination, slices, count, bigtiff=bigtiff, out_dtype=out_dtype,
             pixel_size=pixel_size, unit=unit_symbol, provenance=provenance,
-            compression=compression, on_event=on_event, cancel=cancel)
-        with _disk_errors(destination):
+            compression=compression, on_event=on_event, cancel=cancel, needed=needed)
+        with _disk_errors(destination, needed=needed, temporary=temporary):
             with open(temporary, "rb+") as written:
                 os.fsync(written.fileno())
             os.replace(temporary, destination)
@@ -155,6 +156,7 @@ def _check_destination(destination: Path, folder: Path, protected: list[Path],
                 f"refusing to write {{path}}: it is the input file {source}",
                 path=destination,
                 hint="Inputs are never overwritten; choose another output name")
+    check_output_folder(destination)
     if not folder.is_dir():
         raise OutputError(f"cannot write {{path}}: the folder {folder} does not exist",
                           path=destination, hint="Create the folder or choose another one")
@@ -238,6 +240,16 @@ def _first_guess_bigtiff(data: Any, count: int, out_dtype: np.dtype | None) -> b
     return count * shape[-2] * shape[-1] * itemsize > CLASSIC_TIFF_LIMIT
 
 
+def _estimated_bytes(data: Any, count: int | None, out_dtype: np.dtype | None) -> int | None:
+    """The pixel bytes of the file to write, when the data's shape tells (else None)."""
+    shape = getattr(data, "shape", None)
+    dtype = getattr(data, "dtype", None)
+    if shape is None or len(shape) < 2 or dtype is None or count is None:
+        return None
+    itemsize = out_dtype.itemsize if out_dtype is not None else min(np.dtype(dtype).itemsize, 4)
+    return int(count * shape[-2] * shape[-1] * itemsize)
+
+
 def _output_dtype(first: np.ndarray, destination: Path) -> np.dtype:
     if first.dtype in WRITABLE_DTYPES:
         return first.dtype
@@ -282,7 +294,7 @@ def _write_ome_tiff(
     temporary: Path, destination: Path, slices: Iterator[Any], count: int | None, *,
     bigtiff: bool, out_dtype: np.dtype | None, pixel_size: float | None, unit: str,
     provenance: str | None, compression: str | None, on_event: EventCallback | None,
-    cancel: CancelToken | None,
+    cancel: CancelToken | None, needed: int | None = None,
 ) -> None:
     import tifffile
 
@@ -295,7 +307,7 @@ def _write_ome_tiff(
     written = 0
     shape: tuple[int, int] | None = None
     dtype = out_dtype
-    with _disk_errors(destination):
+    with _disk_errors(destination, needed=needed, temporary=temporary):
         writer = tifffile.TiffWriter(temporary, bigtiff=bigtiff)
     emit(on_event, EventKind.PROGRESS, done=0, total=count, stage="writing", unit="slice")
     try:
@@ -315,7 +327,7 @@ def _write_ome_tiff(
                     f"had {shape}; all slices of a stack must have the same size",
                     path=destination)
             converted = _converted(image, dtype or image.dtype, index, destination)
-            with _disk_errors(destination):
+            with _disk_errors(destination, needed=needed, temporary=temporary):
                 writer.write(
                     np.ascontiguousarray(converted),
                     contiguous=compression is None, compression=compression,
@@ -333,7 +345,7 @@ def _write_ome_tiff(
         if count is not None and written != count:
             raise OutputError(f"{written} slices were given for {{path}}, {count} "
                               "were announced", path=destination)
-        with _disk_errors(destination):
+        with _disk_errors(destination, needed=needed, temporary=temporary):
             writer.overwrite_description(
                 _ome_xml(written, shape, dtype, pixel_size, unit, provenance, __version__))
     except BaseException:
@@ -341,31 +353,93 @@ def _write_ome_tiff(
         with contextlib.suppress(OSError):
             writer.close()
         raise
-    with _disk_errors(destination):
+    with _disk_errors(destination, needed=needed, temporary=temporary):
         writer.close()
 
 
 @contextlib.contextmanager
-def atomic_destination(destination: str | os.PathLike) -> Iterator[Path]:
+def atomic_destination(destination: str | os.PathLike, *,
+                       needed: int | None = None) -> Iterator[Path]:
     """Write a file through a hidden temporary path beside ``destination``.
 
     Yields the temporary path; when the block ends without error it replaces
     ``destination`` in one rename, otherwise it is deleted, so nothing half-written
     ever carries the final name. The file gets the permissions a normal new file gets
     (the umask applies), or those of the file it replaces.
+
+    A write error inside the block (an ``OSError``, or a library's own wrapper of one:
+    torch's "enforce fail at inline_container.cc", safetensors' ``SafetensorError``)
+    becomes one :class:`OutputError` naming ``destination`` and, when the disk is full,
+    the free space and the space ``needed`` (bytes, when the caller knows it).
     """
     destination = Path(destination)
+    check_output_folder(destination)
     temporary = _create_temporary(destination)
     mode = temporary.stat().st_mode & 0o7777
     try:
-        yield temporary
-        with _disk_errors(destination):
+        try:
+            yield temporary
+        except Exception as exc:
+            translated = write_failure(exc, destination, needed=needed, temporary=temporary)
+            if translated is None:
+                raise
+            raise translated from exc
+        with _disk_errors(destination, needed=needed, temporary=temporary):
             os.chmod(temporary, mode)  # some writers (safetensors) recreate the file as 0600
             os.replace(temporary, destination)
     except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def write_bytes_atomic(destination: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``destination`` atomically (fsynced, then renamed into place).
+
+    Raises :class:`OutputError` on any write error (disk full: with the space needed);
+    nothing is left under ``destination`` or beside it after a failure.
+    """
+    destination = Path(destination)
+    with atomic_destination(destination, needed=len(data)) as tmp, open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return destination
+
+
+def file_above(path: str | os.PathLike) -> Path | None:
+    """The nearest existing ancestor of ``path`` that is a file, not a folder, or None.
+
+    ``out/a/b`` when ``out`` is a file can never be created: the message should say
+    so, not "no such folder" or "Not a directory".
+    """
+    for parent in Path(path).parents:
+        if parent.exists() or parent.is_symlink():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def check_output_folder(path: str | os.PathLike) -> None:
+    """Refuse an output ``path`` that lies under an existing file (OutputError)."""
+    blocker = file_above(path)
+    if blocker is not None:
+        raise OutputError("cannot write {path}: " + f"{blocker} is a file, not a folder",
+                          path=path, hint="Choose an output path that is not inside a file")
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` (and its parents) or raise one OutputError that says why not:
+    under a file, permission denied, disk full."""
+    folder = Path(folder)
+    check_output_folder(folder / "_")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError("cannot use {path} as a folder: it is a file", path=folder,
+                          hint="Choose a folder name that is not an existing file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(exc, folder) from exc
+    return folder
 
 
 def _create_temporary(destination: Path) -> Path:
@@ -391,15 +465,75 @@ def _create_temporary(destination: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _disk_errors(destination: Path) -> Iterator[None]:
+def _disk_errors(destination: Path, *, needed: int | None = None,
+                 temporary: Path | None = None) -> Iterator[None]:
     """Turn an OSError while writing ``destination`` into an OutputError that says why."""
     try:
         yield
     except OSError as exc:
-        raise _output_error(exc, destination) from exc
+        raise _output_error(exc, destination, needed=needed, temporary=temporary) from exc
 
 
-def _output_error(exc: OSError, destination: Path) -> OutputError:
+# Texts of libraries' write errors that wrap an OSError without being one: torch's
+# PytorchStreamWriter ("[enforce fail at inline_container.cc:...] ... file write failed"),
+# safetensors' SafetensorError ("IoError(Os { code: 28, kind: StorageFull, ... })").
+_WRITE_FAILURE_MARKS = ("inline_container", "PytorchStreamWriter", "file write failed",
+                        "IoError", "No space left", "StorageFull", "QuotaExceeded",
+                        "Disk quota", "Input/output error", "Read-only file system")
+_DISK_FULL_MARKS = ("No space left", "StorageFull", "code: 28", "os error 28",
+                    "QuotaExceeded", "Disk quota", "code: 122")
+
+
+def write_failure(exc: BaseException, destination: str | os.PathLike, *,
+                  needed: int | None = None, temporary: Path | None = None
+                  ) -> OutputError | None:
+    """The :class:`OutputError` to show for ``exc`` raised while writing ``destination``,
+    or None when ``exc`` is not a write error (a programming error stays itself)."""
+    destination = Path(destination)
+    if isinstance(exc, OutputError):
+        return None
+    if isinstance(exc, OSError):
+        return _output_error(exc, destination, needed=needed, temporary=temporary)
+    text = str(exc)
+    if not any(mark in text for mark in _WRITE_FAILURE_MARKS):
+        return None
+    free = _free_bytes(destination.parent) + _size(temporary)
+    if (any(mark in text for mark in _DISK_FULL_MARKS)
+            or _free_bytes(destination.parent) < max(needed or 0, _LOW_SPACE)):
+        return _disk_full(destination, needed, free)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = first.split("] ", 1)[-1].strip(" .") or "the write failed"
+    return OutputError("cannot write {path} " + f"({first})", path=destination,
+                       hint=f"Check the disk and the folder {destination.parent}")
+
+
+def _disk_full(destination: Path, needed: int | None, free: int, seen: str = ""
+               ) -> OutputError:
+    """One line: the file, the space it needs (when known) and the space free."""
+    need = f"it needs about {_size_text(needed)}, " if needed else ""
+    seen = f"; {seen}" if seen else ""  # a short write without an errno: what was seen
+    return OutputError(
+        "not enough disk space to write {path} " + f"({need}{_size_text(free)} free{seen})",
+        path=destination, hint="Free some space or choose an output folder on another disk")
+
+
+def _size_text(n: int | None) -> str:
+    n = max(int(n or 0), 0)
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return 0 if path is None else path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _output_error(exc: OSError, destination: Path, *, needed: int | None = None,
+                  temporary: Path | None = None) -> OutputError:
     folder = destination.parent
     detail = exc.strerror or str(exc)
     if exc.errno == errno.EFBIG:
@@ -409,14 +543,18 @@ def _output_error(exc: OSError, destination: Path) -> OutputError:
             hint="Choose an output folder on another disk (e.g. not FAT32)")
     # numpy reports a short write ("N requested and M written") without an errno
     if exc.errno in _NO_SPACE or (exc.errno is None and _free_bytes(folder) < _LOW_SPACE):
-        return OutputError(
-            f"not enough disk space in {folder} to write {destination.name} ({detail})",
-            path=destination, hint="Free some space or choose an output folder on another disk")
+        return _disk_full(destination, needed, _free_bytes(folder) + _size(temporary),
+                          seen=detail if exc.errno is None else "")
+    blocker = file_above(destination)
+    if blocker is not None:  # ENOTDIR: "afile/out/lr: Not a directory"
+        return OutputError("cannot write {path}: " + f"{blocker} is a file, not a folder",
+                           path=destination,
+                           hint="Choose an output path that is not inside a file")
     if isinstance(exc, PermissionError):
         return OutputError(f"cannot write {destination.name} in {folder} (permission denied)",
                            path=destination,
                            hint="Choose a folder you can write to or check its permissions")
-    return OutputError(f"cannot write {{path}} ({detail})", path=destination,
+    return OutputError("cannot write {path} " + f"({detail})", path=destination,
                        hint=f"Check the disk and the folder {folder}")
 
 
