@@ -46,7 +46,7 @@ IMPLAUSIBLE_WEIGHT = 1e6
 weights are a few units at most; a flipped exponent bit gives 1e30 and more)."""
 SAFETENSORS_SUFFIXES = (".semsr", ".safetensors")
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt")
-NORMALIZATION_MODES = ("dtype", "percentile")
+NORMALIZATION_MODES = ("auto", "dtype", "percentile")
 
 
 # ------------------------------------------------------------------ model card
@@ -60,9 +60,11 @@ class ModelCard:
     config: the architecture constructor's arguments, including ``scale``,
         ``in_channels`` and ``out_channels`` where the architecture takes them.
     normalization: how input intensities map to [0, 1] before ``value_range``:
-        ``{"mode": "dtype"}`` — divide by the dtype's maximum (uint8/uint16; floats
-        are taken as already in [0, 1]); ``{"mode": "percentile", "low": 0.1,
-        "high": 99.9}`` — per-image percentiles as in CSBDeep.
+        ``{"mode": "auto"}`` — the intensity policy of :mod:`semsr_core.io.intensity`
+        (integers that use their range by the dtype, floats and narrow integers by
+        robust percentiles, per stack); ``{"mode": "percentile", "low": 0.1,
+        "high": 99.9}`` — percentiles for every dtype. ``"dtype"`` (older cards)
+        reads as ``"auto"``.
     value_range: the generator's input/output range, ``(0.0, 1.0)`` or ``(-1.0, 1.0)``
         (tanh heads).
     recipe, training, metrics: how the model was made and how well it did.
@@ -76,7 +78,7 @@ class ModelCard:
     scale: int = 4
     in_channels: int = 1
     out_channels: int = 1
-    normalization: dict[str, Any] = field(default_factory=lambda: {"mode": "dtype"})
+    normalization: dict[str, Any] = field(default_factory=lambda: {"mode": "auto"})
     value_range: tuple[float, float] = (0.0, 1.0)
     name: str = ""
     description: str = ""
@@ -129,7 +131,7 @@ class ModelCard:
             if key in config and key in values and config[key] != values[key]:
                 raise bad(f"config.{key}",
                           f"is {config[key]!r} but the card's {key} is {values[key]!r}")
-        norm = values.get("normalization", {"mode": "dtype"})
+        norm = values.get("normalization", {"mode": "auto"})
         if norm.get("mode") not in NORMALIZATION_MODES:
             raise bad("normalization.mode",
                       f"must be one of {NORMALIZATION_MODES}, not {norm.get('mode')!r}")
@@ -441,7 +443,6 @@ def _load_safetensors(path: Path, scale: int | None = None) -> Model:
     return model
 
 
-
 def _assemble(card: ModelCard, state: dict[str, torch.Tensor], path: Path) -> Model:
     """Build the card's generator and load ``state`` into it, or explain the mismatch."""
     from semsr_core import archs
@@ -505,7 +506,6 @@ def _check_digest(metadata: dict[str, str], state: dict[str, torch.Tensor],
                          "checksum in the file does not match): the file is damaged",
                          path=path, hint="Copy or download it again, or re-export it from "
                                          "the original with `semsr models export`.")
-
 
 
 def load_weights(generator: nn.Module, state: dict[str, torch.Tensor],
@@ -727,7 +727,7 @@ def _import_state_dict(state: dict[str, torch.Tensor], path: Path, fmt: str, nam
     card = ModelCard(
         arch="rrdbnet", config=config, scale=config["scale"],
         in_channels=config["in_channels"], out_channels=config["out_channels"],
-        normalization={"mode": "dtype"}, value_range=(0.0, 1.0),
+        normalization={"mode": "auto"}, value_range=(0.0, 1.0),
         name=name or path.stem,
         description=f"imported from {path.name}",
         semsr_version=__version__, created=_now(),
