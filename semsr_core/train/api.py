@@ -14,8 +14,10 @@ from typing import Any
 
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import CancelToken, EventCallback
+from semsr_core.io.write import write_bytes_atomic
 from semsr_core.train.config import TrainConfig, load_config, validate_config
 from semsr_core.train.engine import Trainer, TrainResult
+from semsr_core.train.lock import run_lock
 from semsr_core.train.runlog import read_events
 
 if sys.version_info >= (3, 11):
@@ -32,15 +34,16 @@ def train(recipe: str | Path | TrainConfig, data: str | Path, run_dir: str | Pat
     """Train ``recipe`` (name, TOML path or config) on ``data`` into a new run folder."""
     config = recipe if isinstance(recipe, TrainConfig) else load_config(recipe, overrides)
     run_dir = Path(run_dir)
-    if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
-        raise ConfigError("this run folder already holds a run", path=run_dir,
-                          hint="Continue it with --resume, or choose a new --run folder.")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run.json").write_text(json.dumps({
-        "data": str(Path(data).resolve()), "val": None if val is None else str(Path(val).resolve()),
-        "device": device}, indent=2), encoding="utf-8")
-    return _run(config, run_dir, Path(data), val, device, max_minutes, on_event, cancel,
-                resume=False)
+    with run_lock(run_dir, "train", on_event):  # one process per run folder
+        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+            raise ConfigError("this run folder already holds a run", path=run_dir,
+                              hint="Continue it with --resume, or choose a new --run folder.")
+        write_bytes_atomic(run_dir / "run.json", json.dumps({
+            "data": str(Path(data).resolve()),
+            "val": None if val is None else str(Path(val).resolve()),
+            "device": device}, indent=2).encode("utf-8"))
+        return _run(config, run_dir, Path(data), val, device, max_minutes, on_event, cancel,
+                    resume=False)
 
 
 def resume(run_dir: str | Path, *, data: str | Path | None = None,
@@ -58,8 +61,9 @@ def resume(run_dir: str | Path, *, data: str | Path | None = None,
     info = _run_info(run_dir)
     data_dir = Path(data) if data is not None else Path(info["data"])
     val = info.get("val")
-    return _run(config, run_dir, data_dir, val, device or info.get("device", "auto"),
-                max_minutes, on_event, cancel, resume=True)
+    with run_lock(run_dir, "train --resume", on_event):  # not while another process trains
+        return _run(config, run_dir, data_dir, val, device or info.get("device", "auto"),
+                    max_minutes, on_event, cancel, resume=True)
 
 
 def _run(config: TrainConfig, run_dir: Path, data: Path, val, device: str,
