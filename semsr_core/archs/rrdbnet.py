@@ -15,6 +15,7 @@ from torch import nn
 
 from semsr_core.archs.arguments import doublings, require_at_least, require_choice
 from semsr_core.archs.initialisation import scaled_kaiming_init
+from semsr_core.errors import ConfigError
 
 
 class ResidualDenseBlock(nn.Module):
@@ -78,6 +79,11 @@ class RRDBNet(nn.Module):
             ``scale * unshuffle`` times, so ``conv_first`` sees
             ``in_channels * unshuffle**2`` channels. Inputs whose sides are not
             multiples of ``unshuffle`` are edge-padded and the output cropped.
+        skip: ``"none"`` (ESRGAN) or ``"bicubic"``: the network adds its output to the
+            bicubic enlargement of the input (torch's bicubic, the baseline everywhere in
+            semsr), so it learns only what bicubic misses; ``conv_last`` then starts at
+            zero, so an untrained network is exactly bicubic. Adds no parameters: the
+            state-dict keys stay ESRGAN's.
     """
 
     def __init__(
@@ -89,10 +95,16 @@ class RRDBNet(nn.Module):
         blocks: int = 8,
         growth: int = 32,
         unshuffle: int = 1,
+        skip: str = "none",
     ):
         super().__init__()
         require_choice("rrdbnet", "scale", scale, (1, 2, 4, 8))
         require_choice("rrdbnet", "unshuffle", unshuffle, (1, 2, 4))
+        require_choice("rrdbnet", "skip", skip, ("none", "bicubic"))
+        if skip == "bicubic" and in_channels != out_channels:
+            raise ConfigError("rrdbnet: skip='bicubic' needs in_channels == out_channels, "
+                              f"not {in_channels} and {out_channels}",
+                              hint="Use skip='none' for networks that change channels.")
         for key, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
@@ -114,9 +126,14 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(features, features, 3, 1, 1)
         self.conv_last = nn.Conv2d(features, out_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+        self.skip = skip
+        if skip == "bicubic":
+            nn.init.zeros_(self.conv_last.weight)
+            nn.init.zeros_(self.conv_last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
+        source = x
         if self.unshuffle > 1:
             pad_h = -height % self.unshuffle
             pad_w = -width % self.unshuffle
@@ -129,4 +146,8 @@ class RRDBNet(nn.Module):
             conv_up = getattr(self, f"conv_up{i}")
             feat = self.lrelu(conv_up(F.interpolate(feat, scale_factor=2, mode="nearest")))
         out = self.conv_last(self.lrelu(self.conv_hr(feat)))
-        return out[..., : height * self.scale, : width * self.scale]
+        out = out[..., : height * self.scale, : width * self.scale]
+        if self.skip == "bicubic":
+            out = out + F.interpolate(source, scale_factor=self.scale, mode="bicubic",
+                                      align_corners=False)
+        return out
