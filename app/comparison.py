@@ -22,11 +22,14 @@ values, and the panel says that their numbers are not comparable.
 Which metrics apply ([S1]: an HR image is often only a similar image of the sample,
 not an aligned one):
 
-- HR has exactly SR's shape and the user did not say otherwise → *aligned*: PSNR and
-  SSIM of SR and of bicubic LR↑ against HR, plus gradient statistics;
-- HR is another size, or the user ticked "reference HR" → *reference HR*: no pixel
-  metrics; gradient statistics (edge strength p95, sharpness ratio to HR's) and the
-  relative spectrum score ([S3] eq. 5.1) only;
+- HR has exactly SR's shape, covers the same physical area in the same units, and the
+  user did not say otherwise → *aligned*: PSNR and SSIM of SR and of bicubic LR↑
+  against HR, plus gradient statistics;
+- HR is another size, covers another physical area or is in other units (a file opened
+  without its pixel size, e.g. by napari's builtin reader: :func:`extent_mismatch`),
+  or the user ticked "reference HR" → *reference HR*: no pixel metrics; gradient
+  statistics (edge strength p95, sharpness ratio to HR's) and the relative spectrum
+  score ([S3] eq. 5.1) only;
 - no HR → gradient statistics of LR↑ and SR only.
 """
 
@@ -156,6 +159,48 @@ class PlaneGeometry:
             self.scale)
 
 
+@dataclass(frozen=True)
+class PlaneExtent:
+    """The physical size of a layer's Y/X plane: ``shape`` × ``scale`` in ``unit``."""
+
+    shape: tuple[int, int]
+    scale: tuple[float, float]
+    unit: str
+
+    @classmethod
+    def of(cls, shape: Sequence[int], scale: Sequence[float], units: Sequence[Any] = ()
+           ) -> PlaneExtent:
+        """From a layer's (…, Y, X) data shape, ``scale`` and ``units``."""
+        unit = str(units[-1]) if len(units) else "pixel"
+        return cls((int(shape[-2]), int(shape[-1])), (float(scale[-2]), float(scale[-1])), unit)
+
+    @property
+    def size(self) -> tuple[float, float]:
+        return (self.shape[0] * self.scale[0], self.shape[1] * self.scale[1])
+
+    def text(self) -> str:
+        unit = {"nanometer": "nm", "micrometer": "µm", "pixel": "pixel"}.get(self.unit,
+                                                                          self.unit)
+        return f"{self.size[0]:g} × {self.size[1]:g} {unit}"
+
+
+def extent_mismatch(sr: PlaneExtent, hr: PlaneExtent) -> str:
+    """Why HR does not cover SR's physical area (empty when it does, to one pixel).
+
+    The same pixels at another scale or in other units are not an aligned pair: most
+    often HR was opened without its pixel size (napari's builtin reader gives 1 pixel
+    per pixel), so the layers only look aligned by their pixel counts."""
+    remedy = ("open HR (and LR) with semsr's reader to keep their pixel size (File ▸ Open, "
+              "reader 'SEM super-resolution: semsr'), or tick 'Reference HR'")
+    if sr.unit != hr.unit:
+        return (f"HR is in {hr.unit} units, SR in {sr.unit}: their physical sizes "
+                f"({hr.text()}, {sr.text()}) cannot be compared; {remedy}")
+    pixel = max(*sr.scale, *hr.scale)
+    if any(abs(a - b) > pixel for a, b in zip(sr.size, hr.size, strict=True)):
+        return f"HR covers {hr.text()} but SR {sr.text()}: not aligned; {remedy}"
+    return ""
+
+
 def profile_points(start: Sequence[float], end: Sequence[float], step: float
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Evenly spaced points at most ``step`` (world units) apart from ``start`` to ``end``.
@@ -221,9 +266,10 @@ class ComparisonMetrics:
 
 
 def comparison_metrics(bicubic: np.ndarray, sr: np.ndarray, hr: np.ndarray | None, *,
-                       reference_hr: bool = False, comparable: bool = True
-                       ) -> ComparisonMetrics:
-    """The metrics that apply to bicubic LR↑, SR and HR (2-D, in [0, 1]); see the module text."""
+                       reference_hr: bool = False, comparable: bool = True,
+                       mismatch: str = "") -> ComparisonMetrics:
+    """The metrics that apply to bicubic LR↑, SR and HR (2-D, in [0, 1]); see the module
+    text. ``mismatch`` is :func:`extent_mismatch` of the SR and HR layers."""
     from semsr_core.metrics.full_reference import psnr, ssim
     from semsr_core.metrics.no_reference import gradient_stats
     from semsr_core.metrics.spectrum import spectrum_score
@@ -237,6 +283,8 @@ def comparison_metrics(bicubic: np.ndarray, sr: np.ndarray, hr: np.ndarray | Non
         result = ComparisonMetrics(REFERENCE_HR, f"HR is {_size(hr)} pixels, SR {_size(sr)}: "
                                    "not aligned, so no pixel metrics (align the pair first "
                                    "with `semsr align`)")
+    elif mismatch:
+        result = ComparisonMetrics(REFERENCE_HR, mismatch)
     else:
         result = ComparisonMetrics(ALIGNED)
     result.comparable = comparable
@@ -275,6 +323,7 @@ class SliceInputs:
     lr_mode: str = NEAREST
     gradients: bool = False
     reference_hr: bool = False
+    mismatch: str = ""  # extent_mismatch() of the SR and HR layers
 
 
 @dataclass
@@ -313,7 +362,8 @@ def compare_slices(inputs: SliceInputs) -> SliceViews:
         gradients = {key: gradient_map(unit[key]) for key in ("lr_up", "sr", "hr")
                      if key in unit}
     metrics = comparison_metrics(bicubic, sr, hr, reference_hr=inputs.reference_hr,
-                                 comparable=lr_ok and sr_ok and hr_ok)
+                                 comparable=lr_ok and sr_ok and hr_ok,
+                                 mismatch=inputs.mismatch)
     return SliceViews(unit=unit, lr_up_display=display, gradients=gradients, metrics=metrics)
 
 

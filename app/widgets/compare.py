@@ -51,10 +51,12 @@ from qtpy.QtWidgets import (
 from semsr_app.comparison import (
     BICUBIC,
     NEAREST,
+    PlaneExtent,
     PlaneGeometry,
     SliceInputs,
     SliceViews,
     compare_slices,
+    extent_mismatch,
     guess_roles,
     metrics_html,
     profile_points,
@@ -330,12 +332,15 @@ class ComparePanel(QWidget):
         if roles["HR"] is not None and slices["HR"] is None:
             self.status.setText("HR has no slice here; compared without HR.")
         factor = self.factor()
+        lr, sr, hr = roles["LR"], roles["SR"], roles["HR"]
+        mismatch = "" if hr is None else extent_mismatch(
+            PlaneExtent.of(sr.data.shape, sr.scale, sr.units),
+            PlaneExtent.of(hr.data.shape, hr.scale, hr.units))
         inputs = SliceInputs(lr=slices["LR"][0], sr=slices["SR"][0],
                              hr=None if slices["HR"] is None else slices["HR"][0],
                              factor=factor, lr_mode=BICUBIC if self.bicubic.isChecked()
                              else NEAREST, gradients=self.gradients.isChecked(),
-                             reference_hr=self.reference_hr.isChecked())
-        lr, sr, hr = roles["LR"], roles["SR"], roles["HR"]
+                             reference_hr=self.reference_hr.isChecked(), mismatch=mismatch)
         up_scale, up_translate = sr_scale_translate(tuple(lr.scale[-2:]),
                                                     tuple(lr.translate[-2:]), factor)
         geometry = {"lr": PlaneGeometry.of(lr.scale, lr.translate),

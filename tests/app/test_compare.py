@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import tifffile
 
-from semsr_app.comparison import REFERENCE_HR, guess_roles, profile_points
+from semsr_app.comparison import (
+    REFERENCE_HR,
+    PlaneExtent,
+    extent_mismatch,
+    guess_roles,
+    profile_points,
+)
 from semsr_app.jobs import LayerSource, SuperResolveSettings, super_resolve_layer
 from semsr_app.layers import sr_scale_translate
 from semsr_app.reader import read_sem
@@ -273,6 +279,29 @@ def test_hr_of_another_size_is_taken_as_a_reference_not_aligned(
     assert panel.views.metrics.mode == REFERENCE_HR
     assert "PSNR" not in panel.metrics_label.text()
     assert "380 × 290" in panel.metrics_label.text()
+
+
+def test_hr_opened_without_its_pixel_size_is_not_reported_as_aligned(
+        make_napari_viewer, qtbot, sample_sr):
+    """napari's builtin reader gives HR 1 pixel per pixel: same pixel count as SR, but
+    not SR's physical area, so the pair is not aligned."""
+    viewer, panel = _sample_panel(make_napari_viewer, sample_sr, qtbot)
+    viewer.add_image(np.asarray(viewer.layers[HR_NAME].data), name="HR builtins")
+    panel.choose(LR_NAME, SR_NAME, "HR builtins")
+    _wait(qtbot, panel)
+    assert panel.views.metrics.mode == REFERENCE_HR and not panel.views.metrics.full_reference
+    text = panel.metrics_label.text()
+    assert "aligned with SR" not in text and "PSNR" not in text
+    assert "pixel units" in text and "semsr's reader" in text
+
+
+def test_extents_that_differ_by_more_than_a_pixel_are_a_mismatch():
+    sr = PlaneExtent.of((512, 512), (2.0, 2.0), ["nanometer"])
+    assert extent_mismatch(sr, PlaneExtent.of((512, 512), (2.0, 2.0), ["nanometer"])) == ""
+    assert extent_mismatch(sr, PlaneExtent.of((512, 512), (2.001, 2.0), ["nanometer"])) == ""
+    assert "HR covers 1536 × 1536 nm but SR 1024 × 1024 nm" in extent_mismatch(
+        sr, PlaneExtent.of((512, 512), (3.0, 3.0), ["nanometer"]))
+    assert "HR is in pixel units" in extent_mismatch(sr, PlaneExtent.of((512, 512), (1, 1)))
 
 
 # ------------------------------------------------------------------ export
