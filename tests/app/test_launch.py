@@ -157,3 +157,85 @@ def test_export_panel_saves_a_trained_model_for_sharing_and_never_overwrites_sil
     assert export.export_model_to(dest) is None  # exists, and replacing was not asked for
     assert dest.read_bytes() == before
     assert any("already exists" in m for severity, m in notifications if severity == "error")
+
+
+_READER_PREFERENCE = r"""
+import json, sys
+import napari
+from napari.settings import get_settings
+from semsr_app.launch import ensure_plugin_registered, prefer_semsr_reader
+ensure_plugin_registered()
+prefer_semsr_reader()
+viewer = napari.Viewer(show=False)
+[layer] = viewer.open(sys.argv[1], plugin=None)  # as File > Open: the preference decides
+get_settings().appearance.theme = "light"  # any change makes napari save its settings
+print(json.dumps({"scale": list(layer.scale),
+                  "readers": get_settings().plugins.extension2reader}))
+viewer.close()
+"""
+
+
+@needs_display
+def test_semsr_gui_makes_semsr_the_tiff_reader_for_its_session_only(tmp_path):
+    """With two readers for TIFF napari asks, preselecting "napari builtins" (no pixel
+    size); in `semsr gui` semsr's reader is napari's preference for TIFF, and plain
+    napari's saved preferences are left as the user made them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "napari" / "settings.yaml"
+    config.parent.mkdir()
+    config.write_text("schema_version: 0.9.0\nplugins:\n  extension2reader:\n"
+                      "    '*.czi': another-plugin\n")
+    env = {**os.environ, "NAPARI_CONFIG": str(config), "QT_QPA_PLATFORM": "offscreen"}
+    lr = resource_path("sample", "sem_stack_lr.tif")
+    run = subprocess.run([sys.executable, "-c", _READER_PREFERENCE, str(lr)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["scale"] == [1.0, 8.0, 8.0]  # semsr's reader: the 8 nm pixel size
+    assert result["readers"]["*.tif"] == "semsr" and result["readers"]["*.czi"] == \
+        "another-plugin"
+    saved = config.read_text()
+    assert "theme: light" in saved and "another-plugin" in saved and "semsr" not in saved
+
+
+@needs_display
+def test_plain_napari_preselects_semsrs_reader_for_an_sem_tiff(make_napari_viewer):
+    from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog, prepare_remaining_readers
+
+    from semsr_app.launch import ensure_plugin_registered
+
+    ensure_plugin_registered()
+    make_napari_viewer()
+    lr = str(resource_path("sample", "sem_stack_lr.tif"))
+    readers = prepare_remaining_readers([lr])
+    assert "semsr" in readers and len(readers) > 1  # napari would ask
+    dialog = QtReaderDialog(pth=lr, readers=readers)
+    assert dialog._get_plugin_choice() == readers["semsr"] == "SEM super-resolution: semsr"
+    dialog.deleteLater()
+
+
+@needs_display
+def test_the_first_window_fits_the_screen_and_shows_all_the_data(make_napari_viewer, qtbot):
+    from qtpy.QtWidgets import QApplication
+
+    from semsr_app.launch import WINDOW_FRACTION, fit_window
+
+    lr = resource_path("sample", "sem_stack_lr.tif")
+    viewer, _panel = open_viewer([lr], viewer=make_napari_viewer(show=True))
+    fit_window(viewer)
+    qtbot.wait(50)
+    QApplication.processEvents()
+    window = viewer.window._qt_window
+    area = window.screen().availableGeometry()
+    for size, free, least in ((window.width(), area.width(), window.minimumWidth()),
+                              (window.height(), area.height(), window.minimumHeight())):
+        assert abs(size - max(int(free * WINDOW_FRACTION), least)) <= 4  # Qt's rounding
+    height, width = viewer.window._qt_viewer.canvas.size  # the canvas, in screen pixels
+    (_, top, left), (_, bottom, right) = viewer.layers[0].extent.world
+    zoom = viewer.camera.zoom  # screen pixels per nm
+    assert (right - left) * zoom <= width + 1 and (bottom - top) * zoom <= height + 1
+    assert (right - left) * zoom >= 0.8 * width or (bottom - top) * zoom >= 0.8 * height
