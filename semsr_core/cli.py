@@ -4,7 +4,8 @@ Each sub-command is a pair of functions, ``_add_<name>(parser)`` and
 ``_run_<name>(args)``, listed in :data:`COMMANDS`. Imports of the engine happen
 inside the ``_run_`` functions so that ``semsr --help`` starts instantly.
 Errors a user can act on (:class:`~semsr_core.errors.SemsrError`) are printed on
-one line and exit with status 2; Ctrl-C exits with status 130.
+one line and exit with status 2; Ctrl-C exits with status 130 and SIGTERM with 143,
+both after the same clean-up (no ``.partial`` file is left behind).
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from semsr_core.events import Event, EventKind
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as the shell reports a process ended by it
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``except BaseException`` clean-up runs
+    (temporary ``.partial`` files removed, the run folder's lock released)."""
 
 
 class ProgressPrinter:
@@ -173,7 +180,9 @@ def _add_models(p: argparse.ArgumentParser) -> None:
     imp.add_argument("--name", default="", help="model name (default: the file name)")
     imp.add_argument("--scale", type=int, default=None,
                      help="upscaling factor, only if detection from the weights is ambiguous")
-    imp.add_argument("--force", action="store_true", help="replace a model of the same name")
+    imp.add_argument("--replace", "--force", dest="replace", action="store_true",
+                     help="replace a user model of the same name, or hide a bundled one "
+                          "(refused without it)")
     exp = actions.add_parser("export", help="write a model to a .semsr file for sharing")
     exp.add_argument("model", help="model name or file")
     exp.add_argument("dest", help="destination .semsr file or folder")
@@ -184,12 +193,13 @@ def _run_models(args: argparse.Namespace) -> int:
     from semsr_core import models
 
     if args.action == "list":
-        entries = models.list_models()
+        entries = models.list_models(hidden=True)
         if not entries:
             print(f"no models installed; import one with `semsr models import FILE.pth` "
                   f"(user folder: {models.user_models_dir()})")
             return 0
-        print(_models_table(entries, models.preferred_model(entries)))
+        print(_models_table(entries, models.preferred_model(
+            [e for e in entries if not e.hidden_by])))
     elif args.action == "info":
         path = models.resolve_model(args.model)
         model = models.load_model(path)
@@ -199,7 +209,7 @@ def _run_models(args: argparse.Namespace) -> int:
             print("\n".join(_card_lines(model, path)))
     elif args.action == "import":
         model, dest = models.import_model(args.file, name=args.name, scale=args.scale,
-                                          overwrite=args.force)
+                                          overwrite=args.replace)
         c = model.card
         print(f"imported {args.file} as '{c.name}': {c.arch} ×{c.scale}, "
               f"{c.in_channels}→{c.out_channels} channels, {model.parameter_count:,} "
@@ -217,13 +227,18 @@ def _models_table(entries: list, preferred) -> str:
     for e in entries:
         what = f"{e.arch} ×{e.scale}" if not e.problem else f"unreadable: {e.problem}"
         mark = "*" if preferred is not None and e.path == preferred.path else ""
-        rows.append((mark, e.name, e.origin, what, f"{e.size_mb:.1f} MB", str(e.path)))
+        origin = f"{e.origin} (hidden)" if e.hidden_by else e.origin
+        rows.append((mark, e.name, origin, what, f"{e.size_mb:.1f} MB", str(e.path)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
              for r in rows]
     if preferred is not None:
         lines.append(f"* '{preferred.name}': the model the Super-resolve panel selects first "
                      "(your own models before the bundled default)")
+    for e in entries:
+        if e.hidden_by:
+            lines.append(f"(hidden) '{e.name}': the name means your model {e.hidden_by}, "
+                         "not the bundled one; delete or rename yours to use the bundled model")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -384,7 +399,10 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set generator.blocks=2 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a run from its last checkpoint with its own config.toml; "
+                        "--max-minutes (a new time limit), --data and --device apply, a "
+                        "recipe or --set is refused")
     p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after M min")
 
 
@@ -395,6 +413,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from semsr_core.events import CancelToken
     from semsr_core.train import resume, train
 
+    _check_train_options(args)
     printer = ProgressPrinter()
     cancel = CancelToken()
     try:
@@ -417,6 +436,29 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"{result.status}: {result.step} steps, {result.epoch} epochs; model {result.model_path}"
           + (f"; validation {metrics}" if metrics else ""))
     return 0
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations `semsr train` would otherwise ignore or misuse."""
+    import math
+
+    from semsr_core.errors import ConfigError
+
+    if args.max_minutes is not None and not (math.isfinite(args.max_minutes)
+                                             and args.max_minutes > 0):
+        raise ConfigError(f"--max-minutes {args.max_minutes:g}: give a positive number of "
+                          "minutes", hint="Leave it out to train the recipe's full schedule.")
+    if args.resume:
+        ignored = ([f"the recipe '{args.recipe}'"] if args.recipe else []) + (
+            [f"--set {' --set '.join(args.overrides)}"] if args.overrides else []) + (
+            ["--run"] if args.run else []) + (["--val"] if args.val else [])
+        if ignored:
+            raise ConfigError(
+                f"--resume continues {args.resume} with its own config.toml, so "
+                f"{' and '.join(ignored)} cannot be applied",
+                hint="Drop them to continue the run as it was (a new --max-minutes, --data "
+                     "or --device is fine), or start a new run with the changed settings "
+                     "(e.g. generator.init set to the run's model.semsr)")
 
 
 def _add_runs(p: argparse.ArgumentParser) -> None:
@@ -617,6 +659,11 @@ def _run_align(args: argparse.Namespace) -> int:
     fail = align.DEFAULT_FAIL_THRESHOLD if args.fail_threshold is None else args.fail_threshold
     if args.threshold is not None and args.fail_threshold is None:
         fail = min(fail, threshold)
+    from semsr_core.io.write import check_output_folder
+
+    check_output_folder(os.path.join(args.output, "lr"))
+    if args.scale is None:
+        _refuse_mixed_scales(args)
     progress = ProgressPrinter(quiet=args.quiet)
     try:
         report = align.align_folder(
@@ -627,6 +674,8 @@ def _run_align(args: argparse.Namespace) -> int:
             contrast_degree=1 if args.linear_contrast else 3,
             keep_suspicious=not args.exclude_suspicious, overwrite=args.overwrite,
             masks_dir=args.masks, on_event=progress)
+    except SemsrError as exc:
+        raise _in_cli_words(exc, _ALIGN_FLAGS) from None
     finally:
         progress.close()
     c = report["counts"]
@@ -635,6 +684,60 @@ def _run_align(args: argparse.Namespace) -> int:
           + (f"with {c['masks']} defect mask(s) " if "masks" in c else "")
           + "(see report.csv and overlays/)")
     return 0
+
+
+# align's API names → its flags, longest first (an error message names what to change)
+_ALIGN_FLAGS = (
+    ("(overwrite=True, --overwrite)", "(--overwrite)"), ("overwrite=True", "--overwrite"),
+    ("min_peak_ratio", "--min-peak-ratio"), ("max_rotation", "--max-rotation"),
+    ("scale_search", "--scale-search"), ("max_shift", "--max-shift"),
+    ("contrast_degree", "the contrast model (--linear-contrast)"),
+    ("fail threshold (", "--fail-threshold ("), ("≤ threshold (", "≤ --threshold ("),
+    ("masks_dir", "--masks"),
+)
+
+
+def _in_cli_words(exc: SemsrError, words: tuple[tuple[str, str], ...]) -> SemsrError:
+    """The same error with the API's argument names replaced by the CLI's flags."""
+    text = str(exc)
+    for api, flag in words:
+        text = text.replace(api, flag)
+    if text == str(exc) or isinstance(exc, Cancelled):
+        return exc
+    return type(exc)(text)
+
+
+def _refuse_mixed_scales(args: argparse.Namespace) -> None:
+    """A folder that mixes ×4 and ×2 pairs would give a dataset no training can use:
+    refuse it, naming the pairs of each scale and how to split them."""
+    from semsr_core.data.pairs import find_pairs, infer_scale
+    from semsr_core.errors import InputError
+    from semsr_core.io import read_stack
+
+    by_scale: dict[int, list[str]] = {}
+    for pair in find_pairs(args.lr_dir, args.hr_dir, rule=args.rule).pairs:
+        try:
+            with read_stack(pair.lr_path) as lr, read_stack(pair.hr_path) as hr:
+                scale = infer_scale(lr.shape[-2:], hr.shape[-2:], lr.pixel_size,
+                                    hr.pixel_size, lr_path=pair.lr_path, hr_path=pair.hr_path)
+        except SemsrError:
+            continue  # align reports this pair as failed, with its reason
+        by_scale.setdefault(scale, []).append(pair.stem)
+    if len(by_scale) < 2:
+        return
+    listing = "; ".join(f"×{s}: {_names(stems)}" for s, stems in sorted(by_scale.items()))
+    first, *others = sorted(by_scale)
+    raise InputError(
+        f"{args.lr_dir} and {args.hr_dir} mix pairs of {len(by_scale)} scales ({listing}), "
+        "and one dataset must have one scale",
+        hint=f"Align each scale into its own folder: --scale {first} -o OUT_x{first}, then "
+             + ", ".join(f"--scale {s} -o OUT_x{s}" for s in others)
+             + " (pairs of the other scales are listed as failed, not written)")
+
+
+def _names(stems: list[str], n: int = 5) -> str:
+    shown = ", ".join(stems[:n])
+    return shown + (f" and {len(stems) - n} more" if len(stems) > n else "")
 
 
 def _add_evaluate(p: argparse.ArgumentParser) -> None:
@@ -731,18 +834,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
     run = COMMANDS[args.command][2]
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(run(args) or 0)
     except Cancelled as exc:
         print(f"semsr: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("\nsemsr: terminated; nothing partial was written", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\nsemsr: interrupted; nothing partial was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `semsr models list | head`: the reader left, not an error
+        with _suppressed_stdout():
+            return 0
     except SemsrError as exc:
         print(f"semsr: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -751,8 +870,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # disk full, permissions, ... reported, not hidden
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"semsr: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"semsr: error: {_os_error_text(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:
         if os.environ.get("SEMSR_DEBUG"):
@@ -761,6 +879,37 @@ def main(argv: list[str] | None = None) -> int:
               "(set SEMSR_DEBUG=1 to see the traceback, and please report it)",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One line for an OSError no command turned into a SemsrError: the file and why,
+    in the same words as the writers' errors (disk full with the space free)."""
+    import errno
+    from pathlib import Path
+
+    from semsr_core.io.write import write_failure
+
+    if exc.filename and exc.errno in (errno.ENOSPC, errno.ENOTDIR, errno.EACCES,
+                                      getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return str(write_failure(exc, Path(exc.filename)))
+    if exc.errno == errno.ENOSPC:
+        return f"not enough disk space ({exc.strerror}). Free some space and try again."
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+class _suppressed_stdout:
+    """Point stdout at devnull so Python's exit flush does not fail on a closed pipe."""
+
+    def __enter__(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+    def __exit__(self, *exc) -> None:
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

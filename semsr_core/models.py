@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semsr_core.errors import ConfigError, ModelError, OutputError
-from semsr_core.io.write import atomic_destination
+from semsr_core.io.write import atomic_destination, check_output_folder
 
 if TYPE_CHECKING:
     import torch
@@ -236,6 +236,7 @@ class Model:
         if path.suffix.lower() not in SAFETENSORS_SUFFIXES:
             raise OutputError(f"a model file must end in '{MODEL_SUFFIX}'", path=path,
                               hint=f"Use a name like '{path.stem}{MODEL_SUFFIX}'.")
+        check_output_folder(path)  # "out/m.semsr" where out is a file: say so
         if not path.parent.is_dir():
             raise OutputError("the folder does not exist", path=path.parent,
                               hint="Create it first or choose another destination.")
@@ -250,7 +251,8 @@ class Model:
         card_text = self.card.to_json()
         metadata = {CARD_KEY: card_text, FORMAT_KEY: FORMAT_VERSION,
                     CHECKSUM_KEY: weights_digest(card_text, tensors)}
-        with atomic_destination(path) as tmp:
+        needed = sum(t.numel() * t.element_size() for t in tensors.values()) + len(card_text)
+        with atomic_destination(path, needed=needed) as tmp:  # SafetensorError: OutputError
             save_file(tensors, str(tmp), metadata=metadata)
         self.path = path
         return path
@@ -278,6 +280,7 @@ class ModelEntry:
     scale: int | None
     size_mb: float
     problem: str = ""
+    hidden_by: str = ""  # the user model of the same name that wins over this bundled one
 
 
 def user_models_dir() -> Path:
@@ -298,29 +301,33 @@ def _model_folders() -> list[tuple[str, Path]]:
     return [("user", user_models_dir()), ("bundled", bundled_models_dir())]
 
 
-def list_models() -> list[ModelEntry]:
+def list_models(hidden: bool = False) -> list[ModelEntry]:
     """Every ``.semsr`` file in the user models folder, then the bundled ones.
 
     A user model with the same name as a bundled one hides it (names resolve to the
-    user's first), so the bundled one is not listed.
+    user's first), so the bundled one is not listed; with ``hidden=True`` it is, with
+    ``hidden_by`` naming the file that wins (``semsr models list`` shows both).
     """
     entries: list[ModelEntry] = []
-    seen: set[str] = set()
+    seen: dict[str, Path] = {}
     for origin, folder in _model_folders():
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob(f"*{MODEL_SUFFIX}")):
-            if path.stem in seen:
+            winner = seen.get(path.stem)
+            if winner is not None and not hidden:
                 continue
-            seen.add(path.stem)
+            seen.setdefault(path.stem, path)
             size_mb = path.stat().st_size / 1e6
+            shadow = "" if winner is None else str(winner)
             try:
                 card = read_card(path)
             except ModelError as exc:
                 entries.append(ModelEntry(path.stem, path, origin, "?", None, size_mb,
-                                          problem=str(exc)))
+                                          problem=str(exc), hidden_by=shadow))
                 continue
-            entries.append(ModelEntry(path.stem, path, origin, card.arch, card.scale, size_mb))
+            entries.append(ModelEntry(path.stem, path, origin, card.arch, card.scale, size_mb,
+                                      hidden_by=shadow))
     return entries
 
 
@@ -411,7 +418,7 @@ def load_model(path_or_name: str | os.PathLike, device: str | torch.device = "cp
     """
     path = resolve_model(path_or_name)
     suffix = path.suffix.lower()
-    if suffix in PICKLE_SUFFIXES:
+    if suffix in PICKLE_SUFFIXES and not _is_safetensors(path):  # the content decides
         model = import_pth(path)
     else:
         model = _load_safetensors(path)
@@ -435,7 +442,7 @@ def _load_safetensors(path: Path, scale: int | None = None) -> Model:
         raise ModelError(f"not a readable model file ({_short(exc)})", path=path,
                          hint="The file is corrupt, truncated or of another format; copy it "
                               "again or re-export it.") from exc
-    if CARD_KEY not in metadata and path.suffix.lower() == ".safetensors":
+    if CARD_KEY not in metadata and path.suffix.lower() != MODEL_SUFFIX:
         return _import_state_dict(state, path, fmt="safetensors", scale=scale)
     card = _card_from_metadata(metadata, path)
     model = _assemble(card, state, path)
@@ -566,18 +573,31 @@ def import_pth(path: str | os.PathLike, name: str = "", scale: int | None = None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        text = str(exc)
-        if "Weights only load failed" in text and "global" in text.lower():
+        if "Weights only load failed" in str(exc):  # torch's text invites unsafe loading
             raise ModelError(
                 "the file contains Python objects or code, not only weights, and is refused "
                 "for safety", path=path,
-                hint="Ask its authors for a plain state dict or a safetensors file; do not "
-                     "load it with weights_only=False unless you trust its source.") from exc
+                hint="Ask its authors for a plain state dict or a safetensors file.") from None
         raise ModelError("not a readable PyTorch weights file (corrupt, truncated or another "
                          "format)", path=path,
-                         hint="Download or copy the file again.") from exc
+                         hint="Download or copy the file again.") from None
     state = _unwrap_state_dict(payload, path)
     return _import_state_dict(state, path, fmt="pth", name=name, scale=scale)
+
+
+def _is_safetensors(path: Path) -> bool:
+    """Whether a file is safetensors by its content (an 8-byte header length, then a
+    JSON header), whatever its name says: a ``.semsr`` renamed ``.pth`` is still one."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+            size = path.stat().st_size
+    except OSError:
+        return False
+    if len(head) < 9:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    return head[8:9] == b"{" and 0 < length <= size - 8
 
 
 def _unwrap_state_dict(payload: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -760,14 +780,32 @@ def check_model_name(name: str) -> str:
 
 
 def install_model(model: Model, name: str, overwrite: bool = False) -> Path:
-    """Save ``model`` into the user models folder as ``<name>.semsr``."""
+    """Save ``model`` into the user models folder as ``<name>.semsr``.
+
+    A name already taken, by a user model or by a bundled one (which the user model
+    would hide: every Super-resolve by that name would use it), is refused unless
+    ``overwrite`` (``--replace``)."""
     check_model_name(name)
+    _check_name_free(name, overwrite)
     dest = user_models_dir() / f"{name}{MODEL_SUFFIX}"
-    if dest.exists() and not overwrite:
-        raise OutputError(f"a model named '{name}' already exists", path=dest,
-                          hint="Choose another name, or replace it (--force).")
     model.card.name = name
     return model.save(dest)
+
+
+def _check_name_free(name: str, overwrite: bool) -> None:
+    if overwrite:
+        return
+    dest = user_models_dir() / f"{name}{MODEL_SUFFIX}"
+    if dest.exists():
+        raise OutputError(f"a model named '{name}' already exists", path=dest,
+                          hint="Choose another name (--name), or replace it (--replace).")
+    bundled = bundled_models_dir() / f"{name}{MODEL_SUFFIX}"
+    if bundled.is_file():
+        raise OutputError(
+            f"'{name}' is the name of a bundled model; a user model of that name would hide "
+            "it, and everything that asks for it by name would silently use yours",
+            hint="Choose another name (--name), or pass --replace to hide the bundled "
+                 "model on purpose.")
 
 
 def import_model(path: str | os.PathLike, name: str = "", scale: int | None = None,
@@ -776,11 +814,10 @@ def import_model(path: str | os.PathLike, name: str = "", scale: int | None = No
     path = Path(path)
     name = name or re.sub(r"[^A-Za-z0-9._+-]", "_", path.stem).lstrip("._+-") or "imported"
     check_model_name(name)
-    dest = user_models_dir() / f"{name}{MODEL_SUFFIX}"
-    if dest.exists() and not overwrite:
-        raise OutputError(f"a model named '{name}' already exists", path=dest,
-                          hint="Choose another name (--name), or replace it (--force).")
-    if path.suffix.lower() in PICKLE_SUFFIXES:
+    _check_name_free(name, overwrite)
+    if path.suffix.lower() in PICKLE_SUFFIXES and _is_safetensors(path):
+        model = _load_safetensors(path, scale=scale)  # a .semsr/.safetensors renamed
+    elif path.suffix.lower() in PICKLE_SUFFIXES:
         model = import_pth(path, name=name, scale=scale)
     elif path.suffix.lower() == ".safetensors":
         if not path.is_file():

@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from semsr_core import cli, models
-from semsr_core.errors import ModelError
+from semsr_core.errors import ModelError, OutputError
 from semsr_core.models import Model, ModelCard, detect_rrdbnet, import_pth, load_model
 
 TINY = {"blocks": 1, "features": 8, "growth": 4}
@@ -131,8 +131,9 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_partial_file(tmp_path, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match="not enough disk space") as caught:
         Model.create("rrdbnet", scale=2, **TINY).save(dest)
+    assert str(dest) in str(caught.value) and "needs about" in str(caught.value)
     assert dest.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["m.semsr"]
 

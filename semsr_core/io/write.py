@@ -431,7 +431,7 @@ def make_folder(folder: str | os.PathLike) -> Path:
     """Create ``folder`` (and its parents) or raise one OutputError that says why not:
     under a file, permission denied, disk full."""
     folder = Path(folder)
-    check_output_folder(folder / "_")
+    check_output_folder(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError("cannot use {path} as a folder: it is a file", path=folder,
                           hint="Choose a folder name that is not an existing file")

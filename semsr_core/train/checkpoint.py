@@ -16,17 +16,32 @@ from typing import Any
 import torch
 
 from semsr_core.errors import InputError
-from semsr_core.io.write import atomic_destination
+from semsr_core.io.write import atomic_destination, make_folder
 
 _NAME = re.compile(r"^step_(\d{8})\.pt$")
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_destination(path) as tmp, open(tmp, "wb") as f:
+    """``torch.save`` through a temporary file; any write error (torch's "enforce fail at
+    inline_container.cc" on a full disk included) is one OutputError naming the file
+    and the space it needs."""
+    path = Path(path)
+    make_folder(path.parent)
+    with atomic_destination(path, needed=_tensor_bytes(obj)) as tmp, open(tmp, "wb") as f:
         torch.save(obj, f)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """About the size of ``obj`` on disk: the bytes of the tensors it holds."""
+    if torch.is_tensor(obj):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 64
 
 
 class CheckpointStore:
@@ -62,8 +77,14 @@ class CheckpointStore:
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a damaged file is reported, never half-used
-            raise InputError(f"cannot read checkpoint ({exc})", path=path,
-                             hint="Delete this file to resume from the one before it.") from exc
+            if "Weights only load failed" in str(exc):  # holds code or Python objects
+                raise InputError("the checkpoint holds Python objects, not only tensors, "
+                                 "and is refused for safety", path=path,
+                                 hint="Delete it to resume from the one before it.") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise InputError(f"cannot read the checkpoint ({first or type(exc).__name__})",
+                             path=path,
+                             hint="Delete this file to resume from the one before it.") from None
 
     def clean_partials(self) -> None:
         """Remove temporary files left by a run that was killed while saving."""
