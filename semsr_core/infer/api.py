@@ -221,6 +221,7 @@ class _Run:
             upscaler = Model.create("zssr", scale=card.scale)
             return np.clip(super_resolve(unit, upscaler, device=str(self.net.device),
                                          precision="fp32", output_dtype="float32",
+                                         intensity=IntensityMapping.identity(),
                                          zssr_settings=card.training.get("zssr"),
                                          on_event=self.on_event, cancel=self.cancel), 0, 1)
         return upscale(unit, card.scale, clip=False)

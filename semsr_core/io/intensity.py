@@ -79,7 +79,8 @@ class ClipCount:
 class IntensityMapping:
     """How one image or stack maps to the network's [0, 1]: ``unit = (value − offset) / span``.
 
-    mode: ``"dtype"`` (scaled by the dtype's range) or ``"percentile"``.
+    mode: ``"dtype"`` (scaled by the dtype's range), ``"percentile"``, or
+        ``"identity"`` (already in network units, see :meth:`identity`).
     dtype: the input's dtype name; outputs go back to it.
     low, high: the percentiles used (percentile mode), in percent.
     unit_input: the input lay in [0, 1] (floats only): outputs are clipped to it.
@@ -94,6 +95,12 @@ class IntensityMapping:
     high: float | None = None
     unit_input: bool = False
     sampled: int | None = None
+
+    @classmethod
+    def identity(cls) -> IntensityMapping:
+        """For arrays already in network units (validation inside training, pipeline
+        stages): nothing is rescaled and nothing is clipped."""
+        return cls("identity", "float32", 0.0, 1.0)
 
     def to_unit(self, image: np.ndarray) -> np.ndarray:
         """``image`` as float32 in the network's units (not clipped)."""
@@ -138,6 +145,8 @@ class IntensityMapping:
     def describe(self) -> str:
         """One line for people, e.g. ``uint16 by percentiles 0.1–99.9 % (1282 … 2709)``."""
         lo, hi = self.offset, self.offset + self.span
+        if self.mode == "identity":
+            return "already in network units (not rescaled)"
         if self.mode == "dtype":
             return f"{self.dtype} by its range ({lo:g} … {hi:g})"
         sampled = f", from a sample of {self.sampled} pixels" if self.sampled else ""

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from semsr_core.data.pairs import MASKS_FOLDER, Pair, find_pairs, pairs_from_hr, split_pairs
 from semsr_core.errors import ConfigError, InputError
-from semsr_core.io.intensity import choose_mapping
+from semsr_core.io.intensity import IntensityMapping, choose_mapping
 from semsr_core.train.config import TrainConfig
 from semsr_core.train.engine import ValidationPair
 
@@ -199,7 +199,8 @@ def _zssr_upscale(lr: np.ndarray, scale: int, settings: dict[str, Any]) -> np.nd
     from semsr_core.models import Model
 
     up = super_resolve(lr, Model.create("zssr", scale=scale), precision="fp32",
-                       output_dtype="float32", zssr_settings=settings or None)
+                       output_dtype="float32", zssr_settings=settings or None,
+                       intensity=IntensityMapping.identity())
     return np.clip(up, 0.0, 1.0).astype(np.float32)
 
 
