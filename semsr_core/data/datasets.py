@@ -182,9 +182,11 @@ class TrainingPairs:
                 for ty in range(lr.shape[0] // alpha) for tx in range(lr.shape[1] // alpha)]
         if not rows:
             smallest = min(lr.shape for lr in self.lr)
-            raise ConfigError(f"tile size {alpha} is larger than every LR image (smallest "
-                              f"{smallest[0]}×{smallest[1]})",
-                              hint="Lower augmentation.alpha or use larger images.")
+            raise ConfigError(f"the tile size {alpha} (data.defects.alpha for synthetic "
+                              "defects, data.lr_patch for rot16) is larger than every LR "
+                              f"image (smallest {smallest[0]}×{smallest[1]})",
+                              hint=f"Lower it, e.g. --set data.defects.alpha={min(smallest)}, "
+                                   "or use larger images.")
         return np.array(rows, dtype=np.int64)
 
 
@@ -419,8 +421,11 @@ class PairedPatches(SeededDataset):
         too_small = [n for n, lr in zip(pairs.names, pairs.lr, strict=True)
                      if min(lr.shape) < self.patch]
         if too_small:
-            raise ConfigError(f"augmentation.patch {self.patch} is larger than the LR image "
-                              f"of {too_small[0]}", hint="Lower the patch size.")
+            smallest = min(min(lr.shape) for lr in pairs.lr)
+            raise ConfigError(f"the training patch of {self.patch} LR pixels (data.lr_patch) "
+                              f"is larger than the LR image of {too_small[0]}",
+                              hint=f"Lower it, e.g. --set data.lr_patch={smallest}, or use "
+                                   "larger images.")
         self.geometric = geometric
         self.max_stretch = float(max_stretch)
         self.max_shear = float(max_shear)

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 from semsr_core.errors import InputError, OutputError
+from semsr_core.io.stack import special_file_kind
+from semsr_core.io.write import make_folder
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
@@ -73,6 +75,10 @@ def find_inputs(inputs: list[str | os.PathLike],
             found.extend(images)
         elif path.is_file():
             found.append(path)
+        elif path.exists():  # a FIFO, socket or device: never opened (a FIFO would block)
+            raise InputError("{path} is " + f"{special_file_kind(path)}, not an image file",
+                             path=path,
+                             hint="Give a TIFF, PNG or JPEG file or a folder of them.")
         else:
             raise InputError("no such file or folder", path=path, hint="Check the path.")
     return found
@@ -93,7 +99,7 @@ def output_paths(inputs: list[str | os.PathLike], output: str | os.PathLike,
     if out.exists() and not out.is_dir():
         raise OutputError("several inputs need an output folder, but this is a file",
                           path=out, hint="Give a folder for -o.")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)  # OutputError when under a file, not writable or the disk is full
     pairs = [(f, out / f"{_stem(f)}_sr{scale}x.ome.tif") for f in files]
     names = [p[1].name for p in pairs]
     duplicates = sorted({n for n in names if names.count(n) > 1})

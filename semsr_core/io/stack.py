@@ -229,6 +229,23 @@ def read_stack(path: str | os.PathLike) -> Stack:
                           "check that you picked the right file")
 
 
+def special_file_kind(path: str | os.PathLike) -> str:
+    """What an existing path that is neither a file nor a folder is, in words."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "not a regular file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
 def _check_file(file: Path) -> bytes:
     """The first bytes of ``file``, after checking it exists, is a file and is not empty."""
     if not file.exists():
@@ -237,6 +254,9 @@ def _check_file(file: Path) -> bytes:
     if file.is_dir():
         raise InputError("{path} is a folder, not an image file", path=file,
                          hint="Give the path of one TIFF, PNG or JPEG file")
+    if not file.is_file():  # a FIFO would block the open below forever
+        raise InputError("{path} is " + f"{special_file_kind(file)}, not an image file",
+                         path=file, hint="Give the path of one TIFF, PNG or JPEG file")
     try:
         with open(file, "rb") as handle:
             head = handle.read(16)

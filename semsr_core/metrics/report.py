@@ -22,6 +22,7 @@ values (PSNR of identical images, a defect metric of a pair without defects) are
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from semsr_core.errors import OutputError
-from semsr_core.io.write import atomic_destination
+from semsr_core.io.write import check_output_folder, make_folder, write_bytes_atomic
 from semsr_core.metrics.no_reference import gradient_map
 from semsr_core.metrics.spectrum import common_centre, radial_power_spectrum
 
@@ -77,6 +78,7 @@ _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#
 
 def check_out_dir(out: Path, overwrite: bool) -> None:
     """Refuse a report folder that is a file, or holds a report unless ``overwrite``."""
+    check_output_folder(out)  # "afile/report": afile is a file, not a folder
     if out.exists() and not out.is_dir():
         raise OutputError("exists and is not a folder", path=out,
                           hint="Choose a folder name for the report.")
@@ -89,16 +91,17 @@ def prepare_out_dir(out: Path) -> None:
     """Create the report folder and ``figures/``; remove an earlier ``report.json`` so
     that an interrupted run leaves no report that does not match its figures."""
     (out / "report.json").unlink(missing_ok=True)
-    try:
-        (out / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the report folder ({exc.strerror or exc})",
-                          path=out, hint="Check the path and its permissions.") from exc
+    make_folder(out / "figures")  # OutputError: under a file, permission, disk full
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    with atomic_destination(path) as tmp:
-        tmp.write_bytes(data)
+    write_bytes_atomic(path, data)  # a write error: OutputError naming the file
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _save_figure(fig: Any, path: Path) -> None:
@@ -244,19 +247,28 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
         "json": out / "report.json", "markdown": out / "report.md",
         "csv": out / "report.csv", "pairs_csv": out / "pairs.csv",
     }
-    _write_atomic(files["json"], (json.dumps(jsonable(document), indent=1, ensure_ascii=False)
-                                  + "\n").encode("utf-8"))
-    _write_atomic(files["markdown"], _markdown(e, figures).encode("utf-8"))
-    _write_atomic(files["csv"], _csv_text(
-        ["method", *(k for k, _h in TABLE_COLUMNS)],
-        [[r["method"], *(r[k] for k, _h in TABLE_COLUMNS)] for r in table_rows(e)]))
     pair_rows = [[p.stem, p.mode, m, *(_text(p.metrics[m].get(k), k) for k in PAIR_COLUMNS)]
                  for p in e.pairs for m in e.methods if m in p.metrics]
-    _write_atomic(files["pairs_csv"], _csv_text(["stem", "mode", "method", *PAIR_COLUMNS],
-                                                pair_rows))
-    if figures:
-        files["summary"] = out / "figures" / "summary.png"
-        _save_figure(summary_figure(e), files["summary"])
+    written: list[Path] = []
+    try:  # report.json last: its presence means the whole report is there
+        _write_atomic(files["markdown"], _markdown(e, figures).encode("utf-8"))
+        written.append(files["markdown"])
+        _write_atomic(files["csv"], _csv_text(
+            ["method", *(k for k, _h in TABLE_COLUMNS)],
+            [[r["method"], *(r[k] for k, _h in TABLE_COLUMNS)] for r in table_rows(e)]))
+        written.append(files["csv"])
+        _write_atomic(files["pairs_csv"], _csv_text(["stem", "mode", "method", *PAIR_COLUMNS],
+                                                    pair_rows))
+        written.append(files["pairs_csv"])
+        if figures:
+            files["summary"] = out / "figures" / "summary.png"
+            _save_figure(summary_figure(e), files["summary"])
+            written.append(files["summary"])
+        _write_atomic(files["json"], (json.dumps(jsonable(document), indent=1,
+                                                 ensure_ascii=False) + "\n").encode("utf-8"))
+    except BaseException:  # a full disk half-way: no part of this report stays behind
+        _remove(written)
+        raise
     e.files = files
 
 
@@ -388,7 +400,11 @@ def write_pair_figures(out: Path, result: PairEvaluation, methods: list[str]) ->
     crops = out / "figures" / f"{result.stem}_crops.png"
     spectrum = out / "figures" / f"{result.stem}_spectrum.png"
     _save_figure(crops_figure(result, methods), crops)
-    _save_figure(spectrum_figure(result, methods), spectrum)
+    try:
+        _save_figure(spectrum_figure(result, methods), spectrum)
+    except BaseException:  # the pair's figures come as two or not at all
+        _remove([crops])
+        raise
     return [crops, spectrum]
 
 

@@ -15,8 +15,10 @@ from typing import Any
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import CancelToken, EventCallback
 from semsr_core.io.write import write_bytes_atomic
+from semsr_core.io.write import write_bytes_atomic
 from semsr_core.train.config import TrainConfig, load_config, validate_config
 from semsr_core.train.engine import Trainer, TrainResult
+from semsr_core.train.lock import run_lock
 from semsr_core.train.lock import run_lock
 from semsr_core.train.runlog import read_events
 
@@ -33,6 +35,7 @@ def train(recipe: str | Path | TrainConfig, data: str | Path, run_dir: str | Pat
           cancel: CancelToken | None = None) -> TrainResult:
     """Train ``recipe`` (name, TOML path or config) on ``data`` into a new run folder."""
     config = recipe if isinstance(recipe, TrainConfig) else load_config(recipe, overrides)
+    check_schedule(config, max_minutes)
     run_dir = Path(run_dir)
     with run_lock(run_dir, "train", on_event):  # one process per run folder
         if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
@@ -61,9 +64,26 @@ def resume(run_dir: str | Path, *, data: str | Path | None = None,
     info = _run_info(run_dir)
     data_dir = Path(data) if data is not None else Path(info["data"])
     val = info.get("val")
+    check_schedule(None, max_minutes)
     with run_lock(run_dir, "train --resume", on_event):  # not while another process trains
         return _run(config, run_dir, data_dir, val, device or info.get("device", "auto"),
                     max_minutes, on_event, cancel, resume=True)
+
+
+def check_schedule(config: TrainConfig | None, max_minutes: float | None) -> None:
+    """Refuse a run that would train nothing: a time limit that is not a positive number
+    of minutes, or phases of 0 epochs each (the model exported would be untrained)."""
+    import math
+
+    if max_minutes is not None and not (isinstance(max_minutes, int | float)
+                                        and math.isfinite(max_minutes) and max_minutes > 0):
+        raise ConfigError(f"--max-minutes {max_minutes}: give a positive number of minutes",
+                          hint="Leave it out to train the recipe's full schedule.")
+    if config is not None and not any(phase.epochs > 0 for phase in config.phases):
+        names = ", ".join(f"phases.{p.name}.epochs" for p in config.phases)
+        raise ConfigError(f"{names}: every phase has 0 epochs, so nothing would be trained",
+                          hint=f"Give at least one phase 1 epoch or more, e.g. --set "
+                               f"phases.{config.phases[-1].name}.epochs=1.")
 
 
 def _run(config: TrainConfig, run_dir: Path, data: Path, val, device: str,

@@ -406,10 +406,19 @@ def load_raw(name_or_path: str | Path) -> tuple[dict[str, Any], Path]:
 
 
 def load_config(name_or_path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a recipe or TOML file, apply ``--set`` overrides and validate."""
+    """Read a recipe or TOML file, apply ``--set`` overrides and validate.
+
+    An error that only the overrides cause is reported as theirs (``--set KEY=VALUE:
+    ...``), not as the recipe file's."""
     raw, path = load_raw(name_or_path)
-    raw = apply_overrides(raw, overrides or [])
-    return validate_config(raw, origin=str(path))
+    if not overrides:
+        return validate_config(raw, origin=str(path))
+    try:
+        return validate_config(apply_overrides(raw, overrides), origin=str(path))
+    except ConfigError:
+        validate_config(raw, origin=str(path))  # the file's own mistake stays the file's
+        origin = " ".join(f"--set {item}" for item in overrides)
+        return validate_config(apply_overrides(raw, overrides), origin=origin)
 
 
 def dump_config(config: TrainConfig) -> str:

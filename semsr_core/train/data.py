@@ -84,10 +84,20 @@ def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.
                     f"HR {pair.hr_path.name} is {hr.shape[0]}×{hr.shape[1]} but LR "
                     f"{pair.lr_path.name} is {lr.shape[0]}×{lr.shape[1]}; at scale {scale} HR "
                     f"must be exactly {lr.shape[0] * scale}×{lr.shape[1] * scale}",
-                    path=pair.hr_path.parent,
-                    hint="Align the pairs first: semsr align LR_DIR HR_DIR -o ALIGNED")
+                    path=pair.hr_path.parent, hint=_scale_hint(lr.shape, hr.shape, scale))
         loaded.append((pair.stem, lr, hr))
     return loaded
+
+
+def _scale_hint(lr_shape: tuple[int, ...], hr_shape: tuple[int, ...], scale: int) -> str:
+    """What to do about a pair whose sizes do not fit ``data.scale``: another exact scale
+    is set with ``--set data.scale``; other sizes need aligning."""
+    other = hr_shape[0] // lr_shape[0] if lr_shape[0] else 0
+    if other >= 1 and other != scale and hr_shape == (lr_shape[0] * other, lr_shape[1] * other):
+        return (f"This pair is ×{other}: train ×{other} data with --set data.scale={other}, "
+                "and keep the pairs of each scale in a separate folder (semsr align --scale "
+                "N -o OUT_xN writes one scale)")
+    return "Align the pairs first: semsr align LR_DIR HR_DIR -o ALIGNED"
 
 
 def _read_mask(folder: Path, stem: str, hr_shape: tuple[int, int], scale: int
