@@ -48,8 +48,6 @@ import csv
 import io as _text_io
 import json
 import math
-import os
-import secrets
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -711,17 +709,11 @@ def overlay_image(lr_up: np.ndarray, hr: np.ndarray, lr_up_after: np.ndarray | N
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name beside ``path``, then rename it into place."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(temporary, "xb") as out:  # a plain new file: permissions follow the umask
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Write ``data`` under a temporary name beside ``path``, then rename it into place
+    (a write error, a full disk included, is an OutputError naming ``path``)."""
+    from semsr_core.io.write import write_bytes_atomic
+
+    write_bytes_atomic(path, data)
 
 
 def _check_out_dir(out_dir: Path, inputs: list[Path], overwrite: bool) -> None:
