@@ -129,6 +129,8 @@ class RunHistory:
         self.paused = False
         self.status = ""  # "", or the FINISHED status: finished / stopped / time_limit
         self.model: str | None = None
+        self.verdict: dict[str, Any] | None = None  # the FINISHED event's (verdict.py)
+        self.plan: dict[str, Any] | None = None  # the engine's plan (budget.py)
         self.last_message = ""
         self.losses: dict[str, dict[str, Curve]] = {}  # network → term → curve
         self.learning_rates: dict[str, Curve] = {}
@@ -173,6 +175,8 @@ class RunHistory:
         self.step = int(data.get("done", self.step))
         if data.get("total"):
             self.total = int(data["total"])
+        if data.get("phase"):
+            self.phase = str(data["phase"])
 
     def _on_step(self, data: dict[str, Any]) -> None:
         step = int(data.get("step", self.step))
@@ -210,6 +214,9 @@ class RunHistory:
         self.last_message = text
         if "paused" in data:
             self.paused = bool(data["paused"])
+        if isinstance(data.get("plan"), dict):
+            self.plan = data["plan"]
+            self.total = int(self.plan.get("total_steps") or self.total or 0) or None
         found = _TOTAL_STEPS.search(text)
         if found and text.startswith("training "):
             self.total = int(found.group(1))
@@ -222,6 +229,8 @@ class RunHistory:
         model = data.get("model")
         if model and Path(model).is_file():
             self.model = str(model)
+        if isinstance(data.get("verdict"), dict):
+            self.verdict = data["verdict"]
 
     # ----------------------------------------------------------------- queries
     @property
@@ -253,6 +262,24 @@ class RunHistory:
         if self.eta_s is not None and not self.ended:
             parts.append(f"ETA {format_duration(self.eta_s)}")
         return " · ".join(parts) if parts else "No run yet"
+
+
+def verdict_html(verdict: dict[str, Any] | None) -> str:
+    """The verdict of a finished run as rich text: better or worse than bicubic (in
+    colour), what was exported, and what to try next."""
+    if not verdict:
+        return ""
+    from html import escape
+
+    status = str(verdict.get("status", ""))
+    worse = status.startswith("worse")
+    colour = "#e0503c" if worse else ("#3caa50" if status.startswith("better") else "#c8a03c")
+    text = f'<b style="color: {colour}">{escape(str(verdict.get("text", status)))}</b>'
+    advice = verdict.get("advice") or []
+    if advice:
+        text += "<br>What to try next:<ul>" + "".join(f"<li>{escape(str(tip))}</li>"
+                                                    for tip in advice) + "</ul>"
+    return text
 
 
 def format_duration(seconds: float | None) -> str:

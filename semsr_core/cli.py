@@ -403,7 +403,10 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    help="continue a run from its last checkpoint with its own config.toml; "
                         "--max-minutes (a new time limit), --data and --device apply, a "
                         "recipe or --set is refused")
-    p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after M min")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="train for M minutes: the schedule is fitted to use them in full "
+                        "(the plan is printed after the first steps); checkpoint and export "
+                        "at the end")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -430,12 +433,28 @@ def _run_train(args: argparse.Namespace) -> int:
                            on_event=printer, cancel=cancel)
     finally:
         printer.close()
-    if result.model_path is None:  # another rank of a torchrun job: rank 0 reports
+    if result.verdict is None:  # another rank of a torchrun job: rank 0 reports
         return 0
-    metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
-    print(f"{result.status}: {result.step} steps, {result.epoch} epochs; model {result.model_path}"
-          + (f"; validation {metrics}" if metrics else ""))
+    _print_train_result(result)
     return 0
+
+
+def _print_train_result(result) -> None:
+    """The last lines of `semsr train`: what ran, where the time went, the verdict."""
+    use = result.time
+    line = (f"{result.status}: {result.step:,} steps, {result.epoch} epochs in "
+            f"{use.get('total_s', 0) / 60:.1f} min")
+    if "training_share_of_budget" in use:
+        line += (f" (training steps {use['training_share_of_budget']:.0%} of the "
+                 f"{use['budget_s'] / 60:g}-minute limit, validation "
+                 f"{use['validation_s']:.0f} s)")
+    print(line)
+    verdict = result.verdict
+    print(("VERDICT: " if verdict.worse else "verdict: ") + verdict.text())
+    for tip in verdict.advice:
+        print(f"  try: {tip}")
+    if result.model_path is not None:
+        print(f"model: {result.model_path}")
 
 
 def _check_train_options(args: argparse.Namespace) -> None:

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from semsr_app.widgets.wizard import TrainingWizard
 
 ERROR_STYLE = "color: #e0503c;"
-DEFAULT_RECIPE = "n1_reduced"
+DEFAULT_RECIPE = "finetune"  # until the data is known (wizard_data.default_recipe)
 
 
 # ------------------------------------------------------------------ background work
@@ -764,6 +764,8 @@ class RecipePage(QWizardPage):
         self.recipe_combo.addItems(recipe_names())
         top.addRow("Recipe", self.recipe_combo)
         layout.addLayout(top)
+        self.choice_label = _message_label()  # why the wizard recommends its default
+        layout.addWidget(self.choice_label)
         self.description = _message_label()
         layout.addWidget(self.description)
         self.scroll = QScrollArea()
@@ -789,6 +791,7 @@ class RecipePage(QWizardPage):
         self.recipe_combo.currentIndexChanged.connect(self._on_recipe)
         index = self.recipe_combo.findText(DEFAULT_RECIPE)
         self.recipe_combo.setCurrentIndex(max(index, 0))
+        self._default: str | None = None  # the recommendation last applied
         self._on_recipe()
 
     def recipe(self) -> str:
@@ -841,7 +844,20 @@ class RecipePage(QWizardPage):
                 *self.user_overrides()]
 
     def initializePage(self) -> None:
+        self.recommend()
         self.revalidate()
+
+    def recommend(self) -> None:
+        """Choose the recipe the data calls for (``finetune`` for small datasets and on a
+        CPU), unless the user chose another one, and say why in one sentence."""
+        used = sum(c.included for c in self.owner.align_page.checks)
+        recipe, why = wizard_data.default_recipe(used, self.owner.run_page.device())
+        if self._default is None or self.recipe() == self._default:
+            index = self.recipe_combo.findText(recipe)
+            if index >= 0:
+                self.recipe_combo.setCurrentIndex(index)
+                self._default = recipe
+        self.choice_label.setText(why)
 
     def revalidate(self) -> None:
         """Check the recipe with all overrides; a problem is shown and Next stays off."""
@@ -958,6 +974,8 @@ class RunPage(QWizardPage):
         self.limit_spin.setSuffix(" min")
         self.limit_spin.setEnabled(False)
         self.limit_check.toggled.connect(self.limit_spin.setEnabled)
+        self.limit_check.toggled.connect(self._show_summary)
+        self.limit_spin.valueChanged.connect(self._show_summary)
         limit_row = side_by_side(self.limit_check, self.limit_spin)
         limit_row.layout().addStretch(1)
         form.addRow("Time limit", limit_row)
@@ -996,16 +1014,31 @@ class RunPage(QWizardPage):
         if not current or current == self._default_run:  # follow the recipe until edited
             self._default_run = str(wizard_data.new_run_folder(recipe))
             self.run_edit.setText(self._default_run)
-        overrides = self.owner.recipe_page.overrides()
+        self._show_summary()
+
+    def _show_summary(self, *_: Any) -> None:
+        """The run in words: recipe, pairs, overrides and the planned steps and minutes
+        (with a time limit: the plan the engine fits to it)."""
+        recipe_page = self.owner.recipe_page
+        recipe = recipe_page.recipe()
+        overrides = recipe_page.overrides()
         used = sum(c.included for c in self.owner.align_page.checks)
-        estimate = self.owner.recipe_page.estimate
+        estimate = recipe_page.estimate
+        minutes = self.max_minutes()
+        if estimate is None:
+            planned = ("<br><br>No time estimate yet (“Measure time and memory” on the "
+                       "previous page)."
+                       + (f" The schedule is fitted to the {minutes:g}-minute limit once "
+                          "training starts." if minutes else ""))
+        else:
+            planned = f"<br><br>Measured: {estimate.describe()}"
+            if minutes and recipe_page.config is not None:
+                plan = estimate.within(recipe_page.config, minutes)
+                planned += f"<br>Planned within the time limit: {plan.describe()}"
         self.summary.setText(
             f"Recipe <b>{recipe}</b> on {used} pair(s); overrides: "
             f"{', '.join(overrides) or 'none'}. The pairs are moved into "
-            "&lt;run folder&gt;/data so the run can be repeated exactly."
-            + (f"<br><br>Measured: {estimate.describe()}" if estimate is not None else
-               "<br><br>No time estimate yet (“Measure time and memory” on the previous "
-               "page)."))
+            "&lt;run folder&gt;/data so the run can be repeated exactly." + planned)
 
     def isComplete(self) -> bool:
         return self.run_dir() is not None

@@ -15,10 +15,8 @@ from typing import Any
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import CancelToken, EventCallback
 from semsr_core.io.write import write_bytes_atomic
-from semsr_core.io.write import write_bytes_atomic
 from semsr_core.train.config import TrainConfig, load_config, validate_config
 from semsr_core.train.engine import Trainer, TrainResult
-from semsr_core.train.lock import run_lock
 from semsr_core.train.lock import run_lock
 from semsr_core.train.runlog import read_events
 
@@ -33,7 +31,12 @@ def train(recipe: str | Path | TrainConfig, data: str | Path, run_dir: str | Pat
           device: str = "auto", max_minutes: float | None = None,
           on_event: EventCallback | None = None,
           cancel: CancelToken | None = None) -> TrainResult:
-    """Train ``recipe`` (name, TOML path or config) on ``data`` into a new run folder."""
+    """Train ``recipe`` (name, TOML path or config) on ``data`` into a new run folder.
+
+    A recipe that starts from the bundled model (``generator.init = "bundled"``, as
+    ``finetune``) takes the scale of the data unless an override sets ``data.scale``."""
+    if not isinstance(recipe, TrainConfig):
+        overrides = list(overrides or []) + _scale_of_data(recipe, overrides or [], data)
     config = recipe if isinstance(recipe, TrainConfig) else load_config(recipe, overrides)
     check_schedule(config, max_minutes)
     run_dir = Path(run_dir)
@@ -96,6 +99,30 @@ def _run(config: TrainConfig, run_dir: Path, data: Path, val, device: str,
                       device=device, on_event=on_event, cancel=cancel,
                       max_minutes=max_minutes, data_summary=prepared.summary)
     return trainer.run(resume=resume)
+
+
+def _scale_of_data(recipe: str | Path, overrides: list[str], data: str | Path) -> list[str]:
+    """``["data.scale=<s>"]`` for a recipe that fine-tunes the bundled model of the data's
+    scale (and whose scale no override sets), read from the LR/HR sizes; else ``[]``."""
+    from semsr_core.data.pairs import find_pairs, infer_scale
+    from semsr_core.io import read_stack
+    from semsr_core.train.config import BUNDLED, apply_overrides, load_raw
+
+    raw = apply_overrides(load_raw(recipe)[0], overrides)
+    if raw.get("generator", {}).get("init") != BUNDLED:
+        return []
+    if any(item.split("=", 1)[0].strip() == "data.scale" for item in overrides):
+        return []
+    data = Path(data)
+    if not (data / "lr").is_dir() or not (data / "hr").is_dir():
+        return []  # HR-only data: the recipe's (or --set data.scale) scale makes the LR
+    pairing = find_pairs(data / "lr", data / "hr")
+    if len(pairing) == 0:
+        return []  # the data step reports it
+    pair = pairing[0]
+    with read_stack(pair.lr_path) as lr, read_stack(pair.hr_path) as hr:
+        scale = infer_scale(lr.shape, hr.shape, lr_path=pair.lr_path, hr_path=pair.hr_path)
+    return [f"data.scale={scale}"]
 
 
 def _run_info(run_dir: Path) -> dict[str, Any]:

@@ -78,7 +78,9 @@ class NetConfig(BaseModel):
 class GeneratorConfig(NetConfig):
     """The generator; ``init`` (optional) is a model name or file whose weights it starts
     from (fine-tuning, e.g. a lab's own pairs on top of ``default-x4``). The model must
-    have the same architecture and configuration."""
+    have the same architecture and configuration. ``init = "bundled"`` names the bundled
+    model of the data's scale (``default-x4``, ``default-x2``); its architecture and
+    sizes are then read from that model's card (see :func:`resolve_bundled_generator`)."""
 
     init: str | None = None
 
@@ -205,6 +207,14 @@ class TrainOptions(_Strict):
     keep_last: int = Field(3, ge=1)
     validate_every_epochs: int = Field(1, ge=1)
     sample_count: int = Field(4, ge=0)
+    # See semsr_core.train.budget: an epoch is at least this many samples (a small set
+    # is passed over several times), and validation takes at most this share of the time
+    # (1: validate every validate_every_epochs, whatever it costs).
+    min_epoch_samples: int = Field(1024, ge=1)
+    validation_share: float = Field(0.05, gt=0, le=1)
+    # A model worse than bicubic on the validation pairs is not exported (see
+    # semsr_core.train.verdict) unless this is true; its card then says it is worse.
+    export_worse: bool = False
 
 
 class TrainConfig(_Strict):
@@ -358,8 +368,53 @@ def _check_loss_keys(config: TrainConfig, origin: str) -> None:
                                   "adversarial loss and takes no discriminator")
 
 
+BUNDLED = "bundled"
+
+
+def bundled_model_name(scale: int) -> str:
+    """The bundled model a fine-tune of ×``scale`` data starts from."""
+    return f"default-x{scale}"
+
+
+def resolve_bundled_generator(raw: dict[str, Any], origin: str = "config") -> dict[str, Any]:
+    """``generator.init = "bundled"`` → the bundled model of ``data.scale``, with the
+    generator's ``arch`` and sizes from that model's card (a copy of ``raw``).
+
+    The card is the one source of the sizes, so a retrained bundled model with another
+    configuration is fine-tuned as it is; sizes written in the recipe are refused."""
+    generator = raw.get("generator")
+    if not isinstance(generator, dict) or generator.get("init") != BUNDLED:
+        return raw
+    from semsr_core.errors import ModelError
+    from semsr_core.models import read_card, resolve_model
+
+    scale = raw.get("data", {}).get("scale", DataConfig().scale)
+    name = bundled_model_name(scale)
+    try:
+        card = read_card(resolve_model(name))
+    except ModelError as exc:
+        raise ConfigError(f"{origin}: generator.init: no bundled model for ×{scale} data "
+                          f"({exc})", hint="Fine-tuning starts from default-x4 or "
+                          "default-x2; for other scales choose a recipe that trains from "
+                          "scratch.") from None
+    given = [k for k in generator if k not in ("init", "arch")]
+    if given:
+        raise ConfigError(f"{origin}: generator.{given[0]}: the generator's sizes come from "
+                          f"the bundled model {name}",
+                          hint="Remove it, or name another model file in generator.init.")
+    if generator.get("arch", card.arch) != card.arch:
+        raise ConfigError(f"{origin}: generator.arch: the bundled model {name} is a "
+                          f"{card.arch}, not a {generator['arch']}",
+                          hint="Remove generator.arch: it comes from the model.")
+    data = copy.deepcopy(raw)
+    data["generator"] = {"arch": card.arch, "init": name,
+                         **{k: v for k, v in card.config.items() if k != "scale"}}
+    return data
+
+
 def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainConfig:
     """Validate a raw dict into a :class:`TrainConfig` (ConfigError names the key)."""
+    raw = resolve_bundled_generator(raw, origin)
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as exc:

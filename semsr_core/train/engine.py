@@ -23,9 +23,7 @@ every batch, and only rank 0 writes events, checkpoints and the model.
 
 from __future__ import annotations
 
-import copy
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,13 +37,16 @@ from torch import nn
 
 from semsr_core.errors import ConfigError, InputError, TrainingError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind
+from semsr_core.train.budget import RunPlan, TimeBook, fit_to_time, steps_in_epoch
 from semsr_core.train.checkpoint import CheckpointStore
 from semsr_core.train.config import OptimizerConfig, TrainConfig, dump_config
-from semsr_core.train.ema import EMA, _unwrap
+from semsr_core.train.distributed import Distributed, resolve_training_device
+from semsr_core.train.ema import EMA
+from semsr_core.train.results import CHECKPOINT_VERSION, RunOutputs, _Position
 from semsr_core.train.runlog import RunLog
 from semsr_core.train.schedules import Progress, early_stop_factor, learning_rate
 
-CHECKPOINT_VERSION = 1
+__all__ = ["CHECKPOINT_VERSION", "TrainResult", "Trainer", "ValidationPair"]
 
 # Losses compared with the generator's input rather than the target (unpaired recipes).
 INPUT_REFERENCED_LOSSES = {"fsesim", "patchnce"}
@@ -62,59 +63,19 @@ class ValidationPair:
 
 @dataclass
 class TrainResult:
+    """How a run ended. ``model_path`` is ``None`` when no model was exported (its
+    ``verdict`` says why: worse than bicubic), and on the ranks other than 0 of a
+    torchrun job (``verdict`` is ``None`` there). ``time`` says where the seconds went."""
+
     status: str  # "finished" | "stopped" | "time_limit"
     run_dir: Path
     model_path: Path | None
     step: int
     epoch: int
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class _Position:
-    """Where the run stands; what a checkpoint needs to continue."""
-
-    phase: int = 0
-    epoch_in_phase: int = 0
-    step_in_epoch: int = 0
-    global_step: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-class _Distributed:
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.enabled = self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def setup(self, device: torch.device) -> None:
-        if self.enabled and not torch.distributed.is_initialized():
-            backend = "nccl" if device.type == "cuda" else "gloo"
-            torch.distributed.init_process_group(backend=backend)
-
-    def barrier(self) -> None:
-        if self.enabled:
-            torch.distributed.barrier()
-
-    def any_flags(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag, true on every rank when any rank raised it (stop requests, time
-        limit); one all-reduce for all of them."""
-        if not self.enabled:
-            return flags
-        t = torch.tensor([1.0 if f else 0.0 for f in flags])
-        torch.distributed.all_reduce(t)
-        return tuple(bool(v > 0) for v in t.tolist())
-
-    def teardown(self) -> None:
-        if self.enabled and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    verdict: Any = None  # semsr_core.train.verdict.Verdict on rank 0
+    plan: dict[str, Any] = field(default_factory=dict)
+    time: dict[str, Any] = field(default_factory=dict)
 
 
 def _make_optimizer(params: Sequence[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
@@ -132,7 +93,7 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-class Trainer:
+class Trainer(RunOutputs):
     """Runs one :class:`TrainConfig` on prepared datasets into a run folder.
 
     ``train_set`` items are dicts with float32 tensors ``"lr"`` (1×h×w) and ``"hr"``
@@ -152,11 +113,14 @@ class Trainer:
         self.train_set = train_set
         self.real_set = real_set
         self.val_pairs = list(val_pairs)
-        self.dist = _Distributed()
-        self.device = _resolve_device(device, self.dist)
+        self.dist = Distributed()
+        self.device = resolve_training_device(device, self.dist)
         self.dist.setup(self.device)
         self.cancel = cancel
-        self.deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+        self.budget_s = None if max_minutes is None else 60.0 * max_minutes
+        self.deadline: float | None = None  # the budget's clock starts with the first step
+        self._refit_at = self._validate_at = 0.0  # elapsed seconds of the next ones
+        self.book = TimeBook()
         self.data_summary = data_summary or {}
         self._user_callback = on_event
         self._log: RunLog | None = None
@@ -202,8 +166,18 @@ class Trainer:
         self.exported_metrics: dict[str, float] = {}  # the figures of model.semsr
         self._validated_step = -1
         self.steps_per_epoch = [self._steps_in_epoch(p) for p in config.phases]
-        self.total_steps = sum(n * p.epochs for n, p in zip(self.steps_per_epoch,
-                                                            config.phases, strict=True))
+        self.plan = RunPlan([p.name for p in config.phases], [p.epochs for p in config.phases],
+                            list(self.steps_per_epoch), self.budget_s,
+                            config.train.validation_share)
+        self._rate = [[0.0, -1] for _ in config.phases]  # seconds, steps (first: warm-up)
+        self._planned = False
+        self.verdict = None
+        self.start_metrics: dict[str, float] = {}  # the initial model's (generator.init)
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole run as planned now (a time limit fits the plan to it)."""
+        return self.plan.total_steps
 
     # ------------------------------------------------------------ construction
 
@@ -229,15 +203,11 @@ class Trainer:
         return built
 
     def _steps_in_epoch(self, phase) -> int:
-        per_step = self.cfg.data.batch * self.dist.world
-        available = len(self.train_set) // per_step
-        if available < 1:
-            raise InputError(
-                f"the training set has {len(self.train_set)} samples, fewer than one batch "
-                f"({per_step})", hint="Add pairs, lower data.batch or data.lr_patch.")
-        if phase.steps_per_epoch is not None:
-            return min(available, phase.steps_per_epoch)
-        return available
+        if len(self.train_set) < 1:
+            raise InputError("the training set has no samples",
+                             hint="Add pairs, or lower data.lr_patch below the images' size.")
+        return steps_in_epoch(len(self.train_set), self.cfg.data.batch * self.dist.world,
+                              self.cfg.train.min_epoch_samples, phase.steps_per_epoch)
 
     # ------------------------------------------------------------------ events
 
@@ -267,26 +237,35 @@ class Trainer:
             status = self._loop()
             model_path = self._finish(status)
             return TrainResult(status, self.run_dir, model_path, self.pos.global_step,
-                               self._run_epoch(), dict(self.exported_metrics))
+                               self._run_epoch(), dict(self.exported_metrics),
+                               self.verdict, self.plan.as_dict(), self._time_summary())
         finally:
             if self._log is not None:
                 self._log.close()
             self.dist.teardown()
 
     def _run_epoch(self) -> int:
-        done = sum(p.epochs for p in self.cfg.phases[: self.pos.phase])
+        done = sum(self.plan.epochs[: self.pos.phase])
         return done + self.pos.epoch_in_phase
 
     def _loop(self) -> str:
         started = time.monotonic()
         base_elapsed = self.elapsed
+        if self.budget_s is not None:
+            self.deadline = started + self.budget_s
+        self._report_progress()  # the bar starts at the run's first step
+        if self.init_card is not None and self.pos.global_step == 0:
+            self._validate(0)  # the model it starts from: the first "best"
         while self.pos.phase < len(self.cfg.phases):
             phase = self.cfg.phases[self.pos.phase]
-            n_steps = self.steps_per_epoch[self.pos.phase]
-            while self.pos.epoch_in_phase < phase.epochs:
+            while self.pos.epoch_in_phase < self.plan.epochs[self.pos.phase]:
                 epoch = self._run_epoch()
+                n_steps = self.plan.epoch_length(self.pos.phase, self.pos.epoch_in_phase)
+                tick = time.monotonic()  # a step's time includes reading its batch
                 for batch, real in self._batches(epoch, n_steps):
-                    started += self._pause_if_asked()
+                    paused = self._pause_if_asked()
+                    started += paused
+                    tick += paused
                     stop = self._should_stop()
                     if stop:
                         self.elapsed = base_elapsed + time.monotonic() - started
@@ -296,20 +275,102 @@ class Trainer:
                     losses = self._step(phase, batch, real, epoch)
                     self.pos.step_in_epoch += 1
                     self.pos.global_step += 1
-                    self.elapsed = base_elapsed + time.monotonic() - started
+                    now = time.monotonic()
+                    self._count_step(now - tick)
+                    self.elapsed = base_elapsed + now - started
                     self._report_step(phase, epoch, losses)
+                    if self._rate[self.pos.phase][1] == 4 or (
+                            self.deadline is not None and self.elapsed >= self._refit_at):
+                        self._fit_plan()  # the phase's first measured rate; then often
+                    if (self.deadline is not None and self.elapsed >= self._validate_at
+                            and self.book.may_validate(self.elapsed,
+                                                       self.plan.validation_share)):
+                        self._validate(epoch)  # long epochs: validate within them too
+                        self._validate_at = self.elapsed + self.budget_s / 10
                     if self.pos.global_step % self.cfg.train.checkpoint_every == 0:
                         self._checkpoint()
+                    tick = time.monotonic()
+                    if self.pos.step_in_epoch >= self.plan.epoch_length(
+                            self.pos.phase, self.pos.epoch_in_phase):
+                        break  # the plan was fitted again: this epoch is shorter now
                 self.pos.epoch_in_phase += 1
                 self.pos.step_in_epoch = 0
-                if (epoch + 1) % self.cfg.train.validate_every_epochs == 0:
+                self.elapsed = base_elapsed + time.monotonic() - started
+                if ((epoch + 1) % self.cfg.train.validate_every_epochs == 0
+                        and self.book.may_validate(self.elapsed, self.plan.validation_share)):
                     self._validate(epoch)
                 self._checkpoint()
+                self.elapsed = base_elapsed + time.monotonic() - started
+                self._fit_plan()
             self.pos.phase += 1
             self.pos.epoch_in_phase = 0
         if self._validated_step != self.pos.global_step:  # the exported model's own figures
             self._validate(max(self._run_epoch() - 1, 0))
         return "finished"
+
+    # ---------------------------------------------------------------- the plan
+
+    def _count_step(self, seconds: float) -> None:
+        self.book.steps_s += seconds
+        rate = self._rate[self.pos.phase]
+        if rate[1] >= 0:  # the phase's first step (warm-up) is not a rate
+            rate[0] += seconds
+        rate[1] += 1
+
+    def _seconds_per_step(self) -> list[float] | None:
+        """Measured seconds per step of each phase; a phase not yet run is assumed as
+        fast as the latest measured one (the plan is fitted again once it runs)."""
+        measured = [t / c if c > 0 else None for t, c in self._rate]
+        known = [m for m in measured if m is not None]
+        if not known:
+            return None
+        latest = known[-1]
+        return [latest if m is None else m for m in measured]
+
+    def _eta(self) -> float | None:
+        sps = self._seconds_per_step()
+        if sps is None:
+            return None
+        left = 0.0
+        for i, steps in enumerate(self.plan.phase_steps()):
+            if i > self.pos.phase:
+                left += steps * sps[i]
+            elif i == self.pos.phase:
+                done = self.pos.epoch_in_phase * self.steps_per_epoch[i] + self.pos.step_in_epoch
+                left += max(steps - done, 0) * sps[i]
+        return left
+
+    def _fit_plan(self) -> None:
+        """With a time limit, fit the epochs left to the time left (less the final
+        validation and export, and the validation share); announce the plan once."""
+        sps = self._seconds_per_step()
+        if sps is None:
+            return
+        self.plan.seconds_per_step = sps
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            # the final validation and the export (before any validation: a guess)
+            reserve = self.book.last_validation_s + 0.3 if self.book.validations else 1.5
+            share = self.plan.validation_share  # what validation will take of the rest
+            if self.book.validations and self.elapsed > 0:
+                share = min(share, self.book.validation_s / self.elapsed)
+            seconds = max(left - reserve, 0.0) * (1.0 - share)
+            self._refit_at = self.elapsed + self.budget_s / 20
+            done = [steps if i < self.pos.phase else 0 for i, steps in
+                    enumerate(self.plan.phase_steps())]
+            if self.pos.phase < len(done):
+                done[self.pos.phase] = (self.pos.epoch_in_phase * self.steps_per_epoch[
+                    self.pos.phase] + self.pos.step_in_epoch)
+            self.plan.epochs, self.plan.last_steps = fit_to_time(
+                self.plan.epochs, self.steps_per_epoch, sps, seconds, done,
+                self.plan.last_steps)
+        if not self._planned:
+            self._planned = True
+            self._emit(EventKind.MESSAGE, level="info", text=f"plan: {self.plan.describe()}",
+                       plan=self.plan.as_dict())
+
+    def _time_summary(self) -> dict[str, Any]:
+        return self.book.as_dict(self.elapsed, self.budget_s)
 
     def _pause_if_asked(self) -> float:
         """While the cancel token is paused (the app's Pause), checkpoint and wait; returns
@@ -340,21 +401,38 @@ class Trainer:
         return None
 
     def _batches(self, epoch: int, n_steps: int):
-        """This rank's batches of ``epoch``, from the current position on."""
+        """This rank's batches of ``epoch``, from the current position on.
+
+        An epoch longer than one pass over the set (a small set, see
+        :mod:`~semsr_core.train.budget`) takes several shuffled passes; the dataset is
+        told a new epoch number for each, so every pass draws fresh crops and
+        orientations."""
         batch = self.cfg.data.batch
+        stride = batch * self.dist.world
+        n = len(self.train_set)
+        passes = max(1, -(-n_steps * stride // n))
         g = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.train_set), generator=g).tolist()
+        order = [i for _ in range(passes) for i in torch.randperm(n, generator=g).tolist()]
         real_order = None
         if self.real_set is not None:
             g_real = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_033 + epoch)
             real_order = torch.randperm(len(self.real_set), generator=g_real).tolist()
         for ds in (self.train_set, self.real_set):
             if ds is not None and hasattr(ds, "set_epoch"):
-                ds.set_epoch(epoch)
-        stride = batch * self.dist.world
+                ds.set_epoch(epoch if passes == 1 else epoch * passes)
+        tell = hasattr(self.train_set, "set_epoch") and passes > 1
+        current = 0
+
+        def item(position: int):
+            nonlocal current
+            if tell and position // n != current:
+                current = position // n
+                self.train_set.set_epoch(epoch * passes + current)
+            return self.train_set[order[position]]
+
         for step in range(self.pos.step_in_epoch, n_steps):
             start = step * stride + self.dist.rank * batch
-            items = [self.train_set[i] for i in order[start:start + batch]]
+            items = [item(k) for k in range(start, start + batch)]
             real = None
             if real_order is not None:
                 picks = [real_order[(start + k) % len(real_order)] for k in range(batch)]
@@ -387,10 +465,9 @@ class Trainer:
         cfg = self.cfg
         step_in_run = self.pos.global_step
         if cfg.schedule.per_phase:
-            before = sum(n * p.epochs for n, p in zip(self.steps_per_epoch[: self.pos.phase],
-                                                      cfg.phases[: self.pos.phase], strict=True))
+            before = sum(self.plan.phase_steps()[: self.pos.phase])
             prog = Progress(self.pos.epoch_in_phase, step_in_run - before,
-                            self.steps_per_epoch[self.pos.phase] * phase.epochs)
+                            self.plan.phase_steps()[self.pos.phase])
         else:
             prog = Progress(epoch, step_in_run, self.total_steps)
         _set_lr(self.opt_g, learning_rate(cfg.optimizer.lr, cfg.schedule, prog))
@@ -481,187 +558,32 @@ class Trainer:
             self.scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(net.parameters(), max_norm)
 
+    def _report_progress(self, losses: dict[str, float] | None = None) -> None:
+        """One PROGRESS event for the whole run: steps done of all planned, the phase
+        and its epoch as text (``pretrain · epoch 3/12``)."""
+        last = len(self.cfg.phases) - 1
+        index = next((i for i in range(self.pos.phase, last + 1) if self.plan.epochs[i] > 0),
+                     min(self.pos.phase, last))
+        name = self.cfg.phases[index].name
+        epochs = self.plan.epochs[index]
+        shown = min(self.pos.epoch_in_phase + 1, max(epochs, 1))
+        postfix = f"{name} · epoch {shown}/{epochs}"
+        if losses:
+            postfix += " · " + " ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in
+                                        losses.items() if k.startswith("g/"))
+        self._emit(EventKind.PROGRESS, stage="train", done=self.pos.global_step,
+                   total=self.total_steps, unit="step", postfix=postfix, phase=name,
+                   epoch=shown, epochs=epochs)
+
     def _report_step(self, phase, epoch: int, losses: dict[str, float]) -> None:
         done = self.pos.global_step
-        rate = done / self.elapsed if self.elapsed > 0 else 0.0
-        eta = (self.total_steps - done) / rate if rate > 0 else None
-        self._emit(EventKind.PROGRESS, stage=f"{phase.name} epoch {epoch + 1}", done=done,
-                   total=self.total_steps, unit="step",
-                   postfix=" ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in losses.items()
-                                    if k.startswith("g/")))
+        eta = self._eta()
+        self._report_progress(losses)
         if done % self.cfg.train.log_every == 0 or done == self.total_steps:
             lrs = {"generator": self.opt_g.param_groups[0]["lr"],
                    **{n: o.param_groups[0]["lr"] for n, o in self.opt_d.items()}}
             self._emit(EventKind.STEP, step=done, epoch=epoch, phase=phase.name,
                        losses=losses, lr=lrs, eta_s=eta, elapsed_s=self.elapsed)
-
-    # -------------------------------------------------------------- validation
-
-    def _validate(self, epoch: int) -> None:
-        self._validated_step = self.pos.global_step
-        if not self.val_pairs or not self.dist.is_main:
-            self.dist.barrier()
-            return
-        from semsr_core.data.resample import upscale
-        from semsr_core.metrics.full_reference import psnr, ssim
-        from semsr_core.metrics.no_reference import gradient_map
-
-        model = self.export_model()  # the weights validated are the ones exported
-        psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
-        samples = []
-        for pair in self.val_pairs:
-            sr = self.super_resolve_array(pair.lr, model)
-            hr = pair.hr[: sr.shape[0], : sr.shape[1]]
-            bic = upscale(pair.lr, shape=hr.shape)
-            psnrs.append(psnr(hr, sr))
-            ssims.append(ssim(hr, sr))
-            bic_psnrs.append(psnr(hr, bic))
-            bic_ssims.append(ssim(hr, bic))
-            if len(samples) < self.cfg.train.sample_count:
-                samples.append((pair.name, bic, sr, hr))
-        metrics = {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
-                   "psnr_bicubic": float(np.mean(bic_psnrs)),
-                   "ssim_bicubic": float(np.mean(bic_ssims))}
-        self.last_metrics = metrics
-        improved = metrics["psnr"] > self.best_psnr
-        if improved:
-            self.best_psnr = metrics["psnr"]
-        self._emit(EventKind.METRICS, step=self.pos.global_step, epoch=epoch, **metrics,
-                   best=improved)
-        for name, bic, sr, hr in samples:
-            crop = _center_crop_slices(hr.shape, 128)
-            images = {"lr_bicubic": bic[crop], "sr": sr[crop], "hr": hr[crop]}
-            images.update({f"{k}_gradient": gradient_map(v) for k, v in list(images.items())})
-            self._emit(EventKind.SAMPLE, step=self.pos.global_step, epoch=epoch, name=name,
-                       images=images)
-        if improved:
-            self.checkpoints.save_best(self._state())
-        self.dist.barrier()
-
-    def super_resolve_array(self, lr: np.ndarray, model=None) -> np.ndarray:
-        """SR of one float32 [0, 1] image with the EMA generator (the exported weights)."""
-        from semsr_core.infer import super_resolve
-
-        return super_resolve(lr.astype(np.float32), model or self.export_model(),
-                             device=str(self.device), precision="fp32")
-
-    # ----------------------------------------------------- checkpoints / export
-
-    def _state(self) -> dict[str, Any]:
-        return {
-            "version": CHECKPOINT_VERSION,
-            "position": self.pos.as_dict(),
-            "generator": _unwrap(self.generator).state_dict(),
-            "ema": self.ema.state_dict(),
-            "discriminators": {n: _unwrap(d).state_dict() for n, d in
-                               self.discriminators.items()},
-            "optimizers": {"generator": self.opt_g.state_dict(),
-                           **{f"d:{n}": o.state_dict() for n, o in self.opt_d.items()}},
-            "scaler": self.scaler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "best_psnr": self.best_psnr,
-            "elapsed_s": self.elapsed,
-            "metrics": dict(self.last_metrics),
-        }
-
-    def _checkpoint(self) -> None:
-        step = self.pos.global_step
-        if self.dist.is_main and step != self._last_checkpoint:
-            self.checkpoints.save(self._state(), step)
-        self._last_checkpoint = step
-        self.dist.barrier()
-
-    def _resume(self) -> None:
-        path = self.checkpoints.latest()
-        if path is None:
-            raise InputError("no checkpoint to resume from", path=self.run_dir / "checkpoints",
-                             hint="Start a new run instead of --resume.")
-        state = self.checkpoints.load(path)
-        if state.get("version") != CHECKPOINT_VERSION:
-            raise InputError("checkpoint from an incompatible semsr version", path=path)
-        try:
-            _unwrap(self.generator).load_state_dict(state["generator"])
-            self.ema.load_state_dict(state["ema"])
-            for n, d in self.discriminators.items():
-                _unwrap(d).load_state_dict(state["discriminators"][n])
-            self.opt_g.load_state_dict(state["optimizers"]["generator"])
-            for n, o in self.opt_d.items():
-                o.load_state_dict(state["optimizers"][f"d:{n}"])
-        except (KeyError, RuntimeError) as exc:
-            raise InputError(f"checkpoint does not match this run's configuration ({exc})",
-                             path=path, hint="Resume with the run's own config.toml.") from None
-        self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["torch_rng"])
-        self.pos = _Position(**state["position"])
-        self.best_psnr = state["best_psnr"]
-        self.elapsed = state["elapsed_s"]
-        self.last_metrics = state.get("metrics", {})
-        # A checkpoint written at the very end of an epoch (before the epoch counters
-        # moved on) would replay nothing: normalise the position.
-        phase_steps = self.steps_per_epoch
-        while (self.pos.phase < len(self.cfg.phases)
-               and self.pos.step_in_epoch >= phase_steps[self.pos.phase]):
-            self.pos.step_in_epoch = 0
-            self.pos.epoch_in_phase += 1
-            if self.pos.epoch_in_phase >= self.cfg.phases[self.pos.phase].epochs:
-                self.pos.phase += 1
-                self.pos.epoch_in_phase = 0
-        self._emit(EventKind.MESSAGE, level="info",
-                   text=f"resumed from {path.name} at step {self.pos.global_step}")
-
-    def export_model(self):
-        """The EMA generator as a :class:`~semsr_core.models.Model` with its card."""
-        from semsr_core import __version__
-        from semsr_core.models import Model, ModelCard
-
-        config = dict(self.g_kwargs)  # exactly the constructor's arguments
-        card = ModelCard(
-            arch=self.cfg.generator.arch, config=config, scale=self.cfg.data.scale,
-            in_channels=int(config.get("in_channels", 1)),
-            out_channels=int(config.get("out_channels", 1)),
-            value_range=tuple(self.g_spec.value_range), name=self.cfg.recipe.name,
-            recipe=self.cfg.recipe.name,
-            description=f"trained with recipe '{self.cfg.recipe.name}' "
-                        f"({self.cfg.recipe.source})",
-            training={"steps": self.pos.global_step, "epochs": self._run_epoch(),
-                      "zssr_per_image": False,
-                      **({"pre_upscale": "zssr", "zssr": dict(self.cfg.data.zssr)}
-                         if self.cfg.data.generator_input == "zssr" else {}),
-                      "seconds": round(self.elapsed, 1), "config": self.cfg.to_dict(),
-                      "data": self.data_summary,
-                      **({"initialised_from": self.init_card} if self.init_card else {})},
-            metrics=dict(self.last_metrics), semsr_version=__version__,
-            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        )
-        return Model(self.ema.shadow, card)
-
-    def _final_model(self):
-        """The model to export: the last EMA weights, or with ``train.export = "best"``
-        those of the best validation (their metrics on its card)."""
-        model = self.export_model()
-        best = self.checkpoints.folder / "best.pt"
-        if self.cfg.train.export != "best" or not best.is_file():
-            return model
-        state = self.checkpoints.load(best)
-        generator = copy.deepcopy(model.generator)
-        generator.load_state_dict(state["ema"])
-        model.card.metrics = dict(state.get("metrics", {}))
-        model.card.training["exported"] = {"which": "best validation PSNR",
-                                           **state["position"]}
-        return type(model)(generator, model.card)
-
-    def _finish(self, status: str) -> Path | None:
-        path = None
-        if self.dist.is_main:
-            path = self.run_dir / "model.semsr"
-            model = self._final_model()
-            model.save(path)
-            self.exported_metrics = dict(model.card.metrics)
-            self._emit(EventKind.FINISHED, status=status, step=self.pos.global_step,
-                       model=str(path), metrics=self.exported_metrics)
-        self.dist.barrier()
-        return path
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -706,23 +628,7 @@ def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:
             "enable gradient clipping (train.grad_clip) or check the data for NaN/Inf")
 
 
-def _resolve_device(device: str | torch.device, dist: _Distributed) -> torch.device:
-    from semsr_core.infer.device import resolve_device
-
-    if dist.enabled and torch.cuda.is_available() and str(device) in ("auto", "cuda"):
-        torch.cuda.set_device(dist.local_rank)
-        return torch.device("cuda", dist.local_rank)
-    return resolve_device(device)
-
-
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _center_crop_slices(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:
-    h, w = shape[-2:]
-    ch, cw = min(size, h), min(size, w)
-    y0, x0 = (h - ch) // 2, (w - cw) // 2
-    return slice(y0, y0 + ch), slice(x0, x0 + cw)

@@ -49,6 +49,20 @@ class RunEstimate:
     device: str
     samples_per_epoch: int
 
+    def within(self, config: TrainConfig, minutes: float):
+        """The :class:`~semsr_core.train.budget.RunPlan` of a run limited to ``minutes``:
+        the recipe's epochs stretched or compressed to fill them, as the engine fits
+        them (less its validation share)."""
+        from semsr_core.train.budget import RunPlan, fit_to_time
+
+        names = [p.name for p in config.phases]
+        per_epoch = [self.steps_per_epoch[n] for n in names]
+        sps = [self.phase_seconds_per_step.get(n, self.seconds_per_step) for n in names]
+        share = config.train.validation_share
+        epochs, last = fit_to_time([p.epochs for p in config.phases], per_epoch, sps,
+                                   60 * minutes * (1 - share))
+        return RunPlan(names, epochs, per_epoch, 60 * minutes, share, sps, last)
+
     def describe(self) -> str:
         """One line for people: sizes, steps, time and memory."""
         return (f"{self.params / 1e6:.2f} M generator parameters"
@@ -165,7 +179,7 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
                 return
             if cuda:
                 torch.cuda.synchronize(resolved)
-            phase = str(event.data.get("stage", "")).split(" epoch ")[0]
+            phase = str(event.data.get("phase", ""))
             times.setdefault(phase, []).append(time.perf_counter())
             peak_rss.append(_rss())
             emit(on_event, EventKind.PROGRESS, done=sum(len(t) for t in times.values()),

@@ -19,9 +19,11 @@ from .conftest import needs_display
 
 pytestmark = [pytest.mark.gui, needs_display]
 
+# A few steps from scratch are worse than bicubic: exported anyway (train.export_worse),
+# as these tests need a model; the verdict still says it is worse.
 TINY = ["generator.blocks=1", "generator.features=8", "generator.growth=4",
         "data.lr_patch=16", "data.batch=2", "phases.gan.epochs=0", "train.log_every=1",
-        "data.val_fraction=0.25"]
+        "data.val_fraction=0.25", "train.export_worse=true"]
 SHORT = [*TINY, "phases.pretrain.epochs=1", "phases.pretrain.steps_per_epoch=3"]
 # Long enough (≈ 300 steps) that the test acts while it runs; every test stops it early.
 LONG = [*TINY, "phases.pretrain.epochs=3", "phases.pretrain.steps_per_epoch=100",
@@ -266,6 +268,19 @@ def test_closing_napari_stops_the_training_gracefully_with_a_model(
     finished = [e for e in read_events(run) if e["kind"] == "finished"]
     assert finished and finished[-1]["status"] == "stopped"
     assert (run / "model.semsr").is_file()
+
+
+def test_a_finished_run_shows_its_verdict_and_what_to_try_next(make_napari_viewer,
+                                                               finished_run):
+    """Three steps of en1 from scratch are worse than bicubic: the monitor says so in
+    words, with what to try next (the run exported it only because the test asks)."""
+    _, monitor = _monitor(make_napari_viewer)
+    assert monitor.open_run(finished_run)
+    assert not monitor.verdict_label.isHidden()
+    text = monitor.verdict_label.text()
+    assert "worse than bicubic on its validation pairs" in text
+    assert "What to try next" in text and "finetune" in text
+    assert monitor.history.verdict["gain_db"] < 0
 
 
 def test_opening_a_folder_that_is_not_a_run_says_so(make_napari_viewer, notifications,

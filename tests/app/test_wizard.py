@@ -46,6 +46,11 @@ def _align(qtbot, wizard):
     qtbot.waitUntil(lambda: wizard.align_page._done, timeout=60_000)
 
 
+#: The wizard's default for a few pairs, 2 steps: the bundled model fine-tuned.
+TINY_FINETUNE = {"data.batch": "2", "phases.pretrain.epochs": "1",
+                 "phases.pretrain.steps_per_epoch": "2"}
+
+
 def _tiny_recipe(qtbot, wizard):
     page = wizard.recipe_page
     page.recipe_combo.setCurrentText("zssr")
@@ -112,15 +117,52 @@ def test_the_wizard_hands_over_a_request_with_exactly_the_included_aligned_pairs
         assert hr.pixel_size == pytest.approx(lr.pixel_size / 4)
 
 
+def test_a_few_pairs_get_the_finetune_recipe_with_one_sentence_why(qtbot, unaligned):
+    wizard = _wizard(qtbot)
+    _fill_data(wizard, unaligned / "lr", unaligned / "hr")
+    _align(qtbot, wizard)
+    _next(qtbot, wizard)
+    _next(qtbot, wizard)  # → recipe
+    page = wizard.recipe_page
+    assert page.recipe() == "finetune"
+    why = page.choice_label.text()
+    assert why.startswith("Recommended: finetune — 3 pair(s) are few to learn from scratch")
+    assert "bundled model" in why and why.count(".") == 1  # one sentence
+    assert page.config is not None and page.config.generator.init == "default-x4"
+    assert not any(key.startswith("generator.") for key in page.edits)  # sizes: the card's
+    page.recipe_combo.setCurrentText("n1_reduced")  # the source recipes stay available
+    assert page.config is not None and page.config.recipe.name == "n1_reduced"
+
+
+def test_the_recommendation_follows_the_data_size_and_the_device(monkeypatch):
+    import torch
+
+    import semsr_core.infer.device as device
+    from semsr_app.wizard_data import SMALL_DATASET_PAIRS, default_recipe
+
+    many = SMALL_DATASET_PAIRS + 50
+    assert default_recipe(4, "cpu")[0] == "finetune"
+    recipe, why = default_recipe(many, "cpu")  # any dataset on a CPU
+    assert recipe == "finetune" and "on a CPU" in why
+    monkeypatch.setattr(device, "resolve_device", lambda name: torch.device("cuda", 0))
+    assert default_recipe(4, "cuda")[0] == "finetune"  # a few pairs, even on a GPU
+    assert default_recipe(many, "cuda")[0] == "n1_reduced"
+
+
 def test_start_training_runs_a_tiny_training_that_writes_a_model(qtbot, unaligned, tmp_path):
+    """The wizard's default path: finetune from default-x4 on the aligned pairs, judged
+    against bicubic on the held-out pair, exported with its verdict."""
+    from semsr_core.models import load_model
+
     results = []
     wizard = _wizard(qtbot, on_start=lambda request: results.append(run_training(request)))
     _fill_data(wizard, unaligned / "lr", unaligned / "hr")
     _align(qtbot, wizard)
     _next(qtbot, wizard)
     _next(qtbot, wizard)
-    _tiny_recipe(qtbot, wizard)
-    wizard.recipe_page.set_value("data.batch", "1")
+    for key, value in TINY_FINETUNE.items():
+        wizard.recipe_page.set_value(key, value)
+    assert wizard.recipe_page.recipe() == "finetune"
     _next(qtbot, wizard)
     wizard.run_page.run_edit.setText(str(tmp_path / "run"))
     wizard.run_page.device_combo.setCurrentIndex(wizard.run_page.device_combo.findData("cpu"))
@@ -129,8 +171,9 @@ def test_start_training_runs_a_tiny_training_that_writes_a_model(qtbot, unaligne
     assert len(results) == 1
     result = results[0]
     assert result.status == "finished" and result.step == 2
+    assert result.verdict.status == "better than bicubic", result.verdict.text()
     assert result.model_path == tmp_path / "run" / "model.semsr"
-    assert result.model_path.is_file()
+    assert load_model(result.model_path).card.training["verdict"]["gain_db"] > 0
 
 
 def test_an_invalid_hyperparameter_is_explained_and_blocks_next(qtbot, unaligned):

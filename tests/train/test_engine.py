@@ -25,12 +25,15 @@ TINY_NETS = {
 
 def tiny(recipe: str, lr_patch: int = 16) -> list[str]:
     cfg = load_config(recipe)
-    sets = list(TINY_NETS[cfg.generator.arch])
+    # a fine-tune keeps the bundled model's sizes (its card fixes them)
+    sets = [] if cfg.generator.init else list(TINY_NETS[cfg.generator.arch])
     hr_patch = lr_patch * cfg.data.scale if cfg.data.scale > 1 else lr_patch
     if cfg.generator.arch.startswith("unet"):
         lr_patch, hr_patch = 32, 128
+    # two steps from scratch are worse than bicubic: export anyway, to test the model
     sets += [f"data.lr_patch={lr_patch}", "data.batch=2", "train.checkpoint_every=1",
-             "data.val_fraction=0.25"]
+             "data.val_fraction=0.25", "train.export_worse=true",
+             "train.validation_share=1"]  # every validation the tests count
     if cfg.data.defects is not None:
         sets += [f"data.defects.alpha={lr_patch}", "data.defects.beta=4"]
     for name, d in cfg.discriminators.items():
@@ -51,7 +54,7 @@ def _weights(path):
 
 
 PAIRED = ["srgan", "rirgan", "n1", "n1_reduced", "n2", "en1", "en1_defects", "en1_freqsep",
-          "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix"]
+          "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune"]
 UNPAIRED = ["fsesim_unpaired", "defect_stylizer"]
 # ZSSR settings small enough for a test (the recipe's are those of [S1]).
 QUICK_ZSSR = "data.zssr={max_iterations = 2, self_ensemble = false, crop = 32}"

@@ -30,12 +30,14 @@ def test_estimate_counts_the_steps_the_run_will_make_and_times_them(tiny_data, t
     from semsr_core.train import train
 
     config = load_config("zssr", ["data.lr_patch=8", "data.batch=2", "data.val_fraction=0",
-                                  "train.amp=false", "phases.train.epochs=2"])
+                                  "train.amp=false", "phases.train.epochs=2",
+                                  "train.min_epoch_samples=16"])
     estimate = estimate_run(config, tiny_data, steps=2)
 
-    steps = []
+    steps = []  # one PROGRESS event per step, after the first one at step 0
     train(config, tiny_data, tmp_path / "run", device="cpu",
-          on_event=lambda e: steps.append(e) if e.kind is EventKind.PROGRESS else None)
+          on_event=lambda e: steps.append(e) if e.kind is EventKind.PROGRESS
+          and e.data["done"] > 0 else None)
     assert estimate.total_steps == len(steps) > 0
     assert estimate.steps_per_epoch == {"train": len(steps) // 2}
     assert estimate.seconds_per_step > 0

@@ -1,0 +1,254 @@
+"""A lab's own model in ten laptop minutes: the wizard's workflow on a simulated lab case.
+
+The lab case (issue 15): four unaligned scans of one specimen with a contrast gap
+between LR and HR, and held-out scans of the same specimen. For each data type
+(float32 in [0, 1], uint16), as a user would type it:
+
+1. ``semsr simulate SIM --pairs 12 --scale 4 --size 384 --seed 15 --style-gap``;
+2. the lab's scans: pairs 0–3 with LR and HR cut to different fields of view (offsets up
+   to 8 LR pixels; the LR is 88², as the real scans), written in the data type; pairs
+   4–11, whole, are the held-out scans;
+3. ``semsr align LAB/lr LAB/hr -o ALIGNED``;
+4. ``semsr train finetune --data ALIGNED --max-minutes M --device cpu``;
+5. ``semsr super-resolve HELD/lr -o SR --model RUN/model.semsr``;
+6. PSNR of SR and of bicubic against the held-out HR (intensities in [0, 1]).
+
+``--wizard`` also runs the wizard's own path on the uint16 scans: its pair checks
+(``wizard_data.check_pairs``), its staged data, the recipe it recommends
+(``wizard_data.default_recipe``) and ``semsr_app.training.run_training`` with the same
+time limit. Writes ``benchmarks/lab_workflow.md`` and ``.json``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lab_workflow.py --minutes 10 --wizard
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+SEMSR = [sys.executable, "-m", "semsr_core.cli"]
+TRAIN_PAIRS, HELD_OUT = 4, 8
+SIZE, SCALE, SEED = 384, 4, 15
+LR_SIDE, MAX_OFFSET = 88, 8  # the lab's LR scans; how far LR and HR fields of view differ
+
+
+def semsr(*args: str) -> str:
+    """Run one `semsr` command as a user would; its output (stdout + stderr)."""
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    done = subprocess.run([*SEMSR, *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"semsr {' '.join(args)} failed ({done.returncode}):\n"
+                           f"{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def as_dtype(image_u16: np.ndarray, dtype: str) -> np.ndarray:
+    return image_u16 if dtype == "uint16" else (image_u16 / 65535.0).astype(np.float32)
+
+
+def unit(image: np.ndarray) -> np.ndarray:
+    """Intensities in [0, 1]: uint16 by its range, float32 as written."""
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    return image.astype(np.float32)
+
+
+def make_lab_case(sim: Path, lab: Path, held: Path, dtype: str, seed: int = SEED) -> None:
+    """The lab's unaligned scans (pairs 0–3) and held-out scans (4–11) from ``sim``."""
+    from semsr_core.io import read_stack, write_stack
+
+    rng = np.random.default_rng(seed)
+    for folder in (lab / "lr", lab / "hr", held / "lr", held / "hr"):
+        folder.mkdir(parents=True)
+    stems = sorted(p.stem for p in (sim / "lr").glob("*.tif"))
+    for index, stem in enumerate(stems[: TRAIN_PAIRS + HELD_OUT]):
+        with read_stack(sim / "lr" / f"{stem}.tif") as s:
+            lr, lr_px = np.asarray(s[0]), s.pixel_size
+        with read_stack(sim / "hr" / f"{stem}.tif") as s:
+            hr, hr_px = np.asarray(s[0]), s.pixel_size
+        if index < TRAIN_PAIRS:  # different fields of view: LR and HR cut apart
+            ly, lx = rng.integers(0, MAX_OFFSET + 1, size=2)
+            hy, hx = rng.integers(0, SCALE * MAX_OFFSET + 1, size=2)
+            side = LR_SIDE
+            lr = lr[ly:ly + side, lx:lx + side]
+            hr = hr[hy:hy + SCALE * side, hx:hx + SCALE * side]
+            out = lab
+        else:
+            out = held
+        write_stack(out / "lr" / f"{stem}.tif", as_dtype(lr, dtype), pixel_size=lr_px)
+        write_stack(out / "hr" / f"{stem}.tif", as_dtype(hr, dtype), pixel_size=hr_px)
+
+
+def held_out_gain(held: Path, sr_dir: Path) -> dict[str, float]:
+    """Mean PSNR of the SR files and of bicubic against the held-out HR."""
+    from semsr_core.data.resample import upscale
+    from semsr_core.io import read_stack
+    from semsr_core.metrics.full_reference import psnr
+
+    rows = []
+    for lr_path in sorted((held / "lr").glob("*.tif")):
+        with read_stack(lr_path) as s:
+            lr = unit(s[0])
+        with read_stack(held / "hr" / lr_path.name) as s:
+            hr = unit(s[0])
+        found = sorted(sr_dir.glob(f"{lr_path.stem}*"))
+        with read_stack(found[0]) as s:
+            sr = unit(s[0])
+        sr = np.clip(sr[: hr.shape[0], : hr.shape[1]], 0, 1)
+        rows.append((psnr(hr, sr), psnr(hr, upscale(lr, shape=hr.shape))))
+    sr_psnr, bic_psnr = (float(v) for v in np.mean(rows, axis=0))
+    return {"psnr": sr_psnr, "psnr_bicubic": bic_psnr, "gain_db": sr_psnr - bic_psnr,
+            "pairs": len(rows)}
+
+
+def run_model_on_held_out(model: Path, held: Path, work: Path) -> dict[str, float]:
+    sr_dir = work / "sr"
+    semsr("super-resolve", str(held / "lr"), "-o", str(sr_dir), "--model", str(model),
+          "--device", "cpu", "--quiet")
+    return held_out_gain(held, sr_dir)
+
+
+def _line(output: str, start: str) -> str:
+    found = [ln.strip() for ln in output.splitlines() if ln.strip().startswith(start)]
+    return found[-1] if found else ""
+
+
+def cli_path(dtype: str, minutes: float, work: Path) -> dict:
+    sim, lab, held = work / "sim", work / "lab", work / "held"
+    semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
+          "--size", str(SIZE), "--seed", str(SEED), "--style-gap", "--quiet")
+    make_lab_case(sim, lab, held, dtype)
+    aligned = work / "aligned"
+    align_out = semsr("align", str(lab / "lr"), str(lab / "hr"), "-o", str(aligned), "--quiet")
+    run = work / "run"
+    began = time.monotonic()
+    train_out = semsr("train", "finetune", "--data", str(aligned), "--run", str(run),
+                      "--max-minutes", str(minutes), "--device", "cpu")
+    wall = time.monotonic() - began
+    verdict = json.loads((run / "verdict.json").read_text(encoding="utf-8"))
+    events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
+    finished = [e for e in events if e["kind"] == "finished"][-1]
+    plan = [e for e in events if e.get("plan") and e["kind"] == "message"]
+    result = {"dtype": dtype, "align": align_out.strip().splitlines()[-1],
+              "plan": plan[0]["text"] if plan else "", "train": _line(train_out, "finished")
+              or _line(train_out, "time_limit"), "verdict": verdict["text"],
+              "time_use": finished.get("time_use", {}), "train_wall_s": round(wall, 1),
+              "steps": finished["step"]}
+    if (run / "model.semsr").is_file():
+        result["held_out"] = run_model_on_held_out(run / "model.semsr", held, work)
+    result["bundled_default_x4"] = run_model_on_held_out(
+        Path("default-x4"), held, work / "bundled") if dtype == "uint16" else None
+    return result
+
+
+def wizard_path(minutes: float, work: Path) -> dict:
+    """The wizard's own path on the uint16 lab case: its checks, staging and recipe."""
+    sys.path.insert(0, str(ROOT.parent))
+    from semsr_app import wizard_data
+    from semsr_app.training import TrainingRequest, run_training
+
+    sim, lab, held = work / "sim", work / "lab", work / "held"
+    semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
+          "--size", str(SIZE), "--seed", str(SEED), "--style-gap", "--quiet")
+    make_lab_case(sim, lab, held, "uint16")
+    choice = wizard_data.DataChoice(hr_dir=lab / "hr", lr_dir=lab / "lr")
+    scan = wizard_data.scan_data(choice)
+    checks = wizard_data.check_pairs(scan.pairs)
+    staged = wizard_data.write_training_data(checks, work / "staged")
+    recipe, why = wizard_data.default_recipe(sum(c.included for c in checks), "cpu")
+    run = work / "run"
+    data = wizard_data.move_data_into_run(staged, run)
+    request = TrainingRequest(recipe=recipe, data=data, run_dir=run, device="cpu",
+                              overrides=wizard_data.data_overrides(choice, checks),
+                              max_minutes=minutes)
+    began = time.monotonic()
+    result = run_training(request)
+    wall = time.monotonic() - began
+    out = {"recipe": recipe, "why": why, "verdicts": [c.verdict for c in checks],
+           "verdict": result.verdict.text(), "time_use": result.time, "steps": result.step,
+           "train_wall_s": round(wall, 1)}
+    if result.model_path is not None:
+        out["held_out"] = run_model_on_held_out(result.model_path, held, work)
+    return out
+
+
+def write_report(results: dict, path_md: Path) -> None:
+    lines = ["# Lab workflow: align → train finetune → super-resolve (issue 15)", "",
+             f"Command: `{results['command']}`", "",
+             f"Machine: {results['machine']}; {results['date']}.", "",
+             "Simulated lab case: `semsr simulate --pairs 12 --scale 4 --size 384 --seed 15 "
+             "--style-gap`; the lab's 4 scans are pairs 0–3 with LR (88²) and HR cut to "
+             "different fields of view (offsets up to 8 LR pixels), aligned by "
+             "`semsr align`; the 8 held-out scans (pairs 4–11, whole) take no part in "
+             "training or in choosing the exported weights. Each pair has its own random "
+             "contrast gap (gain, gamma, offset) between LR and HR.", "",
+             "| path | data | steps | training steps / budget | validation | verdict "
+             "(own validation pair) | held-out PSNR (bicubic) | gain over bicubic |",
+             "|---|---|---|---|---|---|---|---|"]
+    rows = [("CLI", r) for r in results["cli"]]
+    if results.get("wizard"):
+        rows.append(("wizard", {**results["wizard"], "dtype": "uint16"}))
+    for path, r in rows:
+        use = r.get("time_use", {})
+        held = r.get("held_out")
+        figures = (f"{held['psnr']:.2f} ({held['psnr_bicubic']:.2f}) | **{held['gain_db']:+.2f}"
+                   " dB**" if held else "— | no model exported")
+        lines.append(f"| {path} | {r['dtype']} | {r['steps']:,} | "
+                     f"{use.get('training_share_of_budget', 0):.1%} | "
+                     f"{use.get('validation_s', 0):.0f} s ({use.get('validations', 0)}×) | "
+                     f"{r['verdict']} | {figures} |")
+    bundled = next((r["bundled_default_x4"] for r in results["cli"]
+                    if r.get("bundled_default_x4")), None)
+    if bundled:
+        lines += ["", f"The bundled `default-x4` as it is, on the same held-out uint16 scans: "
+                  f"{bundled['psnr']:.2f} dB (bicubic {bundled['psnr_bicubic']:.2f}), "
+                  f"{bundled['gain_db']:+.2f} dB."]
+    for r in results["cli"]:
+        lines += ["", f"{r['dtype']}: {r['align']}", "", f"    {r['plan']}", f"    {r['train']}"]
+    if results.get("wizard"):
+        lines += ["", f"Wizard: pair checks {results['wizard']['verdicts']}; "
+                  f"recommended recipe: {results['wizard']['why']}"]
+    path_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "uint16"])
+    parser.add_argument("--wizard", action="store_true", help="also the wizard's own path")
+    parser.add_argument("--out", default=str(ROOT / "lab_workflow"),
+                        help="write OUT.md and OUT.json (default benchmarks/lab_workflow)")
+    args = parser.parse_args(argv)
+    results = {"command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lab_workflow.py "
+                          + " ".join(argv if argv is not None else sys.argv[1:]),
+               "machine": f"{platform.processor() or platform.machine()}, "
+                          f"{os.cpu_count()} cores (shared), OMP_NUM_THREADS="
+                          f"{os.environ.get('OMP_NUM_THREADS', '?')}",
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cli": []}
+    with tempfile.TemporaryDirectory(prefix="semsr-lab-") as tmp:
+        for dtype in args.dtypes:
+            results["cli"].append(cli_path(dtype, args.minutes, Path(tmp) / dtype))
+            print(json.dumps(results["cli"][-1], indent=2), flush=True)
+        if args.wizard:
+            results["wizard"] = wizard_path(args.minutes, Path(tmp) / "wizard")
+            print(json.dumps(results["wizard"], indent=2), flush=True)
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_report(results, out.with_suffix(".md"))
+    print(f"wrote {out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

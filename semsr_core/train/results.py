@@ -1,0 +1,253 @@
+"""What a run leaves behind: validation figures and samples, checkpoints (and resuming
+from them), the exported model with its card, and the verdict against bicubic.
+
+:class:`RunOutputs` is a part of :class:`~semsr_core.train.engine.Trainer` (a mixin
+over the trainer's networks, position and plan); the training loop lives in
+``engine.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from semsr_core.errors import InputError
+from semsr_core.events import EventKind
+from semsr_core.train.ema import _unwrap
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class _Position:
+    """Where the run stands; what a checkpoint needs to continue."""
+
+    phase: int = 0
+    epoch_in_phase: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class RunOutputs:
+    """Validation, checkpoints, resume and export of a :class:`Trainer`."""
+
+    def _validate(self, epoch: int) -> None:
+        began = time.monotonic()
+        self._validate_now(epoch)
+        self.book.add_validation(time.monotonic() - began)
+
+    def _validate_now(self, epoch: int) -> None:
+        self._validated_step = self.pos.global_step
+        if not self.val_pairs or not self.dist.is_main:
+            self.dist.barrier()
+            return
+        from semsr_core.data.resample import upscale
+        from semsr_core.metrics.full_reference import psnr, ssim
+        from semsr_core.metrics.no_reference import gradient_map
+
+        model = self.export_model()  # the weights validated are the ones exported
+        psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
+        samples = []
+        for pair in self.val_pairs:
+            sr = self.super_resolve_array(pair.lr, model)
+            hr = pair.hr[: sr.shape[0], : sr.shape[1]]
+            bic = upscale(pair.lr, shape=hr.shape)
+            psnrs.append(psnr(hr, sr))
+            ssims.append(ssim(hr, sr))
+            bic_psnrs.append(psnr(hr, bic))
+            bic_ssims.append(ssim(hr, bic))
+            if len(samples) < self.cfg.train.sample_count:
+                samples.append((pair.name, bic, sr, hr))
+        metrics = {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
+                   "psnr_bicubic": float(np.mean(bic_psnrs)),
+                   "ssim_bicubic": float(np.mean(bic_ssims))}
+        self.last_metrics = metrics
+        if self.pos.global_step == 0 and self.init_card is not None:
+            self.start_metrics = dict(metrics)
+        improved = metrics["psnr"] > self.best_psnr
+        if improved:
+            self.best_psnr = metrics["psnr"]
+        self._emit(EventKind.METRICS, step=self.pos.global_step, epoch=epoch, **metrics,
+                   best=improved)
+        for name, bic, sr, hr in samples:
+            crop = _center_crop_slices(hr.shape, 128)
+            images = {"lr_bicubic": bic[crop], "sr": sr[crop], "hr": hr[crop]}
+            images.update({f"{k}_gradient": gradient_map(v) for k, v in list(images.items())})
+            self._emit(EventKind.SAMPLE, step=self.pos.global_step, epoch=epoch, name=name,
+                       images=images)
+        if improved:
+            self.checkpoints.save_best(self._state())
+        self.dist.barrier()
+
+    def super_resolve_array(self, lr: np.ndarray, model=None) -> np.ndarray:
+        """SR of one float32 [0, 1] image with the EMA generator (the exported weights)."""
+        from semsr_core.infer import super_resolve
+        from semsr_core.io.intensity import IntensityMapping
+
+        return super_resolve(lr.astype(np.float32), model or self.export_model(),
+                             device=str(self.device), precision="fp32",
+                             intensity=IntensityMapping.identity())
+
+    # ----------------------------------------------------- checkpoints / export
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "position": self.pos.as_dict(),
+            "generator": _unwrap(self.generator).state_dict(),
+            "ema": self.ema.state_dict(),
+            "discriminators": {n: _unwrap(d).state_dict() for n, d in
+                               self.discriminators.items()},
+            "optimizers": {"generator": self.opt_g.state_dict(),
+                           **{f"d:{n}": o.state_dict() for n, o in self.opt_d.items()}},
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "best_psnr": self.best_psnr,
+            "elapsed_s": self.elapsed,
+            "plan_epochs": list(self.plan.epochs),
+            "plan_last_steps": list(self.plan.last_steps),
+            "start_metrics": dict(self.start_metrics),
+            "metrics": dict(self.last_metrics),
+        }
+
+    def _checkpoint(self) -> None:
+        step = self.pos.global_step
+        if self.dist.is_main and step != self._last_checkpoint:
+            self.checkpoints.save(self._state(), step)
+        self._last_checkpoint = step
+        self.dist.barrier()
+
+    def _resume(self) -> None:
+        path = self.checkpoints.latest()
+        if path is None:
+            raise InputError("no checkpoint to resume from", path=self.run_dir / "checkpoints",
+                             hint="Start a new run instead of --resume.")
+        state = self.checkpoints.load(path)
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise InputError("checkpoint from an incompatible semsr version", path=path)
+        try:
+            _unwrap(self.generator).load_state_dict(state["generator"])
+            self.ema.load_state_dict(state["ema"])
+            for n, d in self.discriminators.items():
+                _unwrap(d).load_state_dict(state["discriminators"][n])
+            self.opt_g.load_state_dict(state["optimizers"]["generator"])
+            for n, o in self.opt_d.items():
+                o.load_state_dict(state["optimizers"][f"d:{n}"])
+        except (KeyError, RuntimeError) as exc:
+            raise InputError(f"checkpoint does not match this run's configuration ({exc})",
+                             path=path, hint="Resume with the run's own config.toml.") from None
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.pos = _Position(**state["position"])
+        self.best_psnr = state["best_psnr"]
+        self.elapsed = state["elapsed_s"]
+        self.last_metrics = state.get("metrics", {})
+        self.plan.epochs = list(state.get("plan_epochs", self.plan.epochs))
+        self.plan.last_steps = list(state.get("plan_last_steps", self.plan.last_steps))
+        self.start_metrics = dict(state.get("start_metrics", {}))
+        # A checkpoint written at the very end of an epoch (before the epoch counters
+        # moved on) would replay nothing: normalise the position.
+        while (self.pos.phase < len(self.cfg.phases)
+               and self.pos.step_in_epoch >= self.plan.epoch_length(self.pos.phase,
+                                                                    self.pos.epoch_in_phase)):
+            self.pos.step_in_epoch = 0
+            self.pos.epoch_in_phase += 1
+            if self.pos.epoch_in_phase >= self.plan.epochs[self.pos.phase]:
+                self.pos.phase += 1
+                self.pos.epoch_in_phase = 0
+        self._emit(EventKind.MESSAGE, level="info",
+                   text=f"resumed from {path.name} at step {self.pos.global_step}")
+
+    def export_model(self):
+        """The EMA generator as a :class:`~semsr_core.models.Model` with its card."""
+        from semsr_core import __version__
+        from semsr_core.models import Model, ModelCard
+
+        config = dict(self.g_kwargs)  # exactly the constructor's arguments
+        card = ModelCard(
+            arch=self.cfg.generator.arch, config=config, scale=self.cfg.data.scale,
+            in_channels=int(config.get("in_channels", 1)),
+            out_channels=int(config.get("out_channels", 1)),
+            value_range=tuple(self.g_spec.value_range), name=self.cfg.recipe.name,
+            recipe=self.cfg.recipe.name,
+            description=f"trained with recipe '{self.cfg.recipe.name}' "
+                        f"({self.cfg.recipe.source})",
+            training={"steps": self.pos.global_step, "epochs": self._run_epoch(),
+                      "zssr_per_image": False,
+                      **({"pre_upscale": "zssr", "zssr": dict(self.cfg.data.zssr)}
+                         if self.cfg.data.generator_input == "zssr" else {}),
+                      "seconds": round(self.elapsed, 1), "config": self.cfg.to_dict(),
+                      "plan": self.plan.as_dict(),
+                      "data": self.data_summary,
+                      **({"initialised_from": self.init_card} if self.init_card else {})},
+            metrics=dict(self.last_metrics), semsr_version=__version__,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        return Model(self.ema.shadow, card)
+
+    def _final_model(self):
+        """The model to export: the last EMA weights, or with ``train.export = "best"``
+        those of the best validation (their metrics on its card)."""
+        model = self.export_model()
+        best = self.checkpoints.folder / "best.pt"
+        if self.cfg.train.export != "best" or not best.is_file():
+            return model
+        state = self.checkpoints.load(best)
+        generator = copy.deepcopy(model.generator)
+        generator.load_state_dict(state["ema"])
+        model.card.metrics = dict(state.get("metrics", {}))
+        model.card.training["exported"] = {"which": "best validation PSNR",
+                                           **state["position"]}
+        return type(model)(generator, model.card)
+
+    def _finish(self, status: str) -> Path | None:
+        """Export the model unless it is worse than bicubic; the verdict says which."""
+        from semsr_core.train.verdict import judge, write_verdict
+
+        path = None
+        if self.dist.is_main:
+            model = self._final_model()
+            exported = model.card.training.get("exported")
+            which = (f"the best validation (step {exported['global_step']})" if exported
+                     else f"the last weights (step {self.pos.global_step})")
+            verdict = judge(model.card.metrics, which, recipe=self.cfg.recipe.name,
+                            fine_tuned=self.init_card is not None,
+                            start=(self.cfg.generator.init, self.start_metrics.get("psnr")))
+            target = self.run_dir / "model.semsr"
+            if verdict.worse and self.cfg.train.export_worse:
+                verdict.exported = f"{which}, although worse (train.export_worse is set)"
+            if verdict.worse and not self.cfg.train.export_worse:
+                target.unlink(missing_ok=True)  # an earlier export of this run is no answer
+            else:
+                path, verdict.model = target, str(target)
+                model.card.training["verdict"] = verdict.as_dict()
+                model.card.training["time"] = self._time_summary()
+                model.save(path)
+            self.verdict = verdict
+            write_verdict(self.run_dir, verdict)
+            self.exported_metrics = dict(model.card.metrics)
+            self._emit(EventKind.MESSAGE, level="warning" if verdict.worse else "info",
+                       text=verdict.text()
+                       + "".join(f"\n  try: {tip}" for tip in verdict.advice))
+            self._emit(EventKind.FINISHED, status=status, step=self.pos.global_step,
+                       model=None if path is None else str(path),
+                       metrics=self.exported_metrics, verdict=verdict.as_dict(),
+                       plan=self.plan.as_dict(), time_use=self._time_summary())
+        self.dist.barrier()
+        return path
+
+
+def _center_crop_slices(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:
+    h, w = shape[-2:]
+    ch, cw = min(size, h), min(size, w)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return slice(y0, y0 + ch), slice(x0, x0 + cw)

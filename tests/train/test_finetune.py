@@ -1,0 +1,107 @@
+"""The finetune recipe starts from the bundled model of the data's scale, with the
+architecture and sizes of that model's card; a run ends with a verdict against bicubic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from semsr_core.errors import ConfigError
+from semsr_core.events import EventKind
+from semsr_core.train import load_config, train
+from semsr_core.train.verdict import read_verdict
+
+QUICK = ["data.batch=4", "phases.pretrain.epochs=1", "phases.pretrain.steps_per_epoch=2"]
+
+
+def test_finetune_takes_the_generator_from_the_bundled_models_card():
+    from semsr_core.models import read_card, resolve_model
+
+    for scale in (4, 2):
+        card = read_card(resolve_model(f"default-x{scale}"))
+        config = load_config("finetune", [f"data.scale={scale}"])
+        assert config.generator.init == f"default-x{scale}"
+        assert config.generator.arch == card.arch
+        sizes = {k: v for k, v in card.config.items() if k != "scale"}
+        assert config.generator.arch_kwargs() == sizes
+
+
+def test_a_retrained_bundled_model_with_other_sizes_is_fine_tuned_as_it_is(
+        tmp_path, monkeypatch):
+    """Nothing about the generator is written in the recipe: another default-x4 (here
+    a 1-block, 8-feature RRDBNet with pixel-unshuffle) is read from its card."""
+    import semsr_core.models as models
+    from semsr_core.models import Model
+
+    path = tmp_path / "default-x4.semsr"
+    Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4, unshuffle=2).save(path)
+    real = models.resolve_model
+    monkeypatch.setattr(models, "resolve_model",
+                        lambda name: path if str(name) == "default-x4" else real(name))
+    config = load_config("finetune")
+    sizes = config.generator.arch_kwargs()
+    assert (sizes["blocks"], sizes["features"], sizes["growth"]) == (1, 8, 4)
+    assert sizes["unshuffle"] == 2  # an option the recipe never names
+
+
+def test_generator_sizes_in_a_finetune_are_refused_naming_the_key():
+    with pytest.raises(ConfigError, match="generator.blocks: the generator's sizes come from"):
+        load_config("finetune", ["generator.blocks=4"])
+    with pytest.raises(ConfigError, match="no bundled model for ×8"):
+        load_config("finetune", ["data.scale=8"])
+
+
+def test_finetune_reads_the_scale_of_the_data(tmp_path):
+    from semsr_core.data.simulate import simulate_dataset
+    from semsr_core.models import load_model
+
+    data = tmp_path / "x2"
+    simulate_dataset(data, pairs=3, scale=2, size=96, seed=5)
+    result = train("finetune", data, tmp_path / "run", device="cpu",
+                   overrides=[*QUICK, "train.export_worse=true"])
+    card = load_model(result.model_path).card
+    assert card.scale == 2
+    assert card.training["initialised_from"]["model"] == "default-x2"
+
+
+def test_a_good_run_exports_its_best_validation_and_its_card_says_so(sim_data, tmp_path):
+    from semsr_core.models import load_model
+
+    events = []
+    result = train("finetune", sim_data, tmp_path / "run", device="cpu", overrides=QUICK,
+                   on_event=events.append)
+    assert result.verdict.status == "better than bicubic", result.verdict.text()
+    assert result.model_path == tmp_path / "run" / "model.semsr"
+    card = load_model(result.model_path).card
+    assert card.training["verdict"]["status"] == "better than bicubic"
+    assert card.training["verdict"]["exported"].startswith("the best validation (step ")
+    assert read_verdict(tmp_path / "run").gain_db == pytest.approx(result.verdict.gain_db)
+    finished = [e for e in events if e.kind is EventKind.FINISHED][-1]
+    assert finished.data["verdict"]["gain_db"] > 0
+
+
+def test_a_run_worse_than_bicubic_exports_nothing_and_says_so(sim_data, tmp_path, capsys):
+    """Two steps of n1_reduced from scratch are far worse than bicubic: no model.semsr,
+    a verdict in verdict.json, the FINISHED event and the CLI's last lines."""
+    from semsr_core.cli import main
+
+    run = tmp_path / "run"
+    sets = ["generator.features=8", "generator.growth=4", "generator.blocks=1",
+            "discriminators.d.features=8", "discriminators.d.dense_features=16",
+            "discriminators.d.input_size=64", "data.lr_patch=16", "data.batch=2",
+            "data.val_fraction=0.25", "phases.gan.epochs=1", "phases.gan.steps_per_epoch=2"]
+    code = main(["train", "n1_reduced", "--data", str(sim_data), "--run", str(run),
+                 "--device", "cpu", *[a for s in sets for a in ("--set", s)]])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "VERDICT: model worse than bicubic on its validation pairs" in out
+    assert "no model exported" in out and "try: Start from the bundled model" in out
+    assert not (run / "model.semsr").exists()
+    verdict = json.loads((run / "verdict.json").read_text())
+    assert verdict["status"] == "worse than bicubic" and verdict["exported"] == "none"
+    assert verdict["gain_db"] < 0 and verdict["advice"]
+    assert (run / "checkpoints" / "best.pt").is_file()  # the weights are kept
+    events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
+    finished = [e for e in events if e["kind"] == "finished"][-1]
+    assert finished["model"] is None and finished["verdict"]["status"] == "worse than bicubic"
