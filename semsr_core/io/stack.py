@@ -41,6 +41,24 @@ NATIVE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, RuntimeError, OSError, EOFError, struct.error, zlib.error, IndexError,
 )
+# packages whose code reads the bytes of a file: whatever they raise on damaged tags
+# (ZeroDivisionError, TypeError, KeyError, ...) is a damaged file, not a bug in semsr
+_DECODER_PACKAGES = frozenset({"tifffile", "imagecodecs", "imageio", "PIL"})
+
+
+def _is_decode_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from bad bytes in a file: a decoder error type, or any
+    error raised inside a decoder package's code (not in semsr's own code)."""
+    if isinstance(exc, _DECODE_ERRORS):
+        return True
+    if isinstance(exc, MemoryError) or not isinstance(exc, Exception):
+        return False
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return False
+    return not _DECODER_PACKAGES.isdisjoint(Path(frame.tb_frame.f_code.co_filename).parts)
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -141,7 +159,9 @@ class Stack:
                 raw = self._read_raw(index)
             except InputError:
                 raise
-            except _DECODE_ERRORS as exc:
+            except Exception as exc:
+                if not _is_decode_error(exc):
+                    raise
                 raise InputError(
                     f"slice {index} of {{path}} cannot be read, the file is corrupt "
                     f"({type(exc).__name__}: {exc})", path=self.path,
@@ -296,7 +316,9 @@ def _open_tiff(file: Path) -> Stack:
             stack = _tiff_stack(file, tif, all_series, log)
         except InputError:
             raise
-        except _DECODE_ERRORS as exc:
+        except Exception as exc:
+            if not _is_decode_error(exc):
+                raise
             raise InputError(
                 f"{{path}} is a damaged TIFF file and cannot be read ({exc})", path=file,
                 hint=f"It may be truncated (an interrupted copy or download). {_REEXPORT}"
@@ -509,7 +531,9 @@ def _open_png_or_jpeg(file: Path, kind: str) -> Stack:
 
     try:
         image = np.asarray(iio.imread(file))
-    except _DECODE_ERRORS as exc:
+    except Exception as exc:
+        if not _is_decode_error(exc):
+            raise
         raise InputError(f"{{path}} is a damaged {kind} file and cannot be read ({exc})",
                          path=file, hint=_REEXPORT) from exc
     if image.size == 0 or image.ndim < 2:
