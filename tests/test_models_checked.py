@@ -103,6 +103,9 @@ def test_a_pth_with_a_nan_weight_is_refused_on_import_and_load(tmp_path, bad, ca
     assert cli.main(["models", "import", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(path) in err
+    exported = tmp_path / "exported.semsr"
+    assert cli.main(["models", "export", str(path), str(exported)]) == 2
+    assert str(path) in capsys.readouterr().err and not exported.exists()
     # nothing was installed
     assert cli.main(["models", "list"]) == 0
     assert "weights" not in capsys.readouterr().out

@@ -5,7 +5,11 @@ Z = 1). Slices are read from the file only when asked for (``stack[k]``, iterati
 TIFF page at a time, so a stack larger than memory can be processed slice by slice.
 
 Supported: TIFF (single page, multi-page, OME-TIFF, ImageJ, BigTIFF, any compression
-tifffile/imagecodecs decode) and, for convenience, PNG and JPEG single images.
+tifffile/imagecodecs decode) and, for convenience, PNG and JPEG single images. Every
+page of a multi-page TIFF is a slice, also when its pages were written one by one or
+have no common metadata; a page of another size or pixel type is an error naming its
+index, never dropped (:mod:`semsr_core.io.tiff_pages`). Whatever a decoder raises on
+damaged bytes becomes an :class:`~semsr_core.errors.InputError` naming the file.
 Pixel types uint8, uint16 and float32 are kept as they are; other integer and float
 types are converted to float32 (recorded in ``metadata["notes"]``); 1-bit and complex
 images are refused. RGB(A) images whose three colour channels are equal (a grayscale
