@@ -779,8 +779,8 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _bundled_model_for(args: argparse.Namespace) -> list[str]:
-    """Without --model: the bundled model of the data's scale (said on stderr)."""
+def _bundled_model_for(args: argparse.Namespace) -> tuple[list[str], str]:
+    """Without --model: the bundled model of the data's scale, and a note that says so."""
     from semsr_core.metrics.evaluation import dataset_scale
     from semsr_core.models import MODEL_SUFFIX, bundled_models_dir
     from semsr_core.train.config import bundled_model_name
@@ -788,24 +788,31 @@ def _bundled_model_for(args: argparse.Namespace) -> list[str]:
     scale = dataset_scale(args.data)
     path = bundled_models_dir() / f"{bundled_model_name(scale)}{MODEL_SUFFIX}"
     if not path.is_file():
-        print(f"semsr: no --model given and no bundled ×{scale} model: evaluating "
-              f"{args.baseline} only", file=sys.stderr)
-        return []
-    print(f"semsr: no --model given: evaluating the bundled ×{scale} model "
-          f"'{path.stem}' and {args.baseline} (choose others with --model)", file=sys.stderr)
-    return [str(path)]
+        return [], (f"no --model given and no bundled ×{scale} model: evaluating "
+                    f"{args.baseline} only")
+    return [str(path)], (f"no --model given: evaluating the bundled ×{scale} model "
+                         f"'{path.stem}' and {args.baseline} (choose others with --model)")
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from semsr_core.metrics import evaluate
     from semsr_core.metrics.report import markdown_table
 
-    chosen = args.models or ([] if args.baseline_only else _bundled_model_for(args))
+    chosen, note = ((args.models, "") if args.models or args.baseline_only
+                    else _bundled_model_for(args))
     progress = ProgressPrinter(quiet=args.quiet)
+
+    def on_event(event: Event) -> None:
+        nonlocal note
+        if note and event.kind is EventKind.PROGRESS:  # when the work starts: not before
+            print(f"semsr: {note}", file=sys.stderr)  # an error such as a refused folder
+            note = ""
+        progress(event)
+
     try:
         result = evaluate(args.data, args.output, chosen, baseline=args.baseline,
                           device=args.device, overwrite=args.overwrite,
-                          figures=not args.no_figures, on_event=progress)
+                          figures=not args.no_figures, on_event=on_event)
     finally:
         progress.close()
     print(markdown_table(result))
