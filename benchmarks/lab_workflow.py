@@ -124,7 +124,7 @@ def _line(output: str, start: str) -> str:
     return found[-1] if found else ""
 
 
-def cli_path(dtype: str, minutes: float, work: Path) -> dict:
+def cli_path(dtype: str, minutes: float, work: Path, uint16_held: Path | None = None) -> dict:
     sim, lab, held = work / "sim", work / "lab", work / "held"
     semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
           "--size", str(SIZE), "--seed", str(SEED), "--style-gap", "--quiet")
@@ -147,6 +147,9 @@ def cli_path(dtype: str, minutes: float, work: Path) -> dict:
               "steps": finished["step"]}
     if (run / "model.semsr").is_file():
         result["held_out"] = run_model_on_held_out(run / "model.semsr", held, work)
+        if dtype != "uint16" and uint16_held is not None:  # the same pixels, stored as uint16
+            result["held_out_as_uint16"] = run_model_on_held_out(
+                run / "model.semsr", uint16_held, work / "as_uint16")
     result["bundled_default_x4"] = run_model_on_held_out(
         Path("default-x4"), held, work / "bundled") if dtype == "uint16" else None
     return result
@@ -186,7 +189,8 @@ def wizard_path(minutes: float, work: Path) -> dict:
 def write_report(results: dict, path_md: Path) -> None:
     lines = ["# Lab workflow: align → train finetune → super-resolve (issue 15)", "",
              f"Command: `{results['command']}`", "",
-             f"Machine: {results['machine']}; {results['date']}.", "",
+             f"Machine: {results['machine']}; training precision "
+             f"{results['training_precision']}; {results['date']}.", "",
              "Simulated lab case: `semsr simulate --pairs 12 --scale 4 --size 384 --seed 15 "
              "--style-gap`; the lab's 4 scans are pairs 0–3 with LR (88²) and HR cut to "
              "different fields of view (offsets up to 8 LR pixels), aligned by "
@@ -215,11 +219,27 @@ def write_report(results: dict, path_md: Path) -> None:
                   f"{bundled['psnr']:.2f} dB (bicubic {bundled['psnr_bicubic']:.2f}), "
                   f"{bundled['gain_db']:+.2f} dB."]
     for r in results["cli"]:
+        if r.get("held_out_as_uint16"):
+            h = r["held_out_as_uint16"]
+            lines += ["", f"The {r['dtype']} model on the same held-out pixels stored as uint16: "
+                      f"{h['psnr']:.2f} dB (bicubic {h['psnr_bicubic']:.2f}), "
+                      f"{h['gain_db']:+.2f} dB."]
+    for r in results["cli"]:
         lines += ["", f"{r['dtype']}: {r['align']}", "", f"    {r['plan']}", f"    {r['train']}"]
     if results.get("wizard"):
         lines += ["", f"Wizard: pair checks {results['wizard']['verdicts']}; "
                   f"recommended recipe: {results['wizard']['why']}"]
     path_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _training_precision() -> str:
+    """The autocast type the engine trains with on this CPU (fp32 when none)."""
+    import torch
+
+    from semsr_core.train.engine import _amp_dtype
+
+    dtype = _amp_dtype(torch.device("cpu"))
+    return "fp32" if dtype is None else str(dtype).replace("torch.", "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,10 +255,13 @@ def main(argv: list[str] | None = None) -> int:
                "machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores (shared), OMP_NUM_THREADS="
                           f"{os.environ.get('OMP_NUM_THREADS', '?')}",
-               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cli": []}
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cli": [],
+               "training_precision": _training_precision()}
     with tempfile.TemporaryDirectory(prefix="semsr-lab-") as tmp:
-        for dtype in args.dtypes:
-            results["cli"].append(cli_path(dtype, args.minutes, Path(tmp) / dtype))
+        for dtype in sorted(args.dtypes, key=lambda d: d != "uint16"):  # uint16 first
+            u16 = Path(tmp) / "uint16" / "held"
+            results["cli"].append(cli_path(dtype, args.minutes, Path(tmp) / dtype,
+                                           u16 if u16.is_dir() else None))
             print(json.dumps(results["cli"][-1], indent=2), flush=True)
         if args.wizard:
             results["wizard"] = wizard_path(args.minutes, Path(tmp) / "wizard")

@@ -155,6 +155,7 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
         "metrics": [{k: m[k] for k in ("epoch", "step", "psnr", "ssim", "psnr_bicubic",
                                        "ssim_bicubic") if k in m} for m in metrics],
         "model": str(run_dir / "model.semsr") if (run_dir / "model.semsr").is_file() else None,
+        "verdict": finished[-1].get("verdict") if finished else None,
     }
 
 

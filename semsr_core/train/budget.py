@@ -72,6 +72,20 @@ def fit_to_time(epochs: Sequence[int], steps_per_epoch: Sequence[int],
     return new_epochs, new_last
 
 
+def validation_subset(pairs: Sequence, max_pixels: int) -> list:
+    """The validation pairs a run uses: all of them, or the first ones whose HR images
+    add up to ``max_pixels`` (at least one), so one validation's cost stays bounded
+    whatever the size of the held-out set."""
+    kept, pixels = [], 0
+    for pair in pairs:
+        size = int(pair.hr.size)
+        if kept and pixels + size > max_pixels:
+            break
+        kept.append(pair)
+        pixels += size
+    return kept
+
+
 @dataclass
 class RunPlan:
     """What a run does: epochs and steps per epoch of each phase, and, for a

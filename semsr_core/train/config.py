@@ -212,6 +212,7 @@ class TrainOptions(_Strict):
     # (1: validate every validate_every_epochs, whatever it costs).
     min_epoch_samples: int = Field(1024, ge=1)
     validation_share: float = Field(0.05, gt=0, le=1)
+    validation_pixels: int = Field(4_000_000, ge=1)  # HR pixels of the pairs validated on
     # A model worse than bicubic on the validation pairs is not exported (see
     # semsr_core.train.verdict) unless this is true; its card then says it is worse.
     export_worse: bool = False

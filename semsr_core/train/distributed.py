@@ -37,6 +37,14 @@ class Distributed:
         torch.distributed.all_reduce(t)
         return tuple(bool(v > 0) for v in t.tolist())
 
+    def broadcast_ints(self, values: list[int]) -> list[int]:
+        """Rank 0's ``values`` on every rank (a plan fitted to rank 0's clock)."""
+        if not self.enabled:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.int64)
+        torch.distributed.broadcast(t, src=0)
+        return [int(v) for v in t.tolist()]
+
     def teardown(self) -> None:
         if self.enabled and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -16,6 +16,11 @@ and augmentation are functions of (seed, epoch, index); the torch RNG state is i
 every checkpoint. So a run stopped or killed at any step resumes from its last
 checkpoint and continues exactly as an uninterrupted run would.
 
+How long a run is comes from :mod:`~semsr_core.train.budget`: useful epochs on small
+sets, a plan fitted to a time limit (``max_minutes``) as the run goes, validation within
+a bounded share of the time. What a run leaves behind (validation, checkpoints, the
+exported model and its verdict against bicubic) is :mod:`~semsr_core.train.results`.
+
 Under ``torchrun`` (``WORLD_SIZE`` > 1) networks are wrapped in
 DistributedDataParallel (NCCL on GPUs, gloo on CPU), each rank takes its share of
 every batch, and only rank 0 writes events, checkpoints and the model.
@@ -37,7 +42,13 @@ from torch import nn
 
 from semsr_core.errors import ConfigError, InputError, TrainingError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind
-from semsr_core.train.budget import RunPlan, TimeBook, fit_to_time, steps_in_epoch
+from semsr_core.train.budget import (
+    RunPlan,
+    TimeBook,
+    fit_to_time,
+    steps_in_epoch,
+    validation_subset,
+)
 from semsr_core.train.checkpoint import CheckpointStore
 from semsr_core.train.config import OptimizerConfig, TrainConfig, dump_config
 from semsr_core.train.distributed import Distributed, resolve_training_device
@@ -112,7 +123,8 @@ class Trainer(RunOutputs):
         self.run_dir = Path(run_dir)
         self.train_set = train_set
         self.real_set = real_set
-        self.val_pairs = list(val_pairs)
+        self.held_out = len(val_pairs)
+        self.val_pairs = validation_subset(val_pairs, config.train.validation_pixels)
         self.dist = Distributed()
         self.device = resolve_training_device(device, self.dist)
         self.dist.setup(self.device)
@@ -234,6 +246,10 @@ class Trainer(RunOutputs):
             self._emit(EventKind.MESSAGE, level="info",
                        text=f"training '{self.cfg.recipe.name}' on {self.device} "
                             f"({self.total_steps} steps, {len(self.train_set)} samples per epoch)")
+            if len(self.val_pairs) < self.held_out:
+                self._emit(EventKind.MESSAGE, level="info",
+                           text=f"validating on {len(self.val_pairs)} of the {self.held_out} "
+                                "held-out pairs (train.validation_pixels bounds its cost)")
             status = self._loop()
             model_path = self._finish(status)
             return TrainResult(status, self.run_dir, model_path, self.pos.global_step,
@@ -279,12 +295,10 @@ class Trainer(RunOutputs):
                     self._count_step(now - tick)
                     self.elapsed = base_elapsed + now - started
                     self._report_step(phase, epoch, losses)
-                    if self._rate[self.pos.phase][1] == 4 or (
-                            self.deadline is not None and self.elapsed >= self._refit_at):
+                    refit, validate = self._time_triggers()
+                    if refit or self._rate[self.pos.phase][1] == 4:
                         self._fit_plan()  # the phase's first measured rate; then often
-                    if (self.deadline is not None and self.elapsed >= self._validate_at
-                            and self.book.may_validate(self.elapsed,
-                                                       self.plan.validation_share)):
+                    if validate:
                         self._validate(epoch)  # long epochs: validate within them too
                         self._validate_at = self.elapsed + self.budget_s / 10
                     if self.pos.global_step % self.cfg.train.checkpoint_every == 0:
@@ -296,8 +310,9 @@ class Trainer(RunOutputs):
                 self.pos.epoch_in_phase += 1
                 self.pos.step_in_epoch = 0
                 self.elapsed = base_elapsed + time.monotonic() - started
-                if ((epoch + 1) % self.cfg.train.validate_every_epochs == 0
-                        and self.book.may_validate(self.elapsed, self.plan.validation_share)):
+                due = self.book.may_validate(self.elapsed, self.plan.validation_share)
+                (due,) = self.dist.any_flags(due)  # every rank validates, or none
+                if (epoch + 1) % self.cfg.train.validate_every_epochs == 0 and due:
                     self._validate(epoch)
                 self._checkpoint()
                 self.elapsed = base_elapsed + time.monotonic() - started
@@ -340,6 +355,16 @@ class Trainer(RunOutputs):
                 left += max(steps - done, 0) * sps[i]
         return left
 
+    def _time_triggers(self) -> tuple[bool, bool]:
+        """With a time limit: whether to fit the plan again and whether to validate now
+        (by the clock; the same answer on every rank of a torchrun job)."""
+        if self.deadline is None:
+            return False, False
+        refit = self.elapsed >= self._refit_at
+        validate = (self.elapsed >= self._validate_at
+                    and self.book.may_validate(self.elapsed, self.plan.validation_share))
+        return self.dist.any_flags(refit, validate)
+
     def _fit_plan(self) -> None:
         """With a time limit, fit the epochs left to the time left (less the final
         validation and export, and the validation share); announce the plan once."""
@@ -361,9 +386,10 @@ class Trainer(RunOutputs):
             if self.pos.phase < len(done):
                 done[self.pos.phase] = (self.pos.epoch_in_phase * self.steps_per_epoch[
                     self.pos.phase] + self.pos.step_in_epoch)
-            self.plan.epochs, self.plan.last_steps = fit_to_time(
-                self.plan.epochs, self.steps_per_epoch, sps, seconds, done,
-                self.plan.last_steps)
+            epochs, last = fit_to_time(self.plan.epochs, self.steps_per_epoch, sps, seconds,
+                                       done, self.plan.last_steps)
+            shared = self.dist.broadcast_ints(epochs + last)  # rank 0's plan for all ranks
+            self.plan.epochs, self.plan.last_steps = shared[:len(epochs)], shared[len(epochs):]
         if not self._planned:
             self._planned = True
             self._emit(EventKind.MESSAGE, level="info", text=f"plan: {self.plan.describe()}",

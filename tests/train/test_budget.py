@@ -7,7 +7,13 @@ import pytest
 
 from semsr_core.events import EventKind
 from semsr_core.train import train
-from semsr_core.train.budget import RunPlan, TimeBook, fit_to_time, steps_in_epoch
+from semsr_core.train.budget import (
+    RunPlan,
+    TimeBook,
+    fit_to_time,
+    steps_in_epoch,
+    validation_subset,
+)
 
 # A from-scratch recipe at a tiny width: its steps are fast, so the per-epoch and
 # per-validation costs weigh as much as they ever do.
@@ -46,6 +52,18 @@ def test_validation_is_skipped_while_it_would_exceed_its_share():
     assert not book.may_validate(elapsed_s=10.0, share=0.05)  # 4 s > 5% of 10 s
     assert book.may_validate(elapsed_s=80.0, share=0.05)  # 4 s ≤ 5% of 80 s
     assert book.may_validate(elapsed_s=3.0, share=1.0)  # 1: no bound
+
+
+def test_a_large_held_out_set_is_validated_on_a_bounded_part_of_it():
+    import numpy as np
+
+    from semsr_core.train.engine import ValidationPair
+
+    pairs = [ValidationPair(f"p{i}", np.zeros((64, 64)), np.zeros((256, 256)))
+             for i in range(100)]
+    assert len(validation_subset(pairs, max_pixels=4_000_000)) == 61  # 61 × 65,536 px
+    assert len(validation_subset(pairs[:3], max_pixels=4_000_000)) == 3
+    assert len(validation_subset(pairs, max_pixels=10)) == 1  # never none
 
 
 def test_a_plan_says_its_steps_and_minutes():

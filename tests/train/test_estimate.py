@@ -80,3 +80,17 @@ def test_a_step_count_below_one_is_refused_naming_it(tiny_data):
     config = load_config("zssr", ["data.lr_patch=8", "data.batch=2"])
     with pytest.raises(ConfigError, match="steps must be"):
         estimate_run(config, tiny_data, steps=0)
+
+
+def test_the_estimate_plans_a_run_within_a_time_limit(tiny_data):
+    """What the wizard shows before a time-limited run: the recipe's epochs fitted to the
+    limit at the measured rate, its validation share kept free."""
+    config = load_config("zssr", ["data.lr_patch=8", "data.batch=2", "data.val_fraction=0",
+                                  "train.amp=false", "phases.train.epochs=2",
+                                  "train.min_epoch_samples=16"])
+    estimate = estimate_run(config, tiny_data, steps=2)
+    plan = estimate.within(config, minutes=3.0)
+    assert plan.total_steps > estimate.total_steps  # stretched to the limit
+    training = 3.0 * (1 - config.train.validation_share)
+    assert plan.minutes() == pytest.approx(training, abs=estimate.seconds_per_step / 60)
+    assert "fitted to the 3-minute limit" in plan.describe()
