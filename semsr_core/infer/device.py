@@ -3,7 +3,11 @@
 ``resolve_device("auto")`` picks CUDA, then Apple's MPS, then the CPU; a named device
 (``"cuda:1"``) that is absent is an error that says which devices exist.
 ``choose_precision`` picks the arithmetic: on CUDA bfloat16 where the GPU supports it,
-else float16; float32 on the CPU and MPS unless asked otherwise. ``free_memory`` says
+else float16; on the CPU bfloat16 where the processor computes it natively (AMX or
+AVX-512-BF16, detected by :func:`cpu_bf16_support`), else float32; float32 on MPS.
+An ``auto`` choice other than float32 is checked against float32 on the first tile
+(:func:`semsr_core.infer.network.check_precision`). ``training_autocast_dtype`` is the
+same choice for training steps. ``free_memory`` says
 how many bytes a tile may use, and ``set_cpu_threads`` sets the CPU thread count once,
 deliberately, instead of leaving it to whatever torch guessed.
 """
@@ -102,28 +106,121 @@ def _present(cuda_count: int, mps: bool) -> str:
     return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class CpuBf16Support:
+    """Whether this processor computes bfloat16 natively, and how that was found.
+
+    ``amx``: Intel AMX tiles with bf16 (Sapphire Rapids and later); ``avx512_bf16``:
+    the AVX-512 bf16 dot-product instructions (Cooper Lake, Zen 4 and later). Without
+    either, oneDNN emulates bf16 through float32 and it is slower than float32.
+    """
+
+    amx: bool
+    avx512_bf16: bool
+
+    @property
+    def native(self) -> bool:
+        return self.amx or self.avx512_bf16
+
+    def describe(self) -> str:
+        found = [n for n, on in (("AMX-BF16", self.amx), ("AVX-512-BF16", self.avx512_bf16))
+                 if on]
+        return ", ".join(found) if found else "no native bf16"
+
+
+def _cpuinfo_flags() -> set[str]:
+    """The feature flags of /proc/cpuinfo (empty where there is no such file)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_bf16_support() -> CpuBf16Support:
+    """Detect native bfloat16 on this CPU.
+
+    On Linux the kernel's flags in /proc/cpuinfo decide (``amx_bf16``, ``avx512_bf16``;
+    they also say whether the OS enabled the AMX state); elsewhere torch's own CPU
+    probe. Without oneDNN in this torch build there are no fast bf16 convolutions.
+    """
+    if not torch.backends.mkldnn.is_available():
+        return CpuBf16Support(False, False)
+    flags = _cpuinfo_flags()
+    if flags:
+        return CpuBf16Support("amx_bf16" in flags, "avx512_bf16" in flags)
+    probe = getattr(torch, "cpu", None)
+
+    def asked(name: str) -> bool:
+        function = getattr(probe, name, None)
+        try:
+            return bool(function()) if function is not None else False
+        except Exception:  # an old torch or an unknown CPU: no evidence of support
+            return False
+
+    return CpuBf16Support(asked("_is_amx_tile_supported"), asked("_is_avx512_bf16_supported"))
+
+
 def choose_precision(precision: str, device: torch.device, *,
                      bf16_supported: bool | None = None) -> torch.dtype:
     """The compute dtype for ``precision`` (``auto``/``fp32``/``fp16``/``bf16``) on ``device``.
 
-    ``auto`` is bfloat16 on a CUDA GPU that supports it (``bf16_supported``, by default
-    asked of torch), float16 on other CUDA GPUs, float32 elsewhere. float16 on the CPU is
-    refused: it is slow there and loses range; use bf16 or fp32.
+    ``auto`` is bfloat16 on a CUDA GPU that supports it, float16 on other CUDA GPUs,
+    bfloat16 on a CPU with native bf16 (AMX or AVX-512-BF16), float32 elsewhere.
+    ``bf16_supported`` describes the device; by default it is asked of torch (CUDA) or
+    detected (:func:`cpu_bf16_support`). float16 on the CPU is refused: it is slow
+    there and loses range; use bf16 or fp32.
     """
     text = str(precision).strip().lower()
     if text not in PRECISIONS:
         raise ConfigError(f"precision '{precision}' is not known",
                           hint="Use one of auto, fp32, fp16, bf16.")
     if text == "auto":
-        if device.type != "cuda":
-            return torch.float32
-        if bf16_supported is None:
-            bf16_supported = torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if bf16_supported else torch.float16
+        if device.type == "cuda":
+            if bf16_supported is None:
+                bf16_supported = torch.cuda.is_bf16_supported()
+            return torch.bfloat16 if bf16_supported else torch.float16
+        if device.type == "cpu":
+            if bf16_supported is None:
+                bf16_supported = cpu_bf16_support().native
+            return torch.bfloat16 if bf16_supported else torch.float32
+        return torch.float32
     if text == "fp16" and device.type == "cpu":
         raise ConfigError("precision 'fp16' is not offered on the CPU",
                           hint="Use bf16 or fp32 there.")
     return _DTYPES[text]
+
+
+def is_auto(precision: str) -> bool:
+    """True when ``precision`` asks semsr to choose (and so to check its choice)."""
+    return str(precision).strip().lower() == "auto"
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """``fp32``, ``fp16`` or ``bf16`` for a compute dtype."""
+    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+
+
+def training_autocast_dtype(device: torch.device, *,
+                            bf16_supported: bool | None = None) -> torch.dtype | None:
+    """The autocast dtype of a mixed-precision training step on ``device``, None for float32.
+
+    CUDA: bfloat16 where supported, else float16 (with a gradient scaler). CPU: bfloat16
+    where the processor computes it natively (``benchmarks/speed.md``: the loss curve
+    follows float32's at about 2× the steps per minute), float32 elsewhere. MPS: float32.
+    """
+    if device.type == "cuda":
+        if bf16_supported is None:
+            bf16_supported = torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if bf16_supported else torch.float16
+    if device.type == "cpu":
+        if bf16_supported is None:
+            bf16_supported = cpu_bf16_support().native
+        return torch.bfloat16 if bf16_supported else None
+    return None
 
 
 def free_memory(device: torch.device) -> int:

@@ -655,6 +655,6 @@ def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    from semsr_core.infer.device import training_autocast_dtype
+
+    return training_autocast_dtype(device)  # CUDA bf16/fp16; CPU bf16 where native

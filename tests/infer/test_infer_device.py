@@ -47,7 +47,8 @@ def test_an_absent_device_is_a_clear_error(name, cuda_count, mps, words):
 @pytest.mark.parametrize(("precision", "device", "bf16", "expected"), [
     ("auto", "cuda", True, torch.bfloat16),
     ("auto", "cuda", False, torch.float16),
-    ("auto", "cpu", True, torch.float32),
+    ("auto", "cpu", True, torch.bfloat16),   # a CPU with AMX / AVX-512-BF16
+    ("auto", "cpu", False, torch.float32),
     ("auto", "mps", False, torch.float32),
     ("fp32", "cuda", True, torch.float32),
     ("fp16", "cuda", True, torch.float16),

@@ -1,0 +1,77 @@
+"""Training on the CPU uses bf16 autocast where the processor computes bf16 natively
+(detected; faked on and off here), and its loss follows fp32's over the same steps.
+The speed-up is measured by benchmarks/speed.py, not here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from semsr_core.events import EventKind
+from semsr_core.infer import device as devices
+from semsr_core.infer.device import CpuBf16Support, training_autocast_dtype
+from semsr_core.train import train
+
+SMALL = ["generator.blocks=1", "generator.features=16", "generator.growth=8",
+         "data.lr_patch=16", "data.batch=4", "data.val_fraction=0", "phases.gan.epochs=0",
+         "phases.pretrain.epochs=1", "phases.pretrain.steps_per_epoch=8",
+         "train.checkpoint_every=1000", "train.sample_count=0", "train.log_every=1"]
+
+
+def _fake_cpu(monkeypatch, native: bool) -> None:
+    monkeypatch.setattr(devices, "cpu_bf16_support", lambda: CpuBf16Support(native, native))
+
+
+@pytest.mark.parametrize(("device", "bf16", "expected"), [
+    ("cpu", True, torch.bfloat16),
+    ("cpu", False, None),
+    ("cuda", True, torch.bfloat16),
+    ("cuda", False, torch.float16),
+    ("mps", True, None),
+])
+def test_the_autocast_dtype_follows_the_device(device, bf16, expected):
+    assert training_autocast_dtype(torch.device(device), bf16_supported=bf16) == expected
+
+
+def test_the_cpu_autocast_dtype_is_detected(monkeypatch):
+    _fake_cpu(monkeypatch, True)
+    assert training_autocast_dtype(torch.device("cpu")) == torch.bfloat16
+    _fake_cpu(monkeypatch, False)
+    assert training_autocast_dtype(torch.device("cpu")) is None
+
+
+def _losses(sim_data, run_dir, amp: bool) -> tuple[list[float], list]:
+    steps, dtypes = [], []
+    original = torch.autocast.__init__
+
+    def noting(self, device_type, *args, **kwargs):  # which autocast the engine opens
+        original(self, device_type, *args, **kwargs)
+        if device_type == "cpu" and self._enabled:
+            dtypes.append(self.fast_dtype)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.autocast, "__init__", noting)
+        train("en1", sim_data, run_dir, overrides=[*SMALL, f"train.amp={str(amp).lower()}"],
+              device="cpu",
+              on_event=lambda e: steps.append(e.data["losses"]["g/total"])
+              if e.kind is EventKind.STEP else None)
+    return steps, dtypes
+
+
+def test_bf16_autocast_training_runs_and_its_loss_follows_fp32(monkeypatch, sim_data, tmp_path):
+    _fake_cpu(monkeypatch, True)
+    fp32, fp32_casts = _losses(sim_data, tmp_path / "fp32", amp=False)
+    bf16, bf16_casts = _losses(sim_data, tmp_path / "bf16", amp=True)
+    assert fp32_casts == [] and bf16_casts and set(bf16_casts) == {torch.bfloat16}
+    assert len(fp32) == len(bf16) == 8
+    a, b = np.array(fp32), np.array(bf16)
+    assert np.isfinite(b).all()
+    assert not np.array_equal(a, b)  # bf16 did the arithmetic
+    np.testing.assert_allclose(b, a, rtol=0.03)  # same seeds, same batches: same curve
+
+
+def test_a_cpu_without_bf16_trains_in_fp32(monkeypatch, sim_data, tmp_path):
+    _fake_cpu(monkeypatch, False)
+    losses, casts = _losses(sim_data, tmp_path / "run", amp=True)
+    assert casts == [] and len(losses) == 8
