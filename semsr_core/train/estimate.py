@@ -35,6 +35,9 @@ class RunEstimate:
     ``seconds_per_step`` is the run's mean (phases weighted by their steps);
     ``phase_seconds_per_step`` has each phase's own measurement. ``peak_memory_bytes``
     is CUDA's peak allocation or, on other devices, the growth of resident memory.
+    ``precision`` is the arithmetic the timed steps used, as the run will (``bf16
+    autocast`` on CUDA and on CPUs with native bf16, ``fp16 autocast`` on older GPUs,
+    else ``fp32``; ``train.amp = false`` is ``fp32``).
     """
 
     params: int
@@ -48,6 +51,7 @@ class RunEstimate:
     memory_kind: str
     device: str
     samples_per_epoch: int
+    precision: str = "fp32"
 
     def within(self, config: TrainConfig, minutes: float):
         """The :class:`~semsr_core.train.budget.RunPlan` of a run limited to ``minutes``:
@@ -69,7 +73,7 @@ class RunEstimate:
                 + (f" (+{self.discriminator_params / 1e6:.2f} M discriminator)"
                    if self.discriminator_params else "")
                 + f", {self.total_steps} steps × {self.seconds_per_step:.3g} s ≈ "
-                  f"{_duration(self.minutes)} on {self.device}, "
+                  f"{_duration(self.minutes)} on {self.device} ({self.precision}), "
                   f"peak memory ≈ {self.peak_memory_bytes / 2**20:.0f} MiB "
                   f"({self.memory_kind})")
 
@@ -190,6 +194,7 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
                         real_set=prepared.real_set, device=device, on_event=record,
                         cancel=cancel)
         timed_total = timer.total_steps
+        precision = _precision(timer.amp_dtype)
         result = timer.run()
         if result.status == "stopped":
             raise Cancelled("the estimate was cancelled")
@@ -219,4 +224,12 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
         phase_seconds_per_step=phase_seconds, minutes=run_seconds / 60,
         peak_memory_bytes=peak,
         memory_kind=kind,
-        device=str(resolved), samples_per_epoch=len(prepared.train_set))
+        device=str(resolved), samples_per_epoch=len(prepared.train_set),
+        precision=precision)
+
+
+def _precision(amp_dtype) -> str:
+    """How the engine's steps compute: its autocast dtype, or fp32 without autocast."""
+    from semsr_core.infer.device import precision_name
+
+    return "fp32" if amp_dtype is None else f"{precision_name(amp_dtype)} autocast"

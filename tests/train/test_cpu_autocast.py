@@ -75,3 +75,21 @@ def test_a_cpu_without_bf16_trains_in_fp32(monkeypatch, sim_data, tmp_path):
     _fake_cpu(monkeypatch, False)
     losses, casts = _losses(sim_data, tmp_path / "run", amp=True)
     assert casts == [] and len(losses) == 8
+
+
+@pytest.mark.parametrize(("native", "amp", "expected"), [
+    (True, True, "bf16 autocast"),
+    (False, True, "fp32"),
+    (True, False, "fp32"),
+])
+def test_the_wizards_estimate_times_the_precision_the_run_will_use(
+        monkeypatch, sim_data, native, amp, expected):
+    from semsr_core.train.config import load_config
+    from semsr_core.train.estimate import estimate_run
+
+    _fake_cpu(monkeypatch, native)
+    config = load_config("zssr", ["data.lr_patch=8", "data.batch=2", "data.val_fraction=0",
+                                  f"train.amp={str(amp).lower()}", "phases.train.epochs=1"])
+    estimate = estimate_run(config, sim_data, steps=1)
+    assert estimate.precision == expected
+    assert f"on cpu ({expected})" in estimate.describe()
