@@ -42,6 +42,7 @@ from torch import nn
 
 from semsr_core.errors import ConfigError, InputError, TrainingError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind
+from semsr_core.io.write import write_bytes_atomic
 from semsr_core.train.budget import (
     RunPlan,
     TimeBook,
@@ -239,7 +240,7 @@ class Trainer(RunOutputs):
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._log = RunLog(self.run_dir)
             self.checkpoints.clean_partials()
-            (self.run_dir / "config.toml").write_text(dump_config(self.cfg), encoding="utf-8")
+            write_bytes_atomic(self.run_dir / "config.toml", dump_config(self.cfg).encode())
         try:
             if resume:
                 self._resume()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from semsr_core.events import Event, EventKind
+from semsr_core.io.write import make_folder, write_bytes_atomic, write_failure
 
 
 class RunLog:
@@ -34,19 +35,22 @@ class RunLog:
             record[key] = _plain(value)
         if event.kind is EventKind.SAMPLE and "path" not in record and "images" in event.data:
             record["path"] = str(self._write_sample(event))
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk: one error naming events.jsonl
+            raise write_failure(exc, self.path) from exc
 
     def _write_sample(self, event: Event) -> Path:
-        from skimage.io import imsave
+        import imagecodecs
 
         images: dict[str, np.ndarray] = event.data["images"]
         rows = [np.concatenate([_to_u8(images[k]) for k in images], axis=1)]
         grid = np.concatenate(rows, axis=0)
         step = event.data.get("step", 0)
         path = self.run_dir / "samples" / f"step_{step:08d}.png"
-        path.parent.mkdir(exist_ok=True)
-        imsave(path, grid, check_contrast=False)
+        make_folder(path.parent)
+        write_bytes_atomic(path, imagecodecs.png_encode(grid))  # OutputError on a full disk
         return path.relative_to(self.run_dir)
 
     def close(self) -> None:
