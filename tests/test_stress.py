@@ -619,3 +619,34 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     assert proc.returncode == 143, err
     assert "terminated; nothing partial was written" in err
     assert list(out.iterdir()) == []
+
+
+def test_the_event_log_on_a_full_disk_names_its_file(tmp_path, monkeypatch):
+    from semsr_core.events import Event, EventKind
+    from semsr_core.train.runlog import RunLog
+
+    log = RunLog(tmp_path / "run")
+    _free(monkeypatch, 0)
+
+    class FullDisk:
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            pass
+
+    log._file.close()
+    log._file = FullDisk()
+    with pytest.raises(OutputError, match=r"not enough disk space to write .*events\.jsonl"):
+        log(Event(EventKind.MESSAGE, {"text": "hello"}))
+
+
+def test_only_the_rank_that_writes_the_run_folder_takes_its_lock(tmp_path, monkeypatch):
+    from semsr_core.train.lock import LOCK_NAME, run_lock
+
+    monkeypatch.setenv("RANK", "1")  # another rank of a torchrun job
+    with run_lock(tmp_path / "run") as lock:
+        assert lock is None and not (tmp_path / "run" / LOCK_NAME).exists()
+    monkeypatch.setenv("RANK", "0")
+    with run_lock(tmp_path / "run") as lock:
+        assert lock.held and (tmp_path / "run" / LOCK_NAME).is_file()
