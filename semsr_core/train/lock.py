@@ -123,6 +123,8 @@ class RunLock:
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)  # an empty lock file is not a stale one
+        with contextlib.suppress(OSError):
             self.path.unlink()  # while still holding it: see the check in acquire()
         _unlock(self._fd)
         with contextlib.suppress(OSError):
