@@ -27,12 +27,6 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as the shell reports a process ended by 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that every ``except BaseException`` clean-up runs
     (temporary ``.partial`` files removed, the run folder's lock released)."""
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as the shell reports a process ended by it
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every ``except BaseException`` clean-up runs
-    (temporary ``.partial`` files removed, the run folder's lock released)."""
 
 
 class ProgressPrinter:
@@ -245,10 +239,6 @@ def _models_table(entries: list, preferred) -> str:
         if e.hidden_by:
             lines.append(f"(hidden) '{e.name}': the name means your model {e.hidden_by}, "
                          "not the bundled one; delete or rename yours to use the bundled model")
-    for e in entries:
-        if e.hidden_by:
-            lines.append(f"(hidden) '{e.name}': the name means your model {e.hidden_by}, "
-                         "not the bundled one; delete or rename yours to use the bundled model")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -427,7 +417,6 @@ def _run_train(args: argparse.Namespace) -> int:
     from semsr_core.train import resume, train
 
     _check_train_options(args)
-    _check_train_options(args)
     printer = ProgressPrinter()
     cancel = CancelToken()
     try:
@@ -466,29 +455,6 @@ def _print_train_result(result) -> None:
         print(f"  try: {tip}")
     if result.model_path is not None:
         print(f"model: {result.model_path}")
-
-
-def _check_train_options(args: argparse.Namespace) -> None:
-    """Refuse option combinations `semsr train` would otherwise ignore or misuse."""
-    import math
-
-    from semsr_core.errors import ConfigError
-
-    if args.max_minutes is not None and not (math.isfinite(args.max_minutes)
-                                             and args.max_minutes > 0):
-        raise ConfigError(f"--max-minutes {args.max_minutes:g}: give a positive number of "
-                          "minutes", hint="Leave it out to train the recipe's full schedule.")
-    if args.resume:
-        ignored = ([f"the recipe '{args.recipe}'"] if args.recipe else []) + (
-            [f"--set {' --set '.join(args.overrides)}"] if args.overrides else []) + (
-            ["--run"] if args.run else []) + (["--val"] if args.val else [])
-        if ignored:
-            raise ConfigError(
-                f"--resume continues {args.resume} with its own config.toml, so "
-                f"{' and '.join(ignored)} cannot be applied",
-                hint="Drop them to continue the run as it was (a new --max-minutes, --data "
-                     "or --device is fine), or start a new run with the changed settings "
-                     "(e.g. generator.init set to the run's model.semsr)")
 
 
 def _check_train_options(args: argparse.Namespace) -> None:
@@ -717,11 +683,6 @@ def _run_align(args: argparse.Namespace) -> int:
     check_output_folder(os.path.join(args.output, "lr"))
     if args.scale is None:
         _refuse_mixed_scales(args)
-    from semsr_core.io.write import check_output_folder
-
-    check_output_folder(os.path.join(args.output, "lr"))
-    if args.scale is None:
-        _refuse_mixed_scales(args)
     progress = ProgressPrinter(quiet=args.quiet)
     try:
         report = align.align_folder(
@@ -762,61 +723,10 @@ def _in_cli_words(exc: SemsrError, words: tuple[tuple[str, str], ...]) -> SemsrE
         text = text.replace(api, flag)
     if text == str(exc) or isinstance(exc, Cancelled):
         return exc
-    return type(exc)(text)
-
-
-def _refuse_mixed_scales(args: argparse.Namespace) -> None:
-    """A folder that mixes ×4 and ×2 pairs would give a dataset no training can use:
-    refuse it, naming the pairs of each scale and how to split them."""
-    from semsr_core.data.pairs import find_pairs, infer_scale
-    from semsr_core.errors import InputError
-    from semsr_core.io import read_stack
-
-    by_scale: dict[int, list[str]] = {}
-    for pair in find_pairs(args.lr_dir, args.hr_dir, rule=args.rule).pairs:
-        try:
-            with read_stack(pair.lr_path) as lr, read_stack(pair.hr_path) as hr:
-                scale = infer_scale(lr.shape[-2:], hr.shape[-2:], lr.pixel_size,
-                                    hr.pixel_size, lr_path=pair.lr_path, hr_path=pair.hr_path)
-        except SemsrError:
-            continue  # align reports this pair as failed, with its reason
-        by_scale.setdefault(scale, []).append(pair.stem)
-    if len(by_scale) < 2:
-        return
-    listing = "; ".join(f"×{s}: {_names(stems)}" for s, stems in sorted(by_scale.items()))
-    first, *others = sorted(by_scale)
-    raise InputError(
-        f"{args.lr_dir} and {args.hr_dir} mix pairs of {len(by_scale)} scales ({listing}), "
-        "and one dataset must have one scale",
-        hint=f"Align each scale into its own folder: --scale {first} -o OUT_x{first}, then "
-             + ", ".join(f"--scale {s} -o OUT_x{s}" for s in others)
-             + " (pairs of the other scales are listed as failed, not written)")
-
-
-def _names(stems: list[str], n: int = 5) -> str:
-    shown = ", ".join(stems[:n])
-    return shown + (f" and {len(stems) - n} more" if len(stems) > n else "")
-
-
-# align's API names → its flags, longest first (an error message names what to change)
-_ALIGN_FLAGS = (
-    ("(overwrite=True, --overwrite)", "(--overwrite)"), ("overwrite=True", "--overwrite"),
-    ("min_peak_ratio", "--min-peak-ratio"), ("max_rotation", "--max-rotation"),
-    ("scale_search", "--scale-search"), ("max_shift", "--max-shift"),
-    ("contrast_degree", "the contrast model (--linear-contrast)"),
-    ("fail threshold (", "--fail-threshold ("), ("≤ threshold (", "≤ --threshold ("),
-    ("masks_dir", "--masks"),
-)
-
-
-def _in_cli_words(exc: SemsrError, words: tuple[tuple[str, str], ...]) -> SemsrError:
-    """The same error with the API's argument names replaced by the CLI's flags."""
-    text = str(exc)
-    for api, flag in words:
-        text = text.replace(api, flag)
-    if text == str(exc) or isinstance(exc, Cancelled):
-        return exc
-    return type(exc)(text)
+    try:
+        return type(exc)(text)
+    except TypeError:  # a subclass with its own arguments
+        return SemsrError(text)
 
 
 def _refuse_mixed_scales(args: argparse.Namespace) -> None:
