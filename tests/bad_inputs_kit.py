@@ -265,6 +265,21 @@ def disk_fault(monkeypatch, folder, error: int) -> Iterator[None]:
         monkeypatch.setattr(os, "open", real_os_open)
 
 
+def nearest_model(scale: int):
+    """An rrdbnet whose weights make it a nearest-neighbour enlarger: its output is the
+    input's values on the larger grid, so a correct result can be checked exactly."""
+    from semsr_core.models import Model
+
+    model = Model.create("rrdbnet", scale=scale, blocks=0, features=4, growth=4,
+                         name=f"nearest-x{scale}")
+    with torch.no_grad():
+        for name, parameter in model.generator.named_parameters():
+            parameter.zero_()
+            if name.endswith("weight") and "conv_body" not in name:
+                parameter[0, 0, 1, 1] = 1.0
+    return model
+
+
 # ---------------------------------------------------------------- outcomes
 
 

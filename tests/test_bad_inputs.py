@@ -26,35 +26,22 @@ from bad_inputs_kit import (
     disk_fault,
     flip_bytes,
     hashes,
+    nearest_model,
     pth_with,
 )
 
 from semsr_core.cli import main
 from semsr_core.errors import SemsrError
 from semsr_core.io import read_stack
-from semsr_core.models import Model
 
 SCALE = 4
-
-
-def _nearest_model(scale: int) -> Model:
-    """An rrdbnet whose weights make it a nearest-neighbour enlarger: its output is the
-    input's values on the larger grid, so a correct result can be checked exactly."""
-    model = Model.create("rrdbnet", scale=scale, blocks=0, features=4, growth=4,
-                         name=f"nearest-x{scale}")
-    with torch.no_grad():
-        for name, parameter in model.generator.named_parameters():
-            parameter.zero_()
-            if name.endswith("weight") and "conv_body" not in name:
-                parameter[0, 0, 1, 1] = 1.0
-    return model
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
-    return {"x4": _nearest_model(4).save(folder / "nearest-x4.semsr"),
-            "x2": _nearest_model(2).save(folder / "nearest-x2.semsr")}
+    return {"x4": nearest_model(4).save(folder / "nearest-x4.semsr"),
+            "x2": nearest_model(2).save(folder / "nearest-x2.semsr")}
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +217,7 @@ def test_bad_pair_through_align_train_and_evaluate(kind, tmp_path, dataset, mode
 
 
 def _tiny_state():
-    return {k: v.clone() for k, v in _nearest_model(4).generator.state_dict().items()}
+    return {k: v.clone() for k, v in nearest_model(4).generator.state_dict().items()}
 
 
 def _semsr_damaged(how):
