@@ -143,7 +143,7 @@ class TrainingMonitor(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("step %v of %m")
+        self.progress.setFormat("no run yet")
         root.addWidget(self.progress)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -532,9 +532,12 @@ class TrainingMonitor(QWidget):
         if history.total:
             self.progress.setRange(0, history.total)
             self.progress.setValue(min(history.step, history.total))
+            self.progress.setFormat("step %v of %m")
         elif not self.running:
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if history.ended else 0)
+            self.progress.setFormat(f"step {history.step}" if history.step or history.ended
+                                    else "no run yet")
 
     def _redraw(self) -> None:
         """Draw the history: header, progress, curves and samples."""
@@ -640,8 +643,7 @@ class TrainingMonitor(QWidget):
 
 
 def _plot(title: str, unit: str, log_axis: bool = False) -> pg.PlotWidget:
-    axes = {"left": _LossAxis("left")} if log_axis else None
-    plot = pg.PlotWidget(axisItems=axes)
+    plot = pg.PlotWidget(axisItems={"left": _FittingAxis("left")})
     plot._semsr_title = title
     _title_legend(plot)
     plot.setLabel("bottom", "step")
@@ -657,17 +659,29 @@ def _set_log_y(plot: pg.PlotWidget, log: bool) -> None:
     plot.setLogMode(y=log)
 
 
-class _LossAxis(pg.AxisItem):
-    """A y axis that, on a log scale, labels a few round values (1, 2, 5 × 10ⁿ, or
-    three values inside one decade) instead of every minor tick, which a small plot
-    cannot fit."""
+class _FittingAxis(pg.AxisItem):
+    """A y axis with no more labels than its height fits (about one per
+    :data:`LABEL_PIXELS`; pyqtgraph's own ticks overlap on a short plot such as the
+    learning rate's). On a log scale it labels a few round values (1, 2, 5 × 10ⁿ, or
+    three values inside one decade) instead of every minor tick."""
+
+    LABEL_PIXELS = 22  # a 9-pt label and a gap
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        if size <= 0:  # not laid out yet
+            return []
+        most = max(1, int(size // self.LABEL_PIXELS))
         if not self.logMode:
-            return super().tickValues(minVal, maxVal, size)
+            levels, kept = super().tickValues(minVal, maxVal, size), []
+            for spacing, values in levels:  # coarsest level first
+                if sum(len(v) for _, v in kept) + len(values) > most:
+                    if not kept:  # even the coarsest is too dense: every n-th of it
+                        kept.append((spacing, values[:: int(np.ceil(len(values) / most))]))
+                    break
+                kept.append((spacing, values))
+            return kept
         if not (np.isfinite(minVal) and np.isfinite(maxVal)) or maxVal <= minVal:
             return []
-        most = max(2, int(size // 30))
         decades = range(int(np.floor(minVal)) - 1, int(np.ceil(maxVal)) + 1)
         for mantissas in ((1, 2, 5), (1,)):
             ticks = [np.log10(m) + e for e in decades for m in mantissas]
