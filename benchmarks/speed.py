@@ -90,7 +90,8 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": name, "cores": len(os.sched_getaffinity(0)), "torch": torch.__version__,
+    return {"cpu": name, "cores": len(os.sched_getaffinity(0)),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
             "capability": torch.backends.cpu.get_cpu_capability(),
             "bf16": cpu_bf16_support().describe(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -134,7 +135,7 @@ def family_models() -> dict[str, tuple]:
     zssr = from_recipe("zssr")
     zssr.card.training["zssr_per_image"] = False  # the net itself, not per-image training
     return {
-        "default-x4": (load_model("default-x4"), 256, "bundled, rrdbnet 2×32"),
+        "default-x4": (load_model("default-x4"), 512, "bundled, rrdbnet 2×32"),
         "default-x2": (load_model("default-x2"), 512, "bundled, rrdbnet 2×32"),
         "rrdbnet 23×64 (ESRGAN)": (
             Model.create("rrdbnet", scale=4, in_channels=3, out_channels=3, blocks=23,
@@ -483,37 +484,24 @@ def _loss_run(data: Path, run_dir: Path, overrides: list[str], amp: bool,
 
 
 def training_study(repeats: int, steps: int, curve_steps: int, recipes: list[str] | None,
-                   work: Path) -> dict:
+                   work: Path, results: dict, save: Callable[[], None]) -> None:
     from semsr_core.train import load_config, recipe_names
     from semsr_core.train.estimate import estimate_run
 
     data = _training_data(work)
     vgg_note = _stand_in_vgg(work)
     result: dict = {"vgg": vgg_note, "recipes": [], "curves": {}}
-    for recipe in recipes or recipe_names():
-        row = {"recipe": recipe, "load": load_average()}
-        try:
-            config = load_config(recipe)
-            row["size"] = (f"{config.generator.arch}, batch {config.data.batch}, "
-                           f"LR patch {config.data.lr_patch}")
-            estimate = estimate_run(config, data, device="cpu", steps=steps)
-            row["phases"] = {k: (1 / v if v else None)
-                             for k, v in estimate.phase_seconds_per_step.items()}
-            row["precision"] = getattr(estimate, "precision", "")
-        except Exception as error:  # a recipe that cannot run here: say why
-            row["error"] = f"{type(error).__name__}: {str(error)[:160]}"
-        result["recipes"].append(row)
-        print(f"  {recipe}: {row.get('phases', row.get('error'))}", flush=True)
-
+    results["training"] = result
     # default-x4's recipe at its default size, and the configuration default-x4 was
     # trained with: fp32 against bf16 autocast, the same seeds and batches
-    for label, overrides, n in (("en1 at its default size", [], steps + 2),
-                                ("default-x4's configuration (en1 L1 phase, 2×32, patch 32)",
-                                 DEFAULT_X4_TRAINING, curve_steps)):
+    for label, overrides, n, reps in (
+            ("en1 at its default size", [], steps + 1, 1),
+            ("default-x4's configuration (en1 L1 phase, 2×32, patch 32)", DEFAULT_X4_TRAINING,
+             curve_steps, max(1, repeats - 1))):
         if recipes and "en1" not in recipes:
             break
         runs: dict[str, list] = {"fp32": [], "bf16": []}
-        for rep in range(max(1, repeats - 1)):
+        for rep in range(reps):
             for name, amp in (("fp32", False), ("bf16", True)):
                 runs[name].append(_loss_run(data, work / f"run-{len(result['curves'])}-"
                                             f"{name}-{rep}", overrides, amp, n))
@@ -532,7 +520,23 @@ def training_study(repeats: int, steps: int, curve_steps: int, recipes: list[str
             result["curves"][f"{label}, phase {phase}"] = curve
             print(f"  {label} {phase}: bf16 {curve['ratio']:.2f}× steps/min, max relative "
                   f"loss difference {curve['max_rel_diff']:.3%}", flush=True)
-    return result
+        save()
+
+    for recipe in recipes or recipe_names():
+        row = {"recipe": recipe, "load": load_average()}
+        try:
+            config = load_config(recipe)
+            row["size"] = (f"{config.generator.arch}, batch {config.data.batch}, "
+                           f"LR patch {config.data.lr_patch}")
+            estimate = estimate_run(config, data, device="cpu", steps=steps)
+            row["phases"] = {k: (1 / v if v else None)
+                             for k, v in estimate.phase_seconds_per_step.items()}
+            row["precision"] = getattr(estimate, "precision", "")
+        except Exception as error:  # a recipe that cannot run here: say why
+            row["error"] = f"{type(error).__name__}: {str(error)[:160]}"
+        result["recipes"].append(row)
+        print(f"  {recipe}: {row.get('phases', row.get('error'))}", flush=True)
+        save()
 
 
 # -------------------------------------------------------------------- startup
@@ -590,7 +594,9 @@ def report(results: dict) -> str:
     lines = ["# Speed: inference and training on the CPU", "",
              "Command (one command, re-runnable):", "",
              f"    {results['command']}", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores for this process, torch {m['torch']} "
+             f"Machine: {m['cpu']}, {m['cores']} cores for this process, torch threads "
+             f"{m['threads']} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
+             f"torch {m['torch']} "
              f"(kernels: {m['capability']}), bf16: {m['bf16']}. Run {m['date']}; load average "
              f"(1/5/15 min) at the start {results['load_start']}, at the end "
              f"{results['load_end']} — the machine is shared with other jobs, so absolute "
@@ -740,8 +746,8 @@ def main(argv: list[str] | None = None) -> None:
             save()
         if "training" in args.parts:
             print("training", flush=True)
-            results["training"] = training_study(args.repeats, args.train_steps,
-                                                 args.curve_steps, args.recipes, work)
+            training_study(args.repeats, args.train_steps, args.curve_steps, args.recipes,
+                           work, results, save)
         again = conv_peak(args.repeats)  # the higher of the two: less disturbed by load
         peak = results["peak"]
         results["peak"] = {p: max(peak[p], again[p], key=lambda v: v["gflops"]) for p in peak}
