@@ -10,17 +10,15 @@ was made from and raises a :class:`~semsr_core.errors.ModelError` when
   more than half of the result is NaN or infinite whatever the input;
 - the result is one constant value where the input slice was not constant.
 
-:func:`checked_slices` applies it to a stream of result slices (as written by
-``super_resolve_file``), reading each input slice again from the lazily read stack, so
-the check costs no memory; the writer then never sees the bad slice and the partial
-file is removed (see :func:`semsr_core.io.write_stack`).
+The super-resolve engine checks every slice it makes (``_Run.resolve_slice``), so a bad
+slice stops a file's writer before it reaches the final name (the partial file is
+removed, see :func:`semsr_core.io.write_stack`) and an in-memory call raises instead of
+returning it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 import numpy as np
 
@@ -73,14 +71,3 @@ def _is_constant(values: np.ndarray) -> bool:
 
 def _varies(values: np.ndarray) -> bool:
     return values.size > 0 and bool(values.min() != values.max())
-
-
-def checked_slices(results: Iterable[np.ndarray], stack: Any, *,
-                   path: str | os.PathLike | None = None, model: str = "") -> Iterator[np.ndarray]:
-    """``results`` (slice k made from ``stack[k]``), each checked by :func:`check_slice`
-    before it is passed on. ``path`` defaults to ``stack.path``."""
-    source_path = path if path is not None else getattr(stack, "path", None)
-    for index, result in enumerate(results):
-        check_slice(result, np.asarray(stack[index]), index=index, path=source_path,
-                    model=model)
-        yield result
