@@ -650,3 +650,21 @@ def test_only_the_rank_that_writes_the_run_folder_takes_its_lock(tmp_path, monke
     monkeypatch.setenv("RANK", "0")
     with run_lock(tmp_path / "run") as lock:
         assert lock.held and (tmp_path / "run" / LOCK_NAME).is_file()
+
+
+def test_a_refused_vgg_weights_file_says_only_that_it_is_refused_for_safety(tmp_path):
+    import torch
+
+    from semsr_core.losses.vgg import load_vgg_weights
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "ran",))
+
+    evil = tmp_path / "vgg19.pth"
+    torch.save({"features.0.weight": torch.zeros(1), "x": Payload()}, evil)
+    with pytest.raises(ModelError) as caught:
+        load_vgg_weights("vgg19", evil)
+    text = str(caught.value)
+    assert "refused for safety" in text and "weights_only" not in text and "\n" not in text
+    assert not (tmp_path / "ran").exists()

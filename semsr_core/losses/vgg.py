@@ -138,10 +138,15 @@ def _read_state_dict(path: Path) -> Mapping:
             return load_file(str(path), device="cpu")
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any reader failure means: not a usable weights file
+        if "Weights only load failed" in str(err):  # torch's text invites unsafe loading
+            raise ModelError(f"{path} contains Python objects or code, not only weights, "
+                             "and is refused for safety",
+                             hint="use the torchvision file unchanged") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ModelError(
-            f"{path} cannot be read as a state dict of tensors ({type(err).__name__}: {err})",
+            f"{path} cannot be read as a state dict of tensors ({type(err).__name__}: {first})",
             hint="use the torchvision file unchanged; files holding code are refused",
-        ) from err
+        ) from None
 
 
 def load_vgg_weights(name: str = "vgg19",
