@@ -543,6 +543,17 @@ def _add_super_resolve(p: argparse.ArgumentParser) -> None:
                    help="auto: bf16/fp16 on CUDA, fp32 on CPU/MPS")
     p.add_argument("--float32", action="store_true",
                    help="write float32 (unrounded, unclipped) instead of the input's type")
+    p.add_argument("--consistency", default="model",
+                   choices=["model", "auto", "area", "bicubic", "crappify", "off"],
+                   help="measurement-consistency guard: project the result back onto what "
+                        "the scan measured, within its noise (model: the model card's "
+                        "setting, else auto; off: only measure and warn)")
+    p.add_argument("--disagreement-map", action="store_true",
+                   help="also write <name>.disagreement.ome.tif: where the network departed "
+                        "from the measurement beyond the noise (input grid)")
+    p.add_argument("--adapt", type=float, default=0.0, metavar="SECONDS",
+                   help="adapt to this image: fine-tune the model on the image's own "
+                        "downscaled copies for SECONDS (per slice) before enlarging it")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -550,7 +561,7 @@ def _add_super_resolve(p: argparse.ArgumentParser) -> None:
 def _run_super_resolve(args: argparse.Namespace) -> int:
     from semsr_core.errors import ModelError
     from semsr_core.infer import super_resolve_file
-    from semsr_core.infer.files import check_output_format, output_paths
+    from semsr_core.infer.files import check_output_format, disagreement_path, output_paths
     from semsr_core.models import load_model
 
     model = load_model(args.model)
@@ -573,7 +584,10 @@ def _run_super_resolve(args: argparse.Namespace) -> int:
             super_resolve_file(source, dest, model, overwrite=args.overwrite,
                                device=args.device, tile=args.tile, overlap=args.overlap,
                                batch=args.batch, precision=args.precision,
-                               output_dtype=output_dtype, scale=args.scale, on_event=printer)
+                               output_dtype=output_dtype, scale=args.scale, on_event=printer,
+                               consistency=args.consistency, adapt_seconds=args.adapt,
+                               disagreement_map=disagreement_path(dest)
+                               if args.disagreement_map else None)
             printer.close()
             print(f"{source} → {dest} (×{model.scale})")
     finally:

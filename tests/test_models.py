@@ -200,7 +200,7 @@ def test_real_esrgan_x2_weights_import_and_upscale_by_two(tmp_path):
     assert run(model, torch.rand(1, 3, 10, 14)).shape == (1, 3, 20, 28)
     assert model.card.source["file"] == "RealESRGAN_x2plus.pth"
     assert model.card.value_range == (0.0, 1.0)
-    assert model.card.normalization == {"mode": "dtype"}
+    assert model.card.normalization == {"mode": "auto"}  # the intensity policy
 
 
 def test_half_precision_weights_in_the_legacy_torch_format_import_as_float32(tmp_path):

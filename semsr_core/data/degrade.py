@@ -71,11 +71,12 @@ def area(hr: np.ndarray, s: int) -> np.ndarray:
         np.float32)
 
 
-def bicubic(hr: np.ndarray, s: int) -> np.ndarray:
-    """Antialiased bicubic downscale by ``s`` (the classic SR benchmark degradation)."""
+def bicubic(hr: np.ndarray, s: int, *, clip: bool = True) -> np.ndarray:
+    """Antialiased bicubic downscale by ``s`` (the classic SR benchmark degradation),
+    clipped to [0, 1] unless ``clip=False`` (values in other units)."""
     img = _checked(hr, s)
     out = _resize_pil(img, (img.shape[0] // s, img.shape[1] // s), "bicubic")
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def crappify(hr: np.ndarray, s: int) -> np.ndarray:

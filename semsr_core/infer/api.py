@@ -32,6 +32,8 @@ from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
 from semsr_core.infer import device as devices
 from semsr_core.infer import network, normalize, tiling, zssr
+from semsr_core.infer.consistency import ConsistencyLog
+from semsr_core.infer.output_check import check_slice
 from semsr_core.io.intensity import ClipCount, IntensityMapping
 
 DEFAULT_OVERLAP = 32
@@ -65,6 +67,7 @@ class _Run:
     precision: str
     output_dtype: str
     mapping: IntensityMapping
+    consistency: ConsistencyLog
     slices: int
     height: int
     width: int
@@ -73,6 +76,7 @@ class _Run:
     progress: tiling.TileProgress = field(default_factory=tiling.TileProgress)
     clipped: ClipCount = field(default_factory=ClipCount)
     slice_index: int = 0
+    source: Any = None
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -81,7 +85,8 @@ class _Run:
               output_dtype: str, scale: int | None, zssr_settings: Any,
               on_event: EventCallback | None, cancel: CancelToken | None,
               values: Any = None, mapping: IntensityMapping | None = None,
-              source: Any = None) -> _Run:
+              source: Any = None, consistency: str | ConsistencyLog = "model",
+              adapt_seconds: float = 0.0) -> _Run:
         """``values`` (the image, array or lazy stack) gives the intensity mapping,
         computed once for the whole stack, unless ``mapping`` is given."""
         card = model.card
@@ -93,6 +98,9 @@ class _Run:
         normalize.check_output_dtype(output_dtype)
         if mapping is None:
             mapping = normalize.mapping_for(values, card.normalization, path=source)
+        if not isinstance(consistency, ConsistencyLog):
+            consistency = ConsistencyLog(consistency)
+        consistency.resolve(card.training.get("measurement"))
         facts = network.arch_facts(card.arch)
         # ZSSR trains on each image, unless the net was already trained on a dataset
         # (`semsr train zssr` records zssr_per_image = False in the card).
@@ -137,10 +145,18 @@ class _Run:
         if is_zssr:
             settings = zssr_settings if isinstance(zssr_settings, zssr.ZSSRSettings) else \
                 zssr.ZSSRSettings.from_dict(zssr_settings or card.training.get("zssr"))
+        elif adapt_seconds:
+            if adapt_seconds < 0 or facts.input_at_output_size:
+                raise ConfigError(f"cannot adapt '{card.arch}' models for {adapt_seconds:g} s",
+                                  hint="Give --adapt a positive number of seconds, for a "
+                                       "model that enlarges the LR itself.")
+            settings = zssr.adaptation_settings(adapt_seconds)
         precision_name = {torch.float32: "fp32", torch.float16: "fp16",
                           torch.bfloat16: "bf16"}[dtype]
         run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch, precision_name,
-                  output_dtype, mapping, slices, height, width, on_event, cancel)
+                  output_dtype, mapping, consistency, slices, height, width, on_event,
+                  cancel)
+        run.source = source
         run.progress.report = run._report
         run._plan_remaining(slices)
         return run
@@ -187,12 +203,12 @@ class _Run:
         self.slice_index = index
         self._plan_remaining(self.slices - index)
         card = self.model.card
-        unit = self.mapping.to_unit(image)
+        lr = unit = self.mapping.to_unit(image)
         if self.facts.input_at_output_size:
             unit = self._pre_upscale(unit)
         x = normalize.to_network_range(unit, card.value_range)
         net = self.net
-        if self.is_zssr:
+        if self.zssr_settings is not None:  # ZSSR, or a model adapted to this image
             trained = zssr.train_zssr(x, self.model.generator, scale=card.scale,
                                       device=self.net.device, settings=self.zssr_settings,
                                       on_event=self.on_event, cancel=self.cancel)
@@ -206,8 +222,13 @@ class _Run:
             y = np.median(np.stack(outputs), axis=0).astype(np.float32)
         else:
             y = self._tiled(x, net)
-        out, clipped = self.mapping.from_unit(normalize.from_network_range(y, card.value_range),
-                                              self.output_dtype)
+        sr, warning = self.consistency.apply(
+            lr, normalize.from_network_range(y, card.value_range), card.scale, index,
+            self.slices)
+        if warning:
+            emit(self.on_event, EventKind.MESSAGE, level="warning", text=warning)
+        out, clipped = self.mapping.from_unit(sr, self.output_dtype)
+        check_slice(out, image, index=index, path=self.source, model=card.name or card.arch)
         self.clipped.add(clipped)
         return out
 
@@ -271,7 +292,9 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
                   output_dtype: str = "input", scale: int | None = None,
                   zssr_settings: Any = None, on_event: EventCallback | None = None,
                   cancel: CancelToken | None = None,
-                  intensity: IntensityMapping | None = None) -> Any:
+                  intensity: IntensityMapping | None = None,
+                  consistency: str | ConsistencyLog = "model",
+                  adapt_seconds: float = 0.0) -> Any:
     """Super-resolve an image or a stack with ``model``.
 
     image_or_stack: a 2-D array (returns a 2-D array), a (Z, Y, X) array (returns a
@@ -294,11 +317,21 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
         models (default: the card's ``training["zssr"]``, else the defaults).
     intensity: the intensity mapping to use (e.g. the whole stack's when one slice of
         it is enlarged); by default the policy's mapping of ``image_or_stack`` as a whole.
+    consistency: the measurement-consistency guard
+        (:mod:`semsr_core.infer.consistency`): ``model`` (the card's setting, else
+        ``auto``), ``auto``, ``area``, ``bicubic``, ``crappify`` or ``off`` (no
+        projection; the disagreement is still measured and warned about); or a
+        :class:`~semsr_core.infer.consistency.ConsistencyLog` to get the per-slice
+        summaries and disagreement maps back.
+    adapt_seconds: "adapt to this image": before enlarging each slice, fine-tune a copy
+        of the model for this long on the slice's own downscaled copies (ZSSR's
+        training, :func:`~semsr_core.infer.zssr.adaptation_settings`); 0 = off.
     """
     model = _as_model(model)
     kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,
                   output_dtype=output_dtype, scale=scale, zssr_settings=zssr_settings,
-                  on_event=on_event, cancel=cancel, values=image_or_stack, mapping=intensity)
+                  on_event=on_event, cancel=cancel, values=image_or_stack, mapping=intensity,
+                  consistency=consistency, adapt_seconds=adapt_seconds)
     if isinstance(image_or_stack, np.ndarray):
         array = image_or_stack
         if array.ndim == 2:
@@ -378,12 +411,19 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                        batch: int | None = None, precision: str = "auto",
                        output_dtype: str = "input", scale: int | None = None,
                        zssr_settings: Any = None, on_event: EventCallback | None = None,
-                       cancel: CancelToken | None = None) -> Path:
+                       cancel: CancelToken | None = None,
+                       consistency: str | ConsistencyLog = "model",
+                       disagreement_map: str | os.PathLike | None = None,
+                       adapt_seconds: float = 0.0) -> Path:
     """Super-resolve an image/stack file into an OME-TIFF, slice by slice.
 
     The output appears under ``output_path`` only when complete (atomic write); its
     pixel size is the input's ÷ the scale, and its metadata records the model, the
-    settings, the semsr version and the source file. The input is never overwritten.
+    settings, the semsr version, the source file, the intensity mapping and what the
+    measurement-consistency guard found. The input is never overwritten.
+    ``disagreement_map``: also write the guard's disagreement map there (OME-TIFF on the
+    input's grid and pixel size: how far the network departed from the measurement
+    beyond the noise, in network units). ``adapt_seconds``: see :func:`super_resolve`.
     Returns the output path.
     """
     from semsr_core.infer.files import remove_stale_partials
@@ -393,20 +433,30 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
     for stale in remove_stale_partials(output_path):
         emit(on_event, EventKind.MESSAGE, level="info",
              text=f"removed {stale.name}, left behind by an interrupted earlier run")
+    if disagreement_map is not None and not isinstance(consistency, ConsistencyLog):
+        consistency = ConsistencyLog(consistency, keep_maps=True)
     with read_stack(input_path) as stack:
         z, height, width = stack.shape
         run = _Run.start(model, height=height, width=width, slices=z, device=device,
+                         adapt_seconds=adapt_seconds,
                          tile=tile, overlap=overlap, batch=batch, precision=precision,
                          output_dtype=output_dtype, scale=scale,
                          zssr_settings=zssr_settings, on_event=on_event, cancel=cancel,
-                         values=stack, source=input_path)
+                         values=stack, source=input_path, consistency=consistency)
         meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype,
                           run.mapping)
+        meta["consistency"] = run.consistency.record  # filled in as the slices are made
         written = write_stack(output_path, _iterate(run, stack),
                               pixel_size=output_pixel_size(stack.pixel_size, model.scale),
                               unit=stack.unit or "nm", metadata=meta,
                               protect=[input_path], overwrite=overwrite)
+        if disagreement_map is not None:
+            write_stack(disagreement_map, np.stack(run.consistency.maps),
+                        pixel_size=stack.pixel_size, unit=stack.unit or "nm",
+                        metadata={**meta, "operation": "disagreement map"},
+                        protect=[input_path, output_path], overwrite=overwrite)
     path = Path(written) if written is not None else Path(output_path)
     emit(on_event, EventKind.FINISHED, output=str(path), slices=z,
-         clipped_low=run.clipped.low, clipped_high=run.clipped.high)
+         clipped_low=run.clipped.low, clipped_high=run.clipped.high,
+         disagreeing_fraction=run.consistency.record["disagreeing_fraction_max"])
     return path

@@ -27,8 +27,10 @@ from semsr_core.io.write import make_folder
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
-_EARLIER_OUTPUT = re.compile(r"_sr\d+x(\.ome)?\.(tiff?|png|jpe?g)$", re.IGNORECASE)
-"""The name of a super-resolve result: ``<stem>_sr<scale>x.ome.tif`` (or .tif/.png/.jpg)."""
+_EARLIER_OUTPUT = re.compile(r"_sr\d+x(\.disagreement)?(\.ome)?\.(tiff?|png|jpe?g)$",
+                             re.IGNORECASE)
+"""The name of a super-resolve result: ``<stem>_sr<scale>x.ome.tif`` (or .tif/.png/.jpg),
+or of its disagreement map ``<stem>_sr<scale>x.disagreement.ome.tif``."""
 
 STALE_AFTER_S = 600.0
 """A partial file untouched this long belongs to a run that no longer writes it."""
@@ -40,6 +42,18 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
+
+
+def disagreement_path(output: str | os.PathLike) -> Path:
+    """Where the disagreement map of ``output`` goes: ``a_sr4x.ome.tif`` →
+    ``a_sr4x.disagreement.ome.tif`` (always OME-TIFF: the map is float)."""
+    output = Path(output)
+    name = output.name
+    for suffix in (".ome.tiff", ".ome.tif", *IMAGE_SUFFIXES):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return output.with_name(f"{name}.disagreement.ome.tif")
 
 
 def is_earlier_output(path: str | os.PathLike) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -47,6 +48,7 @@ class ZSSRSettings:
     record_every: iterations between reconstruction-error measurements.
     self_ensemble: super-resolve the 8 rotations/mirrors and take their median.
     seed: random seed of crops and weight updates (same image + seed → same result).
+    max_seconds: wall-clock bound of the training (0: none); progress then counts seconds.
     """
 
     crop: int = 128
@@ -61,6 +63,7 @@ class ZSSRSettings:
     record_every: int = 10
     self_ensemble: bool = True
     seed: int = 0
+    max_seconds: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ZSSRSettings:
@@ -124,6 +127,14 @@ def minimum_side(scale: int) -> int:
     return 2 * scale
 
 
+def adaptation_settings(seconds: float) -> ZSSRSettings:
+    """ZSSR's per-image training as a bounded fine-tuning of a trained model ("adapt to
+    this image"): a learning rate 10× below ZSSR's own, no self-ensemble, ``seconds``
+    of wall-clock time at most."""
+    return ZSSRSettings(learning_rate=1e-4, min_learning_rate=1e-7, max_iterations=10**6,
+                        crop=96, self_ensemble=False, max_seconds=float(seconds))
+
+
 def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
                device: torch.device, settings: ZSSRSettings | None = None,
                on_event: EventCallback | None = None,
@@ -153,10 +164,16 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
     last_change = 0
     steps: list[int] = []
     errors: list[float] = []
-    emit(on_event, EventKind.PROGRESS, stage=STAGE, done=0, total=settings.max_iterations,
-         unit="it")
+    timed = settings.max_seconds > 0
+    total = math.ceil(settings.max_seconds) if timed else settings.max_iterations
+    emit(on_event, EventKind.PROGRESS, stage=STAGE, done=0, total=total,
+         unit="s" if timed else "it")
+    started = time.monotonic()
     for iteration in range(1, settings.max_iterations + 1):
         check_cancel(cancel)
+        elapsed = time.monotonic() - started
+        if timed and elapsed >= settings.max_seconds:
+            break
         father = fathers[rng.choice(len(fathers), p=probabilities)]
         target = _random_crop(father, settings.crop, scale, rng)
         target = _random_orientation(target, rng)
@@ -175,12 +192,12 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
             last_change = iteration
             for group in optimizer.param_groups:
                 group["lr"] = lr
-        emit(on_event, EventKind.PROGRESS, stage=STAGE, done=iteration,
-             total=settings.max_iterations, unit="it",
-             postfix=f"lr {lr:.0e}, L1 {loss.item():.4f}")
+        emit(on_event, EventKind.PROGRESS, stage=STAGE,
+             done=min(int(elapsed), total) if timed else iteration, total=total,
+             unit="s" if timed else "it", postfix=f"lr {lr:.0e}, L1 {loss.item():.4f}")
         if lr < settings.min_learning_rate:
-            emit(on_event, EventKind.PROGRESS, stage=STAGE, done=settings.max_iterations,
-                 total=settings.max_iterations, unit="it",
+            emit(on_event, EventKind.PROGRESS, stage=STAGE, done=total, total=total,
+                 unit="s" if timed else "it",
                  postfix=f"converged after {iteration} iterations")
             break
     net.eval()

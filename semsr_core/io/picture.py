@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,8 @@ def check_picture(path: str | os.PathLike, slices: int, dtype: Any = None) -> No
 
 
 def write_picture(destination: Path, slices: Iterator[Any], out_dtype: np.dtype | None, *,
-                  pixel_size_nm: float | None, provenance: str | None) -> Path:
+                  pixel_size_nm: float | None,
+                  provenance: Callable[[], str | None]) -> Path:
     """Write the one 2-D image ``slices`` yields to ``destination`` (PNG or JPEG)."""
     from semsr_core.io.write import _converted, _disk_errors, _output_dtype, atomic_destination
 
@@ -91,6 +92,7 @@ def write_picture(destination: Path, slices: Iterator[Any], out_dtype: np.dtype 
     dtype = out_dtype or _output_dtype(image, destination)
     check_picture(destination, 1, dtype)
     pixels = np.ascontiguousarray(_converted(image, dtype, 0, destination))
+    provenance = provenance()  # after the image was made: what it added is kept
     text = json.dumps({"provenance": json.loads(provenance) if provenance else None,
                        "pixel_size_nm": pixel_size_nm}, ensure_ascii=False)
     with atomic_destination(destination) as temporary, _disk_errors(destination):

@@ -28,7 +28,7 @@ import math
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,8 @@ def write_stack(
     Slices from an iterable (a generator, a :class:`Stack`) are written one page at a
     time and never held together. ``pixel_size`` is in ``unit`` (any of
     :func:`~semsr_core.io.metadata.length_units`); ``metadata`` is a JSON-serialisable
-    provenance dictionary; ``dtype`` (uint8, uint16 or float32) converts the slices
+    provenance dictionary, stored when the file is complete (what is added to it while
+    the slices are made is kept); ``dtype`` (uint8, uint16 or float32) converts the slices
     without ever clipping: values outside its range are an error. ``protect`` names the
     input file(s): writing onto one of them is refused even with ``overwrite=True``
     (the path of a :class:`Stack` given as ``data`` is protected automatically). An
@@ -98,14 +99,16 @@ def write_stack(
     _check_destination(destination, folder, _protected(protect, data), overwrite)
     out_dtype = _check_dtype(dtype)
     unit_symbol = _check_pixel_size(pixel_size, unit)
-    provenance = _check_metadata(metadata)
+    # checked now; written when the file is complete, so that what the slices add to
+    # ``metadata`` while they are made (e.g. a summary of every slice) is kept
+    _check_metadata(metadata)
     slices, count = _slices(destination, data)
     if picture_format(destination) is not None:  # the name asks for PNG or JPEG
         if count is not None:
             check_picture(destination, count, out_dtype)
         size_nm = None if pixel_size is None else float(pixel_size) * _nm_per(unit_symbol)
         written = write_picture(destination, slices, out_dtype, pixel_size_nm=size_nm,
-                                provenance=provenance)
+                                provenance=lambda: _check_metadata(metadata))
         _fsync_folder(folder)
         return written
     bigtiff = count is None or _first_guess_bigtiff(data, count, out_dtype)
@@ -115,7 +118,8 @@ def write_stack(
     try:
         _write_ome_tiff(
             temporary, destination, slices, count, bigtiff=bigtiff, out_dtype=out_dtype,
-            pixel_size=pixel_size, unit=unit_symbol, provenance=provenance,
+            pixel_size=pixel_size, unit=unit_symbol,
+            provenance=lambda: _check_metadata(metadata),
             compression=compression, on_event=on_event, cancel=cancel, needed=needed)
         with _disk_errors(destination, needed=needed, temporary=temporary):
             with open(temporary, "rb+") as written:
@@ -293,7 +297,8 @@ def _converted(image: np.ndarray, dtype: np.dtype, index: int, destination: Path
 def _write_ome_tiff(
     temporary: Path, destination: Path, slices: Iterator[Any], count: int | None, *,
     bigtiff: bool, out_dtype: np.dtype | None, pixel_size: float | None, unit: str,
-    provenance: str | None, compression: str | None, on_event: EventCallback | None,
+    provenance: Callable[[], str | None], compression: str | None,
+    on_event: EventCallback | None,
     cancel: CancelToken | None, needed: int | None = None,
 ) -> None:
     import tifffile
@@ -347,7 +352,7 @@ def _write_ome_tiff(
                               "were announced", path=destination)
         with _disk_errors(destination, needed=needed, temporary=temporary):
             writer.overwrite_description(
-                _ome_xml(written, shape, dtype, pixel_size, unit, provenance, __version__))
+                _ome_xml(written, shape, dtype, pixel_size, unit, provenance(), __version__))
     except BaseException:
         # the first error is the one to report; the partial file is deleted by the caller
         with contextlib.suppress(OSError):
