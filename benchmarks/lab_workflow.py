@@ -16,7 +16,8 @@ between LR and HR, and held-out scans of the same specimen. For each data type
 ``--wizard`` also runs the wizard's own path on the uint16 scans: its pair checks
 (``wizard_data.check_pairs``), its staged data, the recipe it recommends
 (``wizard_data.default_recipe``) and ``semsr_app.training.run_training`` with the same
-time limit. Writes ``benchmarks/lab_workflow.md`` and ``.json``.
+time limit. Writes ``benchmarks/lab_workflow.md`` and ``.json`` (with the hand-written
+``lab_workflow.notes.md`` appended).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lab_workflow.py --minutes 10 --wizard
 """
@@ -112,11 +113,23 @@ def held_out_gain(held: Path, sr_dir: Path) -> dict[str, float]:
             "pairs": len(rows)}
 
 
+def _has_consistency_guard() -> bool:
+    return "--consistency" in semsr("super-resolve", "--help")
+
+
 def run_model_on_held_out(model: Path, held: Path, work: Path) -> dict[str, float]:
+    """`semsr super-resolve` as it is by default; where it has a measurement-consistency
+    guard, also with ``--consistency off`` (the model's own output)."""
     sr_dir = work / "sr"
     semsr("super-resolve", str(held / "lr"), "-o", str(sr_dir), "--model", str(model),
           "--device", "cpu", "--quiet")
-    return held_out_gain(held, sr_dir)
+    result = held_out_gain(held, sr_dir)
+    if _has_consistency_guard():
+        off = work / "sr_consistency_off"
+        semsr("super-resolve", str(held / "lr"), "-o", str(off), "--model", str(model),
+              "--device", "cpu", "--quiet", "--consistency", "off")
+        result["consistency_off"] = held_out_gain(held, off)
+    return result
 
 
 def _line(output: str, start: str) -> str:
@@ -167,7 +180,7 @@ def wizard_path(minutes: float, work: Path) -> dict:
     make_lab_case(sim, lab, held, "uint16")
     choice = wizard_data.DataChoice(hr_dir=lab / "hr", lr_dir=lab / "lr")
     scan = wizard_data.scan_data(choice)
-    checks = wizard_data.check_pairs(scan.pairs)
+    checks = list(wizard_data.check_pairs(scan.pairs))  # a generator of the checks
     staged = wizard_data.write_training_data(checks, work / "staged")
     recipe, why = wizard_data.default_recipe(sum(c.included for c in checks), "cpu")
     run = work / "run"
@@ -208,6 +221,9 @@ def write_report(results: dict, path_md: Path) -> None:
         held = r.get("held_out")
         figures = (f"{held['psnr']:.2f} ({held['psnr_bicubic']:.2f}) | **{held['gain_db']:+.2f}"
                    " dB**" if held else "— | no model exported")
+        off = (held or {}).get("consistency_off")
+        if off:
+            figures += f" ({off['gain_db']:+.2f} dB with `--consistency off`)"
         lines.append(f"| {path} | {r['dtype']} | {r['steps']:,} | "
                      f"{use.get('training_share_of_budget', 0):.1%} | "
                      f"{use.get('validation_s', 0):.0f} s ({use.get('validations', 0)}×) | "
@@ -217,7 +233,9 @@ def write_report(results: dict, path_md: Path) -> None:
     if bundled:
         lines += ["", f"The bundled `default-x4` as it is, on the same held-out uint16 scans: "
                   f"{bundled['psnr']:.2f} dB (bicubic {bundled['psnr_bicubic']:.2f}), "
-                  f"{bundled['gain_db']:+.2f} dB."]
+                  f"{bundled['gain_db']:+.2f} dB"
+                  + (f" ({bundled['consistency_off']['gain_db']:+.2f} dB with "
+                     "`--consistency off`)." if bundled.get("consistency_off") else ".")]
     for r in results["cli"]:
         if r.get("held_out_as_uint16"):
             h = r["held_out_as_uint16"]
@@ -229,7 +247,24 @@ def write_report(results: dict, path_md: Path) -> None:
     if results.get("wizard"):
         lines += ["", f"Wizard: pair checks {results['wizard']['verdicts']}; "
                   f"recommended recipe: {results['wizard']['why']}"]
+    notes = path_md.with_name(path_md.stem + ".notes.md")  # hand-written, kept across runs
+    if notes.is_file():
+        lines += ["", notes.read_text(encoding="utf-8").rstrip()]
     path_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class _kept:
+    """A work folder that stays (``--keep``), used like a TemporaryDirectory."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __enter__(self) -> str:
+        Path(self.folder).mkdir(parents=True, exist_ok=False)
+        return self.folder
+
+    def __exit__(self, *exc) -> None:
+        return None
 
 
 def _training_precision() -> str:
@@ -245,7 +280,14 @@ def _training_precision() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "uint16"])
+    parser.add_argument("--dtypes", nargs="*", default=["float32", "uint16"])
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (runs, models)")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="write the report from these results files (CLI rows and the "
+                             "wizard row) without running anything")
+    parser.add_argument("--cli-results", metavar="JSON",
+                        help="take the CLI rows from this file (a list, as printed) instead "
+                             "of running them: to rerun only the wizard's path")
     parser.add_argument("--wizard", action="store_true", help="also the wizard's own path")
     parser.add_argument("--out", default=str(ROOT / "lab_workflow"),
                         help="write OUT.md and OUT.json (default benchmarks/lab_workflow)")
@@ -257,7 +299,22 @@ def main(argv: list[str] | None = None) -> int:
                           f"{os.environ.get('OMP_NUM_THREADS', '?')}",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cli": [],
                "training_precision": _training_precision()}
-    with tempfile.TemporaryDirectory(prefix="semsr-lab-") as tmp:
+    out = Path(args.out)
+    if args.merge:
+        parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.merge]
+        results = {**parts[0], "cli": [r for p in parts for r in p["cli"]],
+                   "commands": [p["command"] for p in parts],
+                   "command": " ; ".join(p["command"] for p in parts)}
+        results["wizard"] = next((p["wizard"] for p in parts if p.get("wizard")), None)
+        out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        write_report(results, out.with_suffix(".md"))
+        print(f"wrote {out.with_suffix('.md')}")
+        return 0
+    with (tempfile.TemporaryDirectory(prefix="semsr-lab-") if not args.keep
+          else _kept(args.keep)) as tmp:
+        if args.cli_results:
+            results["cli"] = json.loads(Path(args.cli_results).read_text(encoding="utf-8"))
+            results["cli_results_from"] = args.cli_results
         for dtype in sorted(args.dtypes, key=lambda d: d != "uint16"):  # uint16 first
             u16 = Path(tmp) / "uint16" / "held"
             results["cli"].append(cli_path(dtype, args.minutes, Path(tmp) / dtype,
@@ -266,7 +323,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.wizard:
             results["wizard"] = wizard_path(args.minutes, Path(tmp) / "wizard")
             print(json.dumps(results["wizard"], indent=2), flush=True)
-    out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     write_report(results, out.with_suffix(".md"))
     print(f"wrote {out.with_suffix('.md')}")

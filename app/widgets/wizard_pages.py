@@ -889,7 +889,10 @@ class RecipePage(QWizardPage):
                 f"{len(self.config.phases)} phase(s), augmentation "
                 f"{self.config.data.augment or ['none']}"
                 + (", synthetic defects" if self.config.data.defects else "")
-                + (", patch pasting" if self.config.data.paste else ""))
+                + (", patch pasting" if self.config.data.paste else "")
+                + (f"; starts from {self.config.generator.init} ({self.config.generator.arch}"
+                   f" {self.config.generator.arch_kwargs()}, from its model card)"
+                   if self.config.generator.init else ""))
         self.estimate_button.setEnabled(self.config is not None and not self.job.running)
         self.completeChanged.emit()
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,7 @@ class Trainer(RunOutputs):
                             list(self.steps_per_epoch), self.budget_s,
                             config.train.validation_share)
         self._rate = [[0.0, -1] for _ in config.phases]  # seconds, steps (first: warm-up)
+        self._recent: deque[float] = deque(maxlen=32)  # the current phase's latest steps
         self._planned = False
         self.verdict = None
         self.start_metrics: dict[str, float] = {}  # the initial model's (generator.init)
@@ -331,12 +333,18 @@ class Trainer(RunOutputs):
         rate = self._rate[self.pos.phase]
         if rate[1] >= 0:  # the phase's first step (warm-up) is not a rate
             rate[0] += seconds
+            self._recent.append(seconds)
+        else:
+            self._recent.clear()  # a new phase
         rate[1] += 1
 
     def _seconds_per_step(self) -> list[float] | None:
         """Measured seconds per step of each phase; a phase not yet run is assumed as
         fast as the latest measured one (the plan is fitted again once it runs)."""
         measured = [t / c if c > 0 else None for t, c in self._rate]
+        if len(self._recent) >= 8 and self.pos.phase < len(measured):
+            # the current phase at its latest pace (a machine that gets busier or freer)
+            measured[self.pos.phase] = sum(self._recent) / len(self._recent)
         known = [m for m in measured if m is not None]
         if not known:
             return None

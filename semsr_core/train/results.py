@@ -95,7 +95,7 @@ class RunOutputs:
 
         return super_resolve(lr.astype(np.float32), model or self.export_model(),
                              device=str(self.device), precision="fp32",
-                             intensity=IntensityMapping.identity())
+                             intensity=IntensityMapping.identity(), **_network_output())
 
     # ----------------------------------------------------- checkpoints / export
 
@@ -219,6 +219,9 @@ class RunOutputs:
             exported = model.card.training.get("exported")
             which = (f"the best validation (step {exported['global_step']})" if exported
                      else f"the last weights (step {self.pos.global_step})")
+            if exported and exported["global_step"] == 0 and self.init_card is not None:
+                which = (f"the weights it started from ({self.cfg.generator.init}): training "
+                         "did not improve on them on the validation pairs")
             verdict = judge(model.card.metrics, which, recipe=self.cfg.recipe.name,
                             fine_tuned=self.init_card is not None,
                             start=(self.cfg.generator.init, self.start_metrics.get("psnr")))
@@ -244,6 +247,19 @@ class RunOutputs:
                        plan=self.plan.as_dict(), time_use=self._time_summary())
         self.dist.barrier()
         return path
+
+
+def _network_output() -> dict[str, Any]:
+    """Validation judges the network's own output: without the measurement-consistency
+    guard of ``super_resolve`` (a post-process for users) where it has one. With a
+    contrast gap between LR and HR the guard pulls the result back to the LR's contrast,
+    and validation would then rank weights by the guard, not by what they learned."""
+    import inspect
+
+    from semsr_core.infer import super_resolve
+
+    takes = "consistency" in inspect.signature(super_resolve).parameters
+    return {"consistency": "off"} if takes else {}
 
 
 def _center_crop_slices(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:

@@ -84,7 +84,7 @@ def test_a_training_started_from_the_wizard_runs_in_the_monitor_and_its_model_is
     """The whole path a user takes: Training ▸ New training… ▸ wizard pages ▸ Start
     training; the monitor plots the run, and the finished model is selected in the
     Super-resolve panel."""
-    from .test_wizard import _align, _fill_data, _next, _tiny_recipe
+    from .test_wizard import TINY_FINETUNE, _align, _fill_data, _next
 
     viewer, panel = open_viewer(viewer=make_napari_viewer())
     monitor = viewer.window.dock_widgets["Training"]
@@ -95,7 +95,9 @@ def test_a_training_started_from_the_wizard_runs_in_the_monitor_and_its_model_is
         _next(qtbot, wizard)
         qtbot.waitUntil(lambda: wizard.aug_page.pairs is not None, timeout=30_000)
         _next(qtbot, wizard)
-        _tiny_recipe(qtbot, wizard)
+        assert wizard.recipe_page.recipe() == "finetune"  # the default for a few pairs
+        for key, value in TINY_FINETUNE.items():
+            wizard.recipe_page.set_value(key, value)
         _next(qtbot, wizard)
         wizard.run_page.run_edit.setText(str(tmp_path / "run"))
         combo = wizard.run_page.device_combo
@@ -108,6 +110,8 @@ def test_a_training_started_from_the_wizard_runs_in_the_monitor_and_its_model_is
     model = tmp_path / "run" / "model.semsr"
     assert model.is_file()
     assert monitor.history.ended and monitor.history.step == 2
+    assert monitor.history.verdict["status"] == "better than bicubic"
+    assert not monitor.verdict_label.isHidden()
     assert panel.model_path() == str(model)
 
 

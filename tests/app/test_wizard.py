@@ -130,6 +130,7 @@ def test_a_few_pairs_get_the_finetune_recipe_with_one_sentence_why(qtbot, unalig
     assert "bundled model" in why and why.count(".") == 1  # one sentence
     assert page.config is not None and page.config.generator.init == "default-x4"
     assert not any(key.startswith("generator.") for key in page.edits)  # sizes: the card's
+    assert "starts from default-x4 (rrdbnet" in page.fixed_label.text()
     page.recipe_combo.setCurrentText("n1_reduced")  # the source recipes stay available
     assert page.config is not None and page.config.recipe.name == "n1_reduced"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from semsr_core.errors import ConfigError
 from semsr_core.events import EventKind
@@ -105,3 +106,19 @@ def test_a_run_worse_than_bicubic_exports_nothing_and_says_so(sim_data, tmp_path
     events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
     finished = [e for e in events if e["kind"] == "finished"][-1]
     assert finished["model"] is None and finished["verdict"]["status"] == "worse than bicubic"
+
+
+def test_a_fine_tune_that_only_hurts_exports_the_model_it_started_from(sim_data, tmp_path):
+    """The bundled model is validated before the first step: when training makes it
+    worse (here a learning rate far too high), the exported model is the one it started
+    from, and the verdict says that training did not improve on it."""
+    from semsr_core.models import load_model
+
+    result = train("finetune", sim_data, tmp_path / "run", device="cpu",
+                   overrides=[*QUICK, "optimizer.lr=0.02", "schedule.type=\"constant\""])
+    verdict = result.verdict
+    assert verdict.exported.startswith("the weights it started from (default-x4)")
+    assert verdict.psnr == pytest.approx(verdict.start_psnr)
+    exported = load_model(result.model_path).generator.state_dict()
+    bundled = load_model("default-x4").generator.state_dict()
+    assert all(torch.equal(exported[k], bundled[k]) for k in bundled)
