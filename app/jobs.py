@@ -30,17 +30,23 @@ DEFAULT_OVERLAP = 32  # the engine's default (semsr_core.infer.DEFAULT_OVERLAP),
 @dataclass(frozen=True)
 class SuperResolveSettings:
     """What the user chose: ``device`` ("auto", "cpu", "cuda:0", "mps"), ``tile`` side in
-    input pixels (None: from free memory), ``precision`` and ``output_dtype``."""
+    input pixels (None: from free memory), ``precision``, ``output_dtype``, the
+    measurement-consistency guard (``consistency``: "model", "auto", "off", …; see
+    :mod:`semsr_core.infer.consistency`) and "adapt to this image" (``adapt_seconds``
+    of fine-tuning on the image itself, 0 = off)."""
 
     device: str = "auto"
     tile: int | None = None
     precision: str = "auto"
     output_dtype: str = "input"
     overlap: int = DEFAULT_OVERLAP
+    consistency: str = "model"
+    adapt_seconds: float = 0.0
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {"device": self.device, "tile": self.tile, "precision": self.precision,
-                "output_dtype": self.output_dtype, "overlap": self.overlap}
+                "output_dtype": self.output_dtype, "overlap": self.overlap,
+                "consistency": self.consistency, "adapt_seconds": self.adapt_seconds}
 
     def as_dict(self) -> dict[str, Any]:
         """For provenance: ``tile`` None is recorded as "auto"."""
@@ -67,10 +73,18 @@ LayerData = tuple[Any, dict[str, Any], str]
 
 
 def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveSettings, *,
-                        on_event: Any = None, cancel: Any = None) -> LayerData:
-    """Super-resolve a layer's data with ``model`` (a Model, name or file) → new layer data."""
+                        on_event: Any = None, cancel: Any = None,
+                        disagreement: list[LayerData] | None = None) -> LayerData:
+    """Super-resolve a layer's data with ``model`` (a Model, name or file) → new layer data.
+
+    One slice of a stack is mapped to intensities as its whole stack is (the engine's
+    policy), so slices enlarged one by one agree. With a ``disagreement`` list, the
+    guard's disagreement map is appended to it as a second layer (:func:`disagreement_layer_data`).
+    """
     from semsr_core import super_resolve
     from semsr_core.errors import InputError
+    from semsr_core.infer.consistency import ConsistencyLog
+    from semsr_core.infer.normalize import mapping_for
     from semsr_core.models import Model, load_model
 
     model = model if isinstance(model, Model) else load_model(model)
@@ -83,17 +97,47 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
     check_result_fits_in_memory(source.name, 1 if one_slice or data.ndim == 2 else data.shape[0],
                                 data.shape[-2:], model.scale, np.dtype(data.dtype),
                                 settings.output_dtype)
+    intensity = None
     if one_slice:
         image = np.asarray(data[source.slice_index])
+        intensity = mapping_for(data, model.card.normalization)  # the whole stack's
     elif data.ndim == 2:
         image = np.asarray(data)
     else:
         image = data  # a lazy stack is read and enlarged slice by slice
-    result = super_resolve(image, model, **settings.engine_kwargs(), on_event=on_event,
-                           cancel=cancel)
+    kwargs = settings.engine_kwargs()
+    log = ConsistencyLog(kwargs.pop("consistency"), keep_maps=disagreement is not None)
+    result = super_resolve(image, model, **kwargs, consistency=log, intensity=intensity,
+                           on_event=on_event, cancel=cancel)
     if not isinstance(result, np.ndarray):
         result = _collect(result, data.shape[0])
+    if disagreement is not None:
+        disagreement.append(disagreement_layer_data(source, log, model))
     return sr_layer_data(source, result, model, settings, np.dtype(data.dtype))
+
+
+def disagreement_layer_data(source: LayerSource, log: Any, model: Any) -> LayerData:
+    """The guard's disagreement map as a napari layer over the source (its pixel grid):
+    how far the network departed from the measurement beyond the noise, in the
+    network's [0, 1] units; the summary and its regions in ``metadata``."""
+    maps = np.stack(log.maps) if len(log.maps) > 1 or (
+        source.slice_index is None and np.ndim(source.data) == 3) else log.maps[0]
+    translate = tuple(source.translate)
+    if maps.ndim == 2 and len(source.scale) == 3:  # one slice: at its depth
+        maps = maps[None]
+        translate = (translate[0] + (source.slice_index or 0) * source.scale[0],
+                     *translate[1:])
+    top = float(maps.max()) if maps.size else 0.0
+    kwargs: dict[str, Any] = {
+        "name": f"{source.name} [disagreement ×{model.scale}]", "scale": tuple(source.scale),
+        "translate": translate, "colormap": "magma", "blending": "additive",
+        "contrast_limits": [0.0, max(top, 0.05)],
+        "metadata": {"consistency": log.record, "model": model.card.name,
+                     "what": "departure of the network's output from the measured scan "
+                             "beyond its noise (0: agrees); 1 = the full intensity range"}}
+    if source.units is not None:
+        kwargs["units"] = source.units
+    return maps, kwargs, "image"
 
 
 def check_result_fits_in_memory(name: str, slices: int, shape: Sequence[int], factor: int,

@@ -112,13 +112,26 @@ def old_models(rev: str, work: Path) -> dict[str, Path]:
     return found
 
 
+CANDIDATES: Path | None = None
+"""A folder of model files that stand in for the bundled ones of the same name
+(``--candidates``: score models before they are bundled)."""
+
+
+def bundled(name: str):
+    from semsr_core.models import load_model
+
+    if CANDIDATES is not None and (CANDIDATES / f"{name}.semsr").is_file():
+        return load_model(CANDIDATES / f"{name}.semsr")
+    return load_model(name)
+
+
 def methods(scale: int, old: dict[str, Path]):
     """(label, model, consistency) of every method at ``scale`` (bicubic aside)."""
     from semsr_core.models import load_model
 
     out = []
     for name in BUNDLED[scale]:
-        model = load_model(name)
+        model = bundled(name)
         out += [(name, model, "model"), (f"{name} (guard off)", model, "off")]
         if name in old:
             out.append((f"{name} (before)", load_model(old[name]), "off"))
@@ -159,7 +172,7 @@ def run_simulator(work: Path, old: dict[str, Path]) -> dict:
         data = work / f"sim_x{scale}"
         simulate_dataset(data, pairs=16, scale=scale, size=384, seed=7000, layout="mixed",
                          defect_rate=2)
-        models = [load_model(n) for n in names]
+        models = [bundled(n) for n in names]
         for name in names:
             if name in old:
                 before = load_model(old[name])
@@ -234,7 +247,11 @@ def main() -> None:
     ap.add_argument("--scales", default="2,4")
     ap.add_argument("--no-simulator", action="store_true")
     ap.add_argument("--out", default=str(HERE / "quality_ood"))
+    ap.add_argument("--candidates", help="folder of model files scored in place of the "
+                    "bundled ones of the same name")
     args = ap.parse_args()
+    global CANDIDATES
+    CANDIDATES = Path(args.candidates) if args.candidates else None
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="semsr_ood_"))
     old = old_models(args.old, work) if args.old else {}

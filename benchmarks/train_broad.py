@@ -195,13 +195,18 @@ def main() -> None:
         info = json.loads((work / "looks.json").read_text())
         result = resume(work / "run", device=args.device, max_minutes=args.minutes)
     else:
-        source = write_defect_source(work / "defect_source")
+        source = work / "defect_source"
         sets = [s.format(epochs=args.epochs, defect_source=source) for s in spec["overrides"]]
         sets += args.extra + ([f"generator.init=\"{args.init}\""] if args.init else [])
-        info = {"train": write_broad(work / "train", args.pairs, spec["seed"], spec["scale"]),
-                "val": write_broad(work / "val", 16, spec["seed"] + 90_000, spec["scale"]),
-                "overrides": sets}
-        (work / "looks.json").write_text(json.dumps(info))
+        if (work / "looks.json").is_file():  # the data of an earlier stage, made here
+            info = {**json.loads((work / "looks.json").read_text()), "overrides": sets}
+        else:
+            write_defect_source(source)
+            info = {"train": write_broad(work / "train", args.pairs, spec["seed"],
+                                         spec["scale"]),
+                    "val": write_broad(work / "val", 16, spec["seed"] + 90_000, spec["scale"]),
+                    "overrides": sets}
+            (work / "looks.json").write_text(json.dumps(info))
         result = train(spec["recipe"], work / "train", work / "run", val=work / "val",
                        overrides=sets, device=args.device, max_minutes=args.minutes)
     minutes = (time.monotonic() - started) / 60

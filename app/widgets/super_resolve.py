@@ -37,6 +37,7 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -54,6 +55,9 @@ TILE_CHOICES = ("auto", "96", "128", "256", "512", "1024", "2048")
 PRECISIONS = (("auto (bf16/fp16 on CUDA, fp32 elsewhere)", "auto"), ("fp32", "fp32"),
               ("fp16", "fp16"), ("bf16", "bf16"))
 OUTPUT_TYPES = (("same as input (e.g. uint16)", "input"), ("float32", "float32"))
+GUARDS = (("on: agree with the measured scan (model's setting)", "model"),
+          ("on: block-mean measurement", "area"), ("on: bicubic measurement", "bicubic"),
+          ("off: measure and warn only", "off"))
 
 
 @dataclass
@@ -184,6 +188,25 @@ class SuperResolvePanel(QWidget):
         for label, value in OUTPUT_TYPES:
             self.output_type_combo.addItem(label, value)
         form.addRow("Output type", self.output_type_combo)
+        self.guard_combo = QComboBox()
+        for label, value in GUARDS:
+            self.guard_combo.addItem(label, value)
+        self.guard_combo.setToolTip(
+            "Measurement-consistency guard: the result is projected back so that, degraded "
+            "as the scan was made, it gives back the measured image within its noise. The "
+            "disagreement map shows where the network changed what was measured.")
+        form.addRow("Consistency", self.guard_combo)
+        self.show_map = QCheckBox("Add the disagreement map as a layer")
+        self.show_map.setChecked(True)
+        form.addRow("", self.show_map)
+        self.adapt_spin = QSpinBox()
+        self.adapt_spin.setRange(0, 3600)
+        self.adapt_spin.setSuffix(" s")
+        self.adapt_spin.setSpecialValueText("off")
+        self.adapt_spin.setToolTip("Adapt to this image: fine-tune the model for this long on "
+                                   "the image's own downscaled copies (per slice), then "
+                                   "enlarge it. Helps on content the model has not seen.")
+        form.addRow("Adapt to image", self.adapt_spin)
         root.addWidget(settings_box)
 
         self.run_button = QPushButton("Run")
@@ -350,7 +373,9 @@ class SuperResolvePanel(QWidget):
         return SuperResolveSettings(device=self.device_combo.currentData() or "auto",
                                     tile=tile,
                                     precision=self.precision_combo.currentData() or "auto",
-                                    output_dtype=self.output_type_combo.currentData())
+                                    output_dtype=self.output_type_combo.currentData(),
+                                    consistency=self.guard_combo.currentData() or "model",
+                                    adapt_seconds=float(self.adapt_spin.value()))
 
     def _missing(self) -> str:
         """What the user still has to choose before Run (empty when ready)."""
@@ -393,7 +418,8 @@ class SuperResolvePanel(QWidget):
         outcome = Outcome()
         if self.layer_mode.isChecked():
             source = self._layer_source()
-            work = _layer_work(source, model, settings, self._relay.event.emit, token)
+            work = _layer_work(source, model, settings, self._relay.event.emit, token,
+                               self.show_map.isChecked())
             self._on_done = self._add_result_layer
             what = f"Super-resolving '{source.name}'"
         else:
@@ -446,6 +472,7 @@ class SuperResolvePanel(QWidget):
     def _set_running(self, running: bool) -> None:
         for box in (self.layer_box, self.files_box, self.model_combo, self.device_combo,
                     self.tile_combo, self.precision_combo, self.output_type_combo,
+                    self.guard_combo, self.show_map, self.adapt_spin,
                     self.layer_mode, self.files_mode):
             box.setEnabled(not running)
         self.run_button.setEnabled(not running)
@@ -492,7 +519,9 @@ class SuperResolvePanel(QWidget):
             self._on_done(outcome)
 
     def _add_result_layer(self, outcome: Outcome) -> None:
-        data, kwargs, _kind = outcome.value
+        (data, kwargs, _kind), maps = outcome.value
+        for map_data, map_kwargs, _ in maps:  # below the result, over the source
+            self.viewer.add_image(map_data, **map_kwargs)
         layer = self.viewer.add_image(data, **kwargs)
         if data.size:  # the slider spans the data, the limits start at its percentiles
             low, high = float(data.min()), float(data.max())
@@ -547,11 +576,15 @@ class SuperResolvePanel(QWidget):
 
 
 def _layer_work(source: LayerSource, model: str, settings: SuperResolveSettings,
-                on_event: Any, cancel: Any) -> Any:
+                on_event: Any, cancel: Any, with_map: bool = True) -> Any:
+    """The layer job: the result's layer data and the disagreement map's (a list)."""
     from semsr_app.jobs import super_resolve_layer
 
     def work() -> Any:
-        return super_resolve_layer(source, model, settings, on_event=on_event, cancel=cancel)
+        maps: list = []
+        result = super_resolve_layer(source, model, settings, on_event=on_event,
+                                     cancel=cancel, disagreement=maps if with_map else None)
+        return result, maps
 
     return work
 

@@ -215,3 +215,31 @@ def test_models_installed_while_the_panel_is_open_appear_when_the_list_opens(
     texts = [panel.model_combo.itemText(i) for i in range(panel.model_combo.count())]
     assert any("new-model" in t for t in texts)
     assert texts[-1] == "Open model file…"
+
+
+def test_run_adds_the_disagreement_map_over_the_source_and_records_the_guard(
+        make_napari_viewer, qtbot, tiny_model_path):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])
+    panel.adapt_spin.setValue(0)
+    _run_and_wait(qtbot, panel)
+    lr = viewer.layers["sem_stack_lr"]
+    sr = viewer.layers["sem_stack_lr [SR ×4]"]
+    disagreement = viewer.layers["sem_stack_lr [disagreement ×4]"]
+    assert disagreement.data.shape == lr.data.shape  # on the measured grid
+    assert tuple(disagreement.scale) == tuple(lr.scale)
+    assert tuple(disagreement.translate) == tuple(lr.translate)
+    record = disagreement.metadata["consistency"]
+    assert record["setting"] == "auto" and len(record["slices"]) == 4
+    assert sr.metadata["provenance"]["settings"]["consistency"] == "model"
+    assert viewer.layers.index(disagreement) < viewer.layers.index(sr)  # below the result
+
+
+def test_without_the_map_and_with_the_guard_off_only_the_result_is_added(
+        make_napari_viewer, qtbot, tiny_model_path):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])
+    panel.show_map.setChecked(False)
+    panel.guard_combo.setCurrentIndex(panel.guard_combo.findData("off"))
+    _run_and_wait(qtbot, panel)
+    assert [layer.name for layer in viewer.layers] == ["sem_stack_lr",
+                                                        "sem_stack_lr [SR ×4]"]
+    assert viewer.layers[1].metadata["provenance"]["settings"]["consistency"] == "off"
