@@ -283,6 +283,7 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
                    cancel: CancelToken | None) -> PairEvaluation:
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
+    from semsr_core.infer.consistency import ConsistencyLog
 
     lr, hr = _in_shared_units(_first_slice(pair.lr_path), pair.lr_path,
                               _first_slice(pair.hr_path), pair.hr_path)
@@ -304,11 +305,15 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
 
     lr_up = upscale(lr, scale)  # LR↑ of the spectrum score: always bicubic
     outputs = {baseline: lr_up if baseline == "bicubic" else upscale(lr, scale, method=baseline)}
+    disagreement = {}  # share of LR pixels where the network departed from the scan
     for name, model in models.items():
         check_cancel(cancel)
+        log = ConsistencyLog()
         sr = super_resolve(lr, model, device=device, output_dtype="float32",
-                           on_event=_forward_messages(on_event), cancel=cancel)
+                           on_event=_forward_messages(on_event), cancel=cancel,
+                           consistency=log)
         outputs[name] = np.asarray(sr, dtype=np.float32)
+        disagreement[name] = log.record["disagreeing_fraction_max"]
 
     result.hr = gradient_stats(hr)
     for name, image in outputs.items():
@@ -318,6 +323,8 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
         values.update(gradient_stats(image, hr))
         score = spectrum_score(hr, image, lr_up)
         values["spectrum_score"] = None if math.isnan(score) else score
+        if name in disagreement:
+            values["disagreement"] = disagreement[name]
         result.metrics[name] = values
     base = result.metrics[baseline]
     for name, values in result.metrics.items():

@@ -56,6 +56,7 @@ TABLE_COLUMNS = (
     ("background_psnr_gain", "Δbackground PSNR"),
     ("ssim_gain", "ΔSSIM"),
     ("spectrum_score", "spectrum s"),
+    ("disagreement", "disagreement"),
     ("grad_mean", "grad mean"),
     ("grad_p95", "grad p95"),
     ("sharpness_ratio", "sharpness"),
@@ -65,8 +66,8 @@ TABLE_COLUMNS = (
 PAIR_COLUMNS = (
     "psnr", "ssim", "mse", "defect_psnr", "defect_ssim", "defect_mse", "background_psnr",
     "background_ssim", "background_mse", "psnr_gain", "ssim_gain", "defect_psnr_gain",
-    "background_psnr_gain", "spectrum_score", "grad_mean", "grad_std", "grad_p95",
-    "sharpness_ratio",
+    "background_psnr_gain", "spectrum_score", "disagreement", "grad_mean", "grad_std",
+    "grad_p95", "sharpness_ratio",
 )
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -238,6 +239,10 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
             "spectrum_score": "1 − MSE(log10 P_hr, log10 P_method) / MSE(log10 P_hr, "
                               "log10 P_bicubic), radially averaged Hann-windowed power "
                               "spectra ([S3] eq. 5.1 on log spectra)",
+            "disagreement": "share of LR pixels where the network's own output, degraded "
+                            "as the scan was made, departs from the scan beyond its noise "
+                            "(semsr_core.infer.consistency; the result itself is projected "
+                            "back by default)",
             "grad_*": "Sobel gradient magnitude (skimage.filters.sobel): mean, std, 95th "
                       "percentile",
             "sharpness_ratio": "grad_p95 of the method ÷ grad_p95 of HR",

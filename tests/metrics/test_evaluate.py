@@ -200,3 +200,13 @@ def test_overwrite_replaces_an_earlier_report(small_dataset, tmp_path):
     assert doc["baseline"] == "nearest" and again.methods == ["nearest"]
     # nearest-neighbour LR↑ is blockier than bicubic: lower PSNR on the same pairs
     assert doc["aggregate"]["nearest"]["psnr"] < first.aggregate["bicubic"]["psnr"]
+
+
+def test_the_report_has_each_models_disagreement_with_the_scan(small_dataset, tmp_path):
+    from semsr_core.models import Model
+
+    model = Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4, skip="bicubic",
+                         name="bicubic-like")
+    report = evaluate(small_dataset, tmp_path / "r", [model], device="cpu", figures=False)
+    assert 0.0 <= report.aggregate["bicubic-like"]["disagreement"] < 0.05
+    assert "disagreement" not in report.aggregate["bicubic"]
