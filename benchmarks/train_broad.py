@@ -220,7 +220,7 @@ def main() -> None:
     card.training["data"] = {"broad_train": info["train"], "broad_val": info["val"],
                              "benchmark_split": "natural images: only the strips outside "
                              "the crops benchmarks/quality_ood.py scores"}
-    card.training["measurement"] = "area"
+    card.training["measurement"] = "auto"  # trained on block-mean and bicubic LR: the guard picks
     card.training["command"] = (f"python benchmarks/train_broad.py {args.name} --minutes "
                                 f"{args.minutes:g} --pairs {args.pairs}"
                                 + (f" --init {args.init}" if args.init else "")

@@ -194,9 +194,12 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
 class ConsistencyLog:
     """The guard of one super-resolve call: its setting and what it found per slice.
 
-    choice: an operator of :data:`OPERATORS`, ``auto``, ``model`` (the card's
-        ``training.measurement``, else ``auto``) or ``off`` (check and map only, the
-        output is left as the network made it).
+    choice: an operator of :data:`OPERATORS`, ``auto``, ``model`` or ``off`` (check and
+        map only, the output is left as the network made it). ``model`` is the card's
+        ``training.measurement``: the bundled models name one; a model without it — one
+        trained on a lab's own pairs, which may change contrast on purpose (a style
+        gap), or an imported one — gets ``off``, and its disagreement is mapped without
+        a warning.
     keep_maps: keep each slice's disagreement map (LR grid) in ``maps``, e.g. for a
         napari layer; off by default so that a long stack stays in bounded memory.
     ``record`` is the JSON-ready summary that goes into the output's metadata; it is
@@ -205,13 +208,15 @@ class ConsistencyLog:
 
     choice: str = "model"
     keep_maps: bool = False
+    warn: bool = True
     maps: list[np.ndarray] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, card_measurement: str | None) -> None:
         """Fix the setting for a model whose card names ``card_measurement``."""
         if self.choice == "model":
-            self.choice = card_measurement or "auto"
+            self.choice = card_measurement or "off"
+            self.warn = card_measurement is not None
         check_choice(self.choice)
         self.record.update(setting=self.choice, slices=[], disagreeing_fraction_max=0.0)
 
@@ -228,4 +233,6 @@ class ConsistencyLog:
                                                       summary["disagreeing_fraction"])
         if self.keep_maps:
             self.maps.append(found.departure)
+        if not self.warn:
+            return out, None
         return out, found.warning(scale, f"slice {index}: " if slices > 1 else "")

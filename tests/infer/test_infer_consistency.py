@@ -85,8 +85,11 @@ class Darkening(nn.Module):
         return 0.6 * nn.functional.interpolate(x, scale_factor=SCALE, mode="nearest")
 
 
-def _darkening():
-    return Model(Darkening(), ModelCard(arch="darkening", scale=SCALE, name="dark"))
+def _darkening(measurement: str | None = "auto"):
+    """With ``measurement`` in its card, as the bundled models have."""
+    training = {} if measurement is None else {"measurement": measurement}
+    return Model(Darkening(), ModelCard(arch="darkening", scale=SCALE, name="dark",
+                                        training=training))
 
 
 def test_the_guard_restores_what_was_measured_and_off_only_warns(truth):
@@ -103,6 +106,22 @@ def test_the_guard_restores_what_was_measured_and_off_only_warns(truth):
     assert log.maps[0].shape == lr.shape and log.record["disagreeing_fraction_max"] > 0.5
     warnings = [e.data["text"] for e in events if e.kind is EventKind.MESSAGE]
     assert sum("changed what the scan measured" in w for w in warnings) == 2
+
+
+def test_a_model_whose_card_names_no_measurement_is_only_mapped(truth):
+    """Lab models may change contrast on purpose (a style gap): no projection, no
+    warning by default, but the map is still made; asked for, the guard applies."""
+    lr = area(np.clip(truth, 0, 1), SCALE)
+    as_is = IntensityMapping.identity()
+    events, log = [], ConsistencyLog(keep_maps=True)
+    raw = super_resolve(lr, _darkening(None), device="cpu", output_dtype="float32",
+                        intensity=as_is, consistency=log, on_event=events.append)
+    assert raw.mean() == pytest.approx(0.6 * lr.mean(), rel=0.02)
+    assert log.record["setting"] == "off" and log.record["disagreeing_fraction_max"] > 0.5
+    assert not [e for e in events if e.kind is EventKind.MESSAGE]
+    guarded = super_resolve(lr, _darkening(None), device="cpu", output_dtype="float32",
+                            intensity=as_is, consistency="auto")
+    assert guarded.mean() == pytest.approx(lr.mean(), abs=1e-3)
 
 
 def test_the_output_file_records_the_guard(tmp_path, truth):
@@ -148,17 +167,15 @@ def test_the_cli_writes_the_disagreement_map_beside_the_result(tmp_path, truth):
 
 
 def test_adapting_to_the_image_is_bounded_in_time_and_changes_the_result(truth):
-    import time
-
     model = Model.create("rrdbnet", scale=SCALE, blocks=1, features=8, growth=4,
                          skip="bicubic", name="tiny")
     lr = area(truth, SCALE)
     events = []
-    started = time.monotonic()
     adapted = super_resolve(lr, model, device="cpu", output_dtype="float32",
                             consistency="off", adapt_seconds=2.0, on_event=events.append)
-    assert time.monotonic() - started < 30
     plain = super_resolve(lr, model, device="cpu", output_dtype="float32", consistency="off")
     assert np.abs(adapted - plain).max() > 1e-4  # it trained on the image
-    stages = {e.data.get("stage") for e in events if e.kind is EventKind.PROGRESS}
-    assert "zssr training" in stages
+    training = [e.data for e in events if e.kind is EventKind.PROGRESS
+                and e.data.get("stage") == "zssr training"]
+    assert training and {d["unit"] for d in training} == {"s"}  # a bar in seconds
+    assert {d["total"] for d in training} == {2} and max(d["done"] for d in training) <= 2
