@@ -65,7 +65,6 @@ def training_strips(name: str, minimum: int = 48) -> list[np.ndarray]:
     """The parts of an image outside its scored crop (plus ``MARGIN``), at least
     ``minimum`` pixels on their short side: the only content training may take from it."""
     image = natural(name)
-    h, w = image.shape
     r0, r1, c0, c1 = _centre_box(image.shape, TEST_SIDE + 2 * MARGIN)
     strips = [image[:r0, :], image[r1:, :], image[:, :c0], image[:, c1:]]
     return [s for s in strips if min(s.shape) >= minimum]

@@ -42,8 +42,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 import ood_data
+
 from semsr_core.data.degrade import degrade
 from semsr_core.data.simulate import simulate_pair
 from semsr_core.data.textures import random_texture
