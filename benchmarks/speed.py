@@ -91,7 +91,9 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cpu": name, "cores": len(os.sched_getaffinity(0)),
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+            "torch": torch.__version__,
             "capability": torch.backends.cpu.get_cpu_capability(),
             "bf16": cpu_bf16_support().describe(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -607,7 +609,7 @@ def report(results: dict) -> str:
              "Command (one command, re-runnable):", "",
              f"    {results['command']}", "",
              f"Machine: {m['cpu']}, {m['cores']} cores for this process, torch threads "
-             f"{m['threads']} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
+             f"{m['threads']} (OMP_NUM_THREADS={m.get('omp_num_threads', 'unset')}), "
              f"torch {m['torch']} "
              f"(kernels: {m['capability']}), bf16: {m['bf16']}. Run {m['date']}; load average "
              f"(1/5/15 min) at the start {results['load_start']}, at the end "
