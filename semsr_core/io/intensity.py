@@ -6,10 +6,13 @@ and maps results back with :meth:`IntensityMapping.from_unit`. The rule:
 
 * **Integers that use their range** (any width, signed or unsigned) are scaled by the
   dtype's range: ``unit = (value − min) / (max − min)`` (uint8 ÷ 255, uint16 ÷ 65535).
-* **Floats of any range, and integers that use only a small part of theirs** (a 12-bit
-  detector in uint16, a 16-bit scan from 1,000 to 3,000: a robust range under
-  :data:`NARROW_FRACTION` of the dtype's) are scaled by robust percentiles as in
-  CSBDeep: the :data:`PERCENTILES` (0.1 %, 99.9 %) map to 0 and 1, unclipped.
+* **Floats in [0, 1] that use it** are taken as they are: [0, 1] is the float
+  convention, so a scan saved as float/65535 maps as its uint16 original does.
+* **Other floats (counts, signed values), and integers or [0, 1] floats that use only
+  a small part of their range** (a 12-bit detector in uint16, a 16-bit scan from
+  1,000 to 3,000: a robust range under :data:`NARROW_FRACTION` of the dtype's) are
+  scaled by robust percentiles as in CSBDeep: the :data:`PERCENTILES` (0.1 %, 99.9 %)
+  map to 0 and 1, unclipped.
 * A stack is mapped as a whole, never slice by slice, so slices stay comparable and the
   mapping does not depend on the tile size or on how many slices are processed. Stacks
   of more than :data:`SAMPLE_PIXELS` pixels get their statistics from a bounded,
@@ -227,10 +230,15 @@ def choose_mapping(values: np.ndarray | Sequence[np.ndarray], *,
         full = float(info.max) - float(info.min)
         if p_hi - p_lo >= NARROW_FRACTION * full:
             return IntensityMapping("dtype", dtype.name, float(info.min), full, sampled=sampled)
+    unit_input = dtype.kind == "f" and lo >= 0.0 and hi <= 1.0
+    if unit_input and mode == "auto" and p_hi - p_lo >= NARROW_FRACTION:
+        # a float image in [0, 1] that uses it: the float convention of that range, as
+        # a uint16 image that uses its range (the same scan saved either way agrees)
+        return IntensityMapping("dtype", dtype.name, 0.0, 1.0, unit_input=True,
+                                sampled=sampled)
     span = p_hi - p_lo
     if span <= 0:  # (nearly) constant at the percentiles: use the full extent, or keep it flat
         p_lo, span = (lo, hi - lo) if hi > lo else (lo, 1.0)
-    unit_input = dtype.kind == "f" and lo >= 0.0 and hi <= 1.0
     return IntensityMapping("percentile", dtype.name, p_lo, span, low, high,
                             unit_input, sampled)
 

@@ -31,7 +31,7 @@ def test_integer_images_that_use_their_range_map_by_the_dtype():
     (np.uint32, 0, 70000),
     (np.float32, 339.0, 1343.0),   # detector counts as float
     (np.float32, -1.0, 1.0),       # signed float
-    (np.float32, 0.0, 1.0),
+    (np.float32, 0.2, 0.3),        # a float in [0, 1] that uses a tenth of it
 ])
 def test_floats_and_narrow_integers_map_by_percentiles_and_back(rng, dtype, low, high):
     scene = _scene(rng)
@@ -45,6 +45,16 @@ def test_floats_and_narrow_integers_map_by_percentiles_and_back(rng, dtype, low,
     assert back.dtype == np.dtype(dtype) and clipped.total == 0
     np.testing.assert_allclose(back.astype(np.float64), image.astype(np.float64),
                                atol=1e-3 * (high - low) + 1e-6)
+
+
+def test_floats_in_unit_range_that_use_it_map_as_their_uint16_original(rng):
+    scene = np.clip(_scene(rng), 0, 1)
+    as_uint16 = np.round(scene * 65535).astype(np.uint16)
+    as_float = (as_uint16 / 65535).astype(np.float32)
+    mapping = choose_mapping(as_float)
+    assert mapping.mode == "dtype" and (mapping.offset, mapping.span) == (0.0, 1.0)
+    np.testing.assert_allclose(mapping.to_unit(as_float), to_unit_range(as_uint16),
+                               atol=1e-6)
 
 
 def test_float_outputs_are_clipped_to_unit_range_only_for_unit_range_inputs():
