@@ -540,7 +540,8 @@ def _add_super_resolve(p: argparse.ArgumentParser) -> None:
                    "tiles (default 32)")
     p.add_argument("--batch", type=int, help="tiles per forward pass (default: from memory)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="auto: bf16/fp16 on CUDA, fp32 on CPU/MPS")
+                   help="auto: bf16/fp16 on CUDA, bf16 on CPUs with native bf16 (checked "
+                        "against fp32 on the first tile), fp32 elsewhere")
     p.add_argument("--float32", action="store_true",
                    help="write float32 (unrounded, unclipped) instead of the input's type")
     p.add_argument("--consistency", default="model",

@@ -307,8 +307,9 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
         output (within float tolerance, for networks whose receptive field fits the
         overlap's context margin).
     overlap: input pixels shared by neighbouring tiles.
-    precision: ``auto`` (bf16 on CUDA where supported, else fp16; fp32 on CPU/MPS),
-        ``fp32``, ``fp16`` or ``bf16``.
+    precision: ``auto`` (bf16 on CUDA where supported, else fp16; bf16 on CPUs with
+        native bf16 (AMX/AVX-512-BF16), checked against fp32 on the first tile; fp32
+        elsewhere), ``fp32``, ``fp16`` or ``bf16``.
     output_dtype: ``input`` (the input's dtype and range; integers rounded and clipped,
         clipping reported as a warning event) or ``float32`` (unrounded, unclipped,
         in the input's intensity units).
@@ -354,9 +355,15 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
     return _iterate(run, image_or_stack)
 
 
-def _iterate(run: _Run, stack: Any) -> Iterator[np.ndarray]:
+def _iterate(run: _Run, stack: Any, settings: dict[str, Any] | None = None
+             ) -> Iterator[np.ndarray]:
+    """The slices of ``stack`` enlarged; ``settings`` (a file's metadata) is updated after
+    each, so that what the first tile decided (the precision check) is recorded."""
     for index in range(len(stack)):
-        yield run.resolve_slice(np.asarray(stack[index]), index)
+        out = run.resolve_slice(np.asarray(stack[index]), index)
+        if settings is not None:
+            settings.update(run.settings())
+        yield out
     run.warn_if_clipped()
 
 
@@ -446,7 +453,7 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
         meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype,
                           run.mapping)
         meta["consistency"] = run.consistency.record  # filled in as the slices are made
-        written = write_stack(output_path, _iterate(run, stack),
+        written = write_stack(output_path, _iterate(run, stack, meta["settings"]),
                               pixel_size=output_pixel_size(stack.pixel_size, model.scale),
                               unit=stack.unit or "nm", metadata=meta,
                               protect=[input_path], overwrite=overwrite)
