@@ -17,7 +17,7 @@ from semsr_core.events import CancelToken, EventCallback
 from semsr_core.io.write import write_bytes_atomic
 from semsr_core.train.config import TrainConfig, load_config, validate_config
 from semsr_core.train.engine import Trainer, TrainResult
-from semsr_core.train.lock import run_lock
+from semsr_core.train.lock import is_main_rank, run_lock
 from semsr_core.train.runlog import read_events
 
 if sys.version_info >= (3, 11):
@@ -44,10 +44,11 @@ def train(recipe: str | Path | TrainConfig, data: str | Path, run_dir: str | Pat
         if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
             raise ConfigError("this run folder already holds a run", path=run_dir,
                               hint="Continue it with --resume, or choose a new --run folder.")
-        write_bytes_atomic(run_dir / "run.json", json.dumps({
-            "data": str(Path(data).resolve()),
-            "val": None if val is None else str(Path(val).resolve()),
-            "device": device}, indent=2).encode("utf-8"))
+        if is_main_rank():  # under torchrun, one writer of the run folder
+            write_bytes_atomic(run_dir / "run.json", json.dumps({
+                "data": str(Path(data).resolve()),
+                "val": None if val is None else str(Path(val).resolve()),
+                "device": device}, indent=2).encode("utf-8"))
         return _run(config, run_dir, Path(data), val, device, max_minutes, on_event, cancel,
                     resume=False)
 
