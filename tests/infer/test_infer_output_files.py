@@ -22,7 +22,8 @@ from semsr_core.models import Model
 
 @pytest.fixture
 def model_file(tmp_path):
-    model = Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name="small")
+    model = Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name="small",
+                         skip="bicubic")  # untrained: bicubic (an image, not a constant)
     return model.save(tmp_path / "small.semsr")
 
 
