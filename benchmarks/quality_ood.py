@@ -161,14 +161,15 @@ def run_ood(scales: list[int], quick: bool, old: dict[str, Path]) -> list[dict]:
     return rows
 
 
-def run_simulator(work: Path, old: dict[str, Path]) -> dict:
+def run_simulator(work: Path, old: dict[str, Path], scales: list[int]) -> dict:
     """``semsr evaluate`` on the held-out simulated set of the model READMEs."""
     from semsr_core.data.simulate import simulate_dataset
     from semsr_core.metrics.evaluation import evaluate
     from semsr_core.models import load_model
 
     figures = {}
-    for scale, names in BUNDLED.items():
+    for scale in scales:
+        names = BUNDLED[scale]
         data = work / f"sim_x{scale}"
         simulate_dataset(data, pairs=16, scale=scale, size=384, seed=7000, layout="mixed",
                          defect_rate=2)
@@ -247,18 +248,23 @@ def main() -> None:
     ap.add_argument("--scales", default="2,4")
     ap.add_argument("--no-simulator", action="store_true")
     ap.add_argument("--out", default=str(HERE / "quality_ood"))
+    ap.add_argument("--only", help="comma-separated bundled models to score (default all)")
     ap.add_argument("--candidates", help="folder of model files scored in place of the "
                     "bundled ones of the same name")
     args = ap.parse_args()
     global CANDIDATES
     CANDIDATES = Path(args.candidates) if args.candidates else None
+    if args.only:
+        wanted = set(args.only.split(","))
+        for scale in BUNDLED:
+            BUNDLED[scale] = tuple(n for n in BUNDLED[scale] if n in wanted)
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="semsr_ood_"))
     old = old_models(args.old, work) if args.old else {}
     scales = [4] if args.quick else [int(s) for s in args.scales.split(",")]
     rows = run_ood(scales, args.quick, old)
     summary = summarise(rows)
-    simulator = None if args.quick or args.no_simulator else run_simulator(work, old)
+    simulator = None if args.quick or args.no_simulator else run_simulator(work, old, scales)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "seconds": time.time() - started, "command": " ".join(sys.argv)}
     out = Path(args.out)
