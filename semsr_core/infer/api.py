@@ -319,8 +319,9 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
     intensity: the intensity mapping to use (e.g. the whole stack's when one slice of
         it is enlarged); by default the policy's mapping of ``image_or_stack`` as a whole.
     consistency: the measurement-consistency guard
-        (:mod:`semsr_core.infer.consistency`): ``model`` (the card's setting, else
-        ``auto``), ``auto``, ``area``, ``bicubic``, ``crappify`` or ``off`` (no
+        (:mod:`semsr_core.infer.consistency`): ``model`` (the card's
+        ``training.measurement``, as the bundled models have; else ``off`` without
+        warnings), ``auto``, ``area``, ``bicubic``, ``crappify`` or ``off`` (no
         projection; the disagreement is still measured and warned about); or a
         :class:`~semsr_core.infer.consistency.ConsistencyLog` to get the per-slice
         summaries and disagreement maps back.
@@ -440,8 +441,10 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
     for stale in remove_stale_partials(output_path):
         emit(on_event, EventKind.MESSAGE, level="info",
              text=f"removed {stale.name}, left behind by an interrupted earlier run")
-    if disagreement_map is not None and not isinstance(consistency, ConsistencyLog):
-        consistency = ConsistencyLog(consistency, keep_maps=True)
+    if disagreement_map is not None:
+        if not isinstance(consistency, ConsistencyLog):
+            consistency = ConsistencyLog(consistency)
+        consistency.keep_maps = True
     with read_stack(input_path) as stack:
         z, height, width = stack.shape
         run = _Run.start(model, height=height, width=width, slices=z, device=device,
