@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError, InputError, ModelError
@@ -151,9 +150,8 @@ class _Run:
                                   hint="Give --adapt a positive number of seconds, for a "
                                        "model that enlarges the LR itself.")
             settings = zssr.adaptation_settings(adapt_seconds)
-        precision_name = {torch.float32: "fp32", torch.float16: "fp16",
-                          torch.bfloat16: "bf16"}[dtype]
-        run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch, precision_name,
+        run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch,
+                  devices.precision_name(dtype),
                   output_dtype, mapping, consistency, slices, height, width, on_event,
                   cancel)
         run.source = source

@@ -178,16 +178,8 @@ def choose_precision(precision: str, device: torch.device, *,
     if text not in PRECISIONS:
         raise ConfigError(f"precision '{precision}' is not known",
                           hint="Use one of auto, fp32, fp16, bf16.")
-    if text == "auto":
-        if device.type == "cuda":
-            if bf16_supported is None:
-                bf16_supported = torch.cuda.is_bf16_supported()
-            return torch.bfloat16 if bf16_supported else torch.float16
-        if device.type == "cpu":
-            if bf16_supported is None:
-                bf16_supported = cpu_bf16_support().native
-            return torch.bfloat16 if bf16_supported else torch.float32
-        return torch.float32
+    if text == "auto":  # the same choice as training's mixed precision; float32 without
+        return training_autocast_dtype(device, bf16_supported=bf16_supported) or torch.float32
     if text == "fp16" and device.type == "cpu":
         raise ConfigError("precision 'fp16' is not offered on the CPU",
                           hint="Use bf16 or fp32 there.")
