@@ -171,17 +171,18 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
     out = sr
     if project:
         width = low_band_width(sigma)
+
+        def step_of(image: np.ndarray) -> np.ndarray:
+            """What to put back: the residual's low band, and its fine part beyond noise."""
+            now = lr - measure(image, scale, operator)
+            low = ndimage.gaussian_filter(now, width, mode="nearest")
+            return (low + _shrink(now - low, threshold)).astype(np.float32)
+
         out = sr.astype(np.float64)
-        for last in [False] * ITERATIONS + [True]:
-            residual_now = lr - measure(out, scale, operator)
-            low = ndimage.gaussian_filter(residual_now, width, mode="nearest")
-            step = (low + _shrink(residual_now - low, threshold)).astype(np.float32)
-            if last and operator != "area":
-                break
-            if last:  # block mean: make each block's mean equal at once (within the noise)
-                out = out + np.repeat(np.repeat(step, scale, axis=0), scale, axis=1)
-            else:
-                out = out + upscale(step, scale, clip=False)
+        for _ in range(ITERATIONS):
+            out = out + upscale(step_of(out), scale, clip=False)
+        if operator == "area":  # block mean: make each block's mean equal at once
+            out = out + np.repeat(np.repeat(step_of(out), scale, axis=0), scale, axis=1)
         out = out.astype(np.float32)
     after = lr - measure(out, scale, operator)
     return out, Consistency(operator, sigma, departure.astype(np.float32),
