@@ -73,7 +73,7 @@ class TrainingWizard(QWizard):
         self.setWindowTitle("semsr — train a model")
         self.setWizardStyle(QWizard.ClassicStyle)
         self.setOption(QWizard.NoBackButtonOnStartPage, True)
-        self.setButtonText(QWizard.FinishButton, "Start training")
+        self.setButtonText(QWizard.WizardButton.FinishButton, "Start training")
         self.setWindowModality(Qt.NonModal)
         self.setModal(False)
         self.setMinimumSize(960, 680)

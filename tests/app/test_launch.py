@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QWizard
 
 from semsr_app.launch import open_viewer
 from semsr_app.widgets.compare import ComparePanel
@@ -102,7 +103,7 @@ def test_a_training_started_from_the_wizard_runs_in_the_monitor_and_its_model_is
         wizard.run_page.run_edit.setText(str(tmp_path / "run"))
         combo = wizard.run_page.device_combo
         combo.setCurrentIndex(combo.findData("cpu"))
-        qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+        qtbot.mouseClick(wizard.button(QWizard.WizardButton.FinishButton), Qt.LeftButton)
         assert monitor.running
         qtbot.waitUntil(lambda: not monitor.running, timeout=120_000)
     finally:

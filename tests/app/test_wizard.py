@@ -6,6 +6,7 @@ import os
 
 import pytest
 from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QWizard
 
 from semsr_app.training import TrainingRequest, run_training
 from semsr_app.widgets.wizard import TrainingWizard
@@ -36,8 +37,8 @@ def _fill_data(wizard, lr, hr):
 
 def _next(qtbot, wizard):
     before = wizard.currentId()
-    assert wizard.button(wizard.NextButton).isEnabled()
-    qtbot.mouseClick(wizard.button(wizard.NextButton), Qt.LeftButton)
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.LeftButton)
     assert wizard.currentId() == before + 1
 
 
@@ -98,7 +99,7 @@ def test_the_wizard_hands_over_a_request_with_exactly_the_included_aligned_pairs
     run_dir = tmp_path / "run"
     wizard.run_page.run_edit.setText(str(run_dir))
     wizard.run_page.device_combo.setCurrentIndex(wizard.run_page.device_combo.findData("cpu"))
-    qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.FinishButton), Qt.LeftButton)
 
     assert len(started) == 1, notifications
     request = started[0]
@@ -167,7 +168,7 @@ def test_start_training_runs_a_tiny_training_that_writes_a_model(qtbot, unaligne
     _next(qtbot, wizard)
     wizard.run_page.run_edit.setText(str(tmp_path / "run"))
     wizard.run_page.device_combo.setCurrentIndex(wizard.run_page.device_combo.findData("cpu"))
-    qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.FinishButton), Qt.LeftButton)
 
     assert len(results) == 1
     result = results[0]
@@ -185,20 +186,20 @@ def test_an_invalid_hyperparameter_is_explained_and_blocks_next(qtbot, unaligned
     _next(qtbot, wizard)
     page = wizard.recipe_page
     page.recipe_combo.setCurrentText("zssr")
-    assert wizard.button(wizard.NextButton).isEnabled()
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     page.set_value("data.batch", "0")
-    assert not wizard.button(wizard.NextButton).isEnabled()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     assert "data.batch" in page.error_label.text()
     assert "border" in page.edits["data.batch"].styleSheet()  # the field is marked
     page.set_value("data.batch", "2")
-    assert wizard.button(wizard.NextButton).isEnabled()
+    assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     assert page.edits["data.batch"].styleSheet() == ""
 
 
 def test_a_missing_folder_is_a_message_on_the_page_and_next_stays_off(qtbot, tmp_path):
     wizard = _wizard(qtbot)
     _fill_data(wizard, tmp_path / "nowhere", tmp_path / "hr")
-    assert not wizard.button(wizard.NextButton).isEnabled()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     text = wizard.data_page.result_label.text()
     assert "does not exist" in text and "nowhere" in text
 
@@ -206,7 +207,7 @@ def test_a_missing_folder_is_a_message_on_the_page_and_next_stays_off(qtbot, tmp
 def test_a_file_given_as_folder_is_a_message_on_the_page(qtbot, unaligned):
     wizard = _wizard(qtbot)
     _fill_data(wizard, unaligned / "lr", unaligned / "hr" / "scan0.tif")
-    assert not wizard.button(wizard.NextButton).isEnabled()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     assert "is not a folder" in wizard.data_page.result_label.text()
 
 
@@ -222,7 +223,7 @@ def test_a_folder_without_read_permission_is_a_message_on_the_page(qtbot, unalig
     try:
         wizard = _wizard(qtbot)
         _fill_data(wizard, lr, unaligned / "hr")
-        assert not wizard.button(wizard.NextButton).isEnabled()
+        assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
         assert "cannot be read" in wizard.data_page.result_label.text()
     finally:
         lr.chmod(0o755)
@@ -286,7 +287,7 @@ def test_hr_only_data_needs_no_alignment_and_sets_scale_and_degradation(qtbot, u
     _tiny_recipe(qtbot, wizard)
     _next(qtbot, wizard)
     wizard.run_page.run_edit.setText(str(tmp_path / "run"))
-    qtbot.mouseClick(wizard.button(wizard.FinishButton), Qt.LeftButton)
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.FinishButton), Qt.LeftButton)
     request = started[0]
     assert 'data.degradation="sem-noise"' in request.overrides
     assert "data.scale=4" in request.overrides
