@@ -10,14 +10,14 @@
 # from the PyTorch CPU index ($SEMSR_TORCH_CPU_INDEX).
 #
 # Environment: PYTHON (interpreter, default python3), SEMSR_VENV (default .venv),
-# SEMSR_TORCH_VERSION (default 2.13.0 for the CPU build), SEMSR_EXTRAS (default dev,gui:
-# the test tools and the napari app).
+# SEMSR_TORCH_VERSION (default 2.13.0 for the CPU build), SEMSR_EXTRAS (default dev,gui,cluster,zoo:
+# the test tools, the napari app, Dask batch and the BioImage Model Zoo export).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=${SEMSR_VENV:-.venv}
-EXTRAS=${SEMSR_EXTRAS:-dev,gui}
+EXTRAS=${SEMSR_EXTRAS:-dev,gui,cluster,zoo}
 TORCH_VERSION=${SEMSR_TORCH_VERSION:-2.13.0}
 TORCH_CPU_INDEX=${SEMSR_TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 STAMP="$VENV/.semsr-setup-stamp"
