@@ -108,12 +108,16 @@ def _print_train_result(result) -> None:
                  f"{use['budget_s'] / 60:g}-minute limit, validation "
                  f"{use['validation_s']:.0f} s)")
     print(line)
-    verdict = result.verdict
+    _print_verdict(result.verdict)
+    if result.model_path is not None:
+        print(f"model: {result.model_path}")
+
+
+def _print_verdict(verdict) -> None:
+    """The verdict against bicubic, shouted when the model is worse, with what to try."""
     print(("VERDICT: " if verdict.worse else "verdict: ") + verdict.text())
     for tip in verdict.advice:
         print(f"  try: {tip}")
-    if result.model_path is not None:
-        print(f"model: {result.model_path}")
 
 
 def _check_train_options(args: argparse.Namespace) -> None:
@@ -150,6 +154,7 @@ def add_runs(p: argparse.ArgumentParser) -> None:
 
 def run_runs(args: argparse.Namespace) -> int:
     from semsr_core.train import find_runs, load_config, recipe_names, run_summary
+    from semsr_core.train.verdict import read_verdict
 
     if args.action == "recipes":
         for name in recipe_names():
@@ -164,7 +169,10 @@ def run_runs(args: argparse.Namespace) -> int:
             s = run_summary(run)
             last = s["metrics"][-1] if s["metrics"] else {}
             psnr = f"PSNR {last['psnr']:.2f} dB" if "psnr" in last else ""
-            print(f"{run}  {s['recipe']}  {s['status']}  step {s['step']}  {psnr}")
+            verdict = read_verdict(run)
+            judged = "" if verdict is None else f"  {verdict.status}" + (
+                f" ({verdict.gain_db:+.2f} dB)" if verdict.gain_db is not None else "")
+            print(f"{run}  {s['recipe']}  {s['status']}  step {s['step']}  {psnr}{judged}")
         return 0
     s = run_summary(args.run_dir)
     print(f"run {s['run']}: recipe {s['recipe']}, {s['status']}, step {s['step']}, "
@@ -177,6 +185,11 @@ def run_runs(args: argparse.Namespace) -> int:
               f"{m.get('ssim', float('nan')):.4f}")
     if s["model"]:
         print(f"model: {s['model']}")
+    verdict = read_verdict(args.run_dir)
+    if verdict is None:
+        print("verdict: none yet (the run has not finished, or was stopped before export)")
+    else:
+        _print_verdict(verdict)
     return 0
 
 

@@ -108,6 +108,14 @@ def test_a_run_worse_than_bicubic_exports_nothing_and_says_so(sim_data, tmp_path
     events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
     finished = [e for e in events if e["kind"] == "finished"][-1]
     assert finished["model"] is None and finished["verdict"]["status"] == "worse than bicubic"
+    # Looking at the run afterwards says the same: `semsr runs show` and `runs list`.
+    assert main(["runs", "show", str(run)]) == 0
+    shown = capsys.readouterr().out
+    assert "VERDICT: model worse than bicubic on its validation pairs" in shown
+    assert "no model exported" in shown and "try: Start from the bundled model" in shown
+    assert main(["runs", "list", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out
+    assert f"worse than bicubic ({verdict['gain_db']:+.2f} dB)" in listed
 
 
 def test_a_fine_tune_that_only_hurts_exports_the_model_it_started_from(sim_data, tmp_path):
@@ -124,3 +132,18 @@ def test_a_fine_tune_that_only_hurts_exports_the_model_it_started_from(sim_data,
     exported = load_model(result.model_path).generator.state_dict()
     bundled = load_model("default-x4").generator.state_dict()
     assert all(torch.equal(exported[k], bundled[k]) for k in bundled)
+
+
+def test_runs_show_says_when_a_run_has_no_verdict_yet(tmp_path, capsys):
+    """A run folder stopped before its export (config, no verdict.json) is shown as such,
+    not as better or worse than bicubic."""
+    from semsr_core.cli import main
+
+    run = tmp_path / "stopped"
+    run.mkdir()
+    (run / "config.toml").write_text('[recipe]\nname = "finetune"\n', encoding="utf-8")
+    assert main(["runs", "show", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "recipe finetune, new" in out and "verdict: none yet" in out
+    assert main(["runs", "list", str(tmp_path)]) == 0
+    assert "bicubic" not in capsys.readouterr().out
