@@ -74,6 +74,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                  add_simulate, run_simulate),
     "models": ("list, inspect, import and export model files", add_models, run_models),
     "info": ("describe image stacks: shape, dtype, pixel size", add_info, run_info),
+    "batch": ("super-resolve many stacks on a Dask cluster", *(lambda m: (m.add_batch, m.run_batch))(__import__("semsr_core.cli.batch_cmd", fromlist=["run_batch"]))),  # noqa: E501
 }
 
 
