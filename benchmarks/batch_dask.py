@@ -5,9 +5,10 @@ Writes a folder of ``--stacks`` uint16 stacks of ``--slices``×``--side``×``--s
 on it with the bundled default model, once on a LocalCluster of 1 worker and once of
 2 (processes, one thread each, ``OMP_NUM_THREADS=1`` in every worker). The cluster's
 start-up is left out of the time: each run is timed from the first task submitted to
-the last file written, with the model already loaded on every worker by a warm-up run
-on one stack. Reports seconds and the 1-worker ÷ 2-worker ratio (at most about the
-number of cores), and writes ``benchmarks/batch_dask.json`` (``--json`` elsewhere).
+the last file written, with the model already loaded on the workers by a warm-up run
+on one stack (its slices go to every worker). Reports seconds and the 1-worker ÷
+2-worker ratio (at most about the number of cores), and writes
+``benchmarks/batch_dask.json`` (``--json`` elsewhere).
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/batch_dask.py [--stacks 8]
 """
@@ -49,9 +50,8 @@ def _timed(folder: Path, out: Path, model: str, workers: int) -> float:
         ) as cluster,
         Client(cluster) as client,
     ):
-        warm = sorted(folder.iterdir())[0]
-        for _ in range(workers):  # every worker loads the model before the clock starts
-            super_resolve_batch([warm], out / f"warm{_}", model, cluster=client)
+        warm = sorted(folder.iterdir())[0]  # its slices load the model on every worker
+        super_resolve_batch([warm], out / f"warm{workers}", model, cluster=client)
         started = time.perf_counter()
         super_resolve_batch([folder], out / f"w{workers}", model, cluster=client)
         return time.perf_counter() - started

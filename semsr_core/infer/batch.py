@@ -118,14 +118,20 @@ def connect(cluster: Any = "local", workers: int | None = None) -> Iterator[Any]
         yield client
 
 
-def output_path(source: Path, out: Path, scale: int, output_format: str) -> Path:
-    """``<stem>_sr<scale>x.ome.tif`` or ``.ome.zarr`` in ``out``."""
+def output_pairs(
+    inputs: list[str | os.PathLike], out: str | os.PathLike, scale: int, output_format: str
+) -> list[tuple[Path, Path]]:
+    """(input, output) pairs in the folder ``out`` (made when missing), named as
+    :func:`~semsr_core.infer.files.output_paths` names them: ``<stem>_sr<scale>x.ome.tif``
+    (``.ome.zarr`` for zarr); earlier results in input folders are left out."""
     from semsr_core.infer.files import output_paths
+    from semsr_core.io.write import make_folder
 
-    tiff = output_paths([source], out / "", scale)[0][1]
+    folder = make_folder(out)  # a folder even for one input file
+    pairs = output_paths(list(inputs), folder, scale)
     if output_format == "tiff":
-        return tiff
-    return tiff.with_name(tiff.name[: -len(".ome.tif")] + ".ome.zarr")
+        return pairs
+    return [(s, d.with_name(d.name[: -len(".ome.tif")] + ".ome.zarr")) for s, d in pairs]
 
 
 def super_resolve_batch(
@@ -159,8 +165,6 @@ def super_resolve_batch(
     slice (instrumentation, fault injection in tests). Returns the files written.
     """
     from semsr_core.infer.api import DEFAULT_OVERLAP
-    from semsr_core.infer.files import find_inputs
-    from semsr_core.io.write import make_folder
     from semsr_core.models import load_model, resolve_model
 
     if output_format not in OUTPUT_FORMATS:
@@ -176,8 +180,7 @@ def super_resolve_batch(
             f"model '{loaded.name or model}' enlarges ×{loaded.scale}, but ×{scale} was asked",
             hint=f"Choose a ×{scale} model or drop the scale.",
         )
-    sources = find_inputs(list(inputs))
-    folder = make_folder(out)
+    pairs = output_pairs(inputs, out, loaded.scale, output_format)
     options = dict(
         device=device,
         tile=tile,
@@ -187,12 +190,7 @@ def super_resolve_batch(
         output_dtype=output_dtype,
         consistency=consistency,
     )
-    jobs = [
-        _FileJob.plan(
-            source, output_path(source, folder, loaded.scale, output_format), loaded, overwrite
-        )
-        for source in sources
-    ]
+    jobs = [_FileJob.plan(source, dest, loaded, overwrite) for source, dest in pairs]
     total = sum(job.slices for job in jobs)
     written: list[Path] = []
     with connect(cluster, workers) as client:
