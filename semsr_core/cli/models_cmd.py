@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_models(p: argparse.ArgumentParser) -> None:
@@ -11,18 +12,40 @@ def add_models(p: argparse.ArgumentParser) -> None:
     info = actions.add_parser("info", help="show a model's card and parameter count")
     info.add_argument("model", help="model name or file (.semsr, .safetensors, .pth)")
     info.add_argument("--json", action="store_true", help="print the whole model card as JSON")
-    imp = actions.add_parser("import", help="import ESRGAN/Real-ESRGAN/BasicSR weights "
-                             "(.pth or .safetensors) into the user models folder")
-    imp.add_argument("file", help="weights file to import")
+    imp = actions.add_parser(
+        "import",
+        help="import ESRGAN/Real-ESRGAN/BasicSR weights "
+        "(.pth or .safetensors), or a BioImage Model Zoo package "
+        "exported by semsr (.zip), into the user models folder",
+    )
+    imp.add_argument("file", help="weights file or zoo package to import")
     imp.add_argument("--name", default="", help="model name (default: the file name)")
-    imp.add_argument("--scale", type=int, default=None,
-                     help="upscaling factor, only if detection from the weights is ambiguous")
-    imp.add_argument("--replace", "--force", dest="replace", action="store_true",
-                     help="replace a user model of the same name, or hide a bundled one "
-                          "(refused without it)")
-    exp = actions.add_parser("export", help="write a model to a .semsr file for sharing")
+    imp.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="upscaling factor, only if detection from the weights is ambiguous",
+    )
+    imp.add_argument(
+        "--replace",
+        "--force",
+        dest="replace",
+        action="store_true",
+        help="replace a user model of the same name, or hide a bundled one (refused without it)",
+    )
+    exp = actions.add_parser(
+        "export",
+        help="write a model to a .semsr file, or a BioImage Model Zoo package (.zip), for sharing",
+    )
     exp.add_argument("model", help="model name or file")
-    exp.add_argument("dest", help="destination .semsr file or folder")
+    exp.add_argument("dest", help="destination file or folder")
+    exp.add_argument(
+        "--format",
+        choices=("semsr", "bioimageio"),
+        default="semsr",
+        help="semsr: one .semsr file (default); bioimageio: a BioImage Model Zoo "
+        "package DEST.zip (needs `pip install 'semsr[zoo]'`)",
+    )
     exp.add_argument("--force", action="store_true", help="replace an existing file")
 
 
@@ -32,11 +55,14 @@ def run_models(args: argparse.Namespace) -> int:
     if args.action == "list":
         entries = models.list_models(hidden=True)
         if not entries:
-            print(f"no models installed; import one with `semsr models import FILE.pth` "
-                  f"(user folder: {models.user_models_dir()})")
+            print(
+                f"no models installed; import one with `semsr models import FILE.pth` "
+                f"(user folder: {models.user_models_dir()})"
+            )
             return 0
-        print(_models_table(entries, models.preferred_model(
-            [e for e in entries if not e.hidden_by])))
+        print(
+            _models_table(entries, models.preferred_model([e for e in entries if not e.hidden_by]))
+        )
     elif args.action == "info":
         path = models.resolve_model(args.model)
         model = models.load_model(path)
@@ -45,12 +71,31 @@ def run_models(args: argparse.Namespace) -> int:
         else:
             print("\n".join(_card_lines(model, path)))
     elif args.action == "import":
-        model, dest = models.import_model(args.file, name=args.name, scale=args.scale,
-                                          overwrite=args.replace)
+        from semsr_core.models import bioimageio
+
+        if bioimageio.is_bioimageio_package(args.file):
+            model = bioimageio.import_bioimageio(args.file)
+            name = args.name or model.card.name or Path(args.file).stem
+            dest = models.install_model(model, name, overwrite=args.replace)
+        else:
+            model, dest = models.import_model(
+                args.file, name=args.name, scale=args.scale, overwrite=args.replace
+            )
         c = model.card
-        print(f"imported {args.file} as '{c.name}': {c.arch} ×{c.scale}, "
-              f"{c.in_channels}→{c.out_channels} channels, {model.parameter_count:,} "
-              f"parameters → {dest}")
+        print(
+            f"imported {args.file} as '{c.name}': {c.arch} ×{c.scale}, "
+            f"{c.in_channels}→{c.out_channels} channels, {model.parameter_count:,} "
+            f"parameters → {dest}"
+        )
+    elif args.action == "export" and args.format == "bioimageio":
+        from semsr_core.models.bioimageio import export_bioimageio
+
+        model = models.load_model(args.model)
+        dest = Path(args.dest).expanduser()
+        if dest.is_dir():
+            dest = dest / f"{model.name}.zip"
+        dest = export_bioimageio(model, dest, overwrite=args.force)
+        print(f"exported {args.model} → {dest} (BioImage Model Zoo package)")
     elif args.action == "export":
         dest = models.export_model(args.model, args.dest, overwrite=args.force)
         print(f"exported {args.model} → {dest}")
@@ -67,21 +112,32 @@ def _models_table(entries: list, preferred) -> str:
         origin = f"{e.origin} (hidden)" if e.hidden_by else e.origin
         rows.append((mark, e.name, origin, what, f"{e.size_mb:.1f} MB", str(e.path)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
-             for r in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
+        for r in rows
+    ]
     if preferred is not None:
-        lines.append(f"* '{preferred.name}': the model the Super-resolve panel selects first "
-                     "(your own models before the bundled default)")
+        lines.append(
+            f"* '{preferred.name}': the model the Super-resolve panel selects first "
+            "(your own models before the bundled default)"
+        )
     for e in entries:
         if e.hidden_by:
-            lines.append(f"(hidden) '{e.name}': the name means your model {e.hidden_by}, "
-                         "not the bundled one; delete or rename yours to use the bundled model")
+            lines.append(
+                f"(hidden) '{e.name}': the name means your model {e.hidden_by}, "
+                "not the bundled one; delete or rename yours to use the bundled model"
+            )
     return "\n".join(line.rstrip() for line in lines)
 
 
 def _number(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}" \
-        if isinstance(value, float) else str(value)
+    return (
+        f"{value:,}"
+        if isinstance(value, int)
+        else f"{value:.4g}"
+        if isinstance(value, float)
+        else str(value)
+    )
 
 
 def _training_text(training: dict) -> str:
@@ -102,12 +158,15 @@ def _data_text(training: dict) -> str:
     data = training.get("data") or {}
     if isinstance(data, dict):
         if "train_pairs" in data:
-            parts.append(f"{len(data['train_pairs'])} training + "
-                         f"{len(data.get('val_pairs', []))} validation pairs")
+            parts.append(
+                f"{len(data['train_pairs'])} training + "
+                f"{len(data.get('val_pairs', []))} validation pairs"
+            )
         elif isinstance(data.get("simulated_train"), dict):
             sim = data["simulated_train"]
-            parts.append(f"{sim.get('pairs', '?')} simulated pairs of "
-                         f"{sim.get('hr_size', '?')} px HR")
+            parts.append(
+                f"{sim.get('pairs', '?')} simulated pairs of {sim.get('hr_size', '?')} px HR"
+            )
         if data.get("defect_masks"):
             parts.append(f"{data['defect_masks']} defect masks")
         if data.get("variation"):
@@ -127,17 +186,21 @@ def _lineage_text(training: dict) -> str:
     steps = sum(int((s.get("training") or {}).get("steps") or 0) for s in stages)
     seconds = sum(float((s.get("training") or {}).get("seconds") or 0) for s in stages)
     recipes = " → ".join(s.get("recipe") or s.get("name") or "?" for s in reversed(stages))
-    return (f"fine-tuned from {len(stages)} earlier stage(s) ({recipes}), "
-            f"{steps:,} steps and {seconds / 3600:.1f} h before this one")
+    return (
+        f"fine-tuned from {len(stages)} earlier stage(s) ({recipes}), "
+        f"{steps:,} steps and {seconds / 3600:.1f} h before this one"
+    )
 
 
 def _normalization_text(card) -> str:
     norm = dict(card.normalization)
     mode = norm.pop("mode", "auto")
-    what = {"auto": "the intensity policy (integers by their dtype's range, floats and "
-                    "narrow integers by robust percentiles)",
-            "dtype": "by the dtype's range (an older card; read as the intensity policy)",
-            "percentile": "by percentiles"}.get(mode, mode)
+    what = {
+        "auto": "the intensity policy (integers by their dtype's range, floats and "
+        "narrow integers by robust percentiles)",
+        "dtype": "by the dtype's range (an older card; read as the intensity policy)",
+        "percentile": "by percentiles",
+    }.get(mode, mode)
     extra = ", ".join(f"{k} {_number(v)}" for k, v in norm.items())
     low, high = card.value_range
     return f"{what}{f' ({extra})' if extra else ''}; network range {low:g}…{high:g}"
@@ -160,24 +223,32 @@ def _metrics_text(metrics: dict) -> str:
 def _card_lines(model, path) -> list[str]:
     """``semsr models info``: the model card, one readable line per subject."""
     card = model.card
-    sizes = ", ".join(f"{k} {v}" for k, v in card.config.items()
-                      if k not in ("scale", "in_channels", "out_channels"))
+    sizes = ", ".join(
+        f"{k} {v}"
+        for k, v in card.config.items()
+        if k not in ("scale", "in_channels", "out_channels")
+    )
     rows = [
         ("name", card.name or path.stem),
         ("file", str(path)),
         ("description", card.description),
         ("architecture", f"{card.arch}" + (f" ({sizes})" if sizes else "")),
         ("parameters", f"{model.parameter_count:,}"),
-        ("scale", f"×{card.scale}, {card.in_channels} channel(s) in, "
-                  f"{card.out_channels} out"),
+        ("scale", f"×{card.scale}, {card.in_channels} channel(s) in, {card.out_channels} out"),
         ("normalisation", _normalization_text(card)),
         ("recipe", card.recipe),
         ("training", _training_text(card.training)),
         ("data", _data_text(card.training)),
         ("lineage", _lineage_text(card.training)),
         ("metrics", _metrics_text(card.metrics)),
-        ("created", " ".join(filter(None, [card.created, card.semsr_version
-                                           and f"with semsr {card.semsr_version}"]))),
+        (
+            "created",
+            " ".join(
+                filter(
+                    None, [card.created, card.semsr_version and f"with semsr {card.semsr_version}"]
+                )
+            ),
+        ),
         ("source", ", ".join(f"{k} {v}" for k, v in card.source.items())),
     ]
     width = max(len(key) for key, _ in rows) + 1
