@@ -38,7 +38,14 @@ def _npy(zf: zipfile.ZipFile, name: str) -> np.ndarray:
     return np.load(io.BytesIO(zf.read(name)))
 
 
-def test_a_bundled_model_exports_to_a_package_bioimageio_validates_offline(package):
+def test_a_bundled_model_exports_to_a_package_bioimageio_validates_offline(package, monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("bioimageio.spec tried the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
     _model, dest = package
     assert dest.name == "default-x2.zip" and zipfile.is_zipfile(dest)
     with zipfile.ZipFile(dest) as zf:
@@ -123,3 +130,22 @@ def test_cli_exports_and_imports_a_zoo_package(tmp_path, capsys):
     # refused again under the same name, with a one-line message
     assert cli.main(["models", "import", str(dest), "--name", "zoo-x2"]) != 0
     assert "already exists" in capsys.readouterr().err
+
+
+def test_every_bundled_model_exports_with_its_own_scale(tmp_path):
+    for name in ("default-x4", "default-x4-gan"):
+        dest = export_bioimageio(models.load_model(name), tmp_path / name)
+        descr = spec.load_description(dest, perform_io_checks=True)
+        assert descr.validation_summary.status in ("valid-format", "passed"), name
+        assert descr.outputs[0].axes[3].scale == pytest.approx(0.25), name
+
+
+def test_without_bioimageio_spec_the_export_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from semsr_core.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "bioimageio.spec", None)  # import raises ImportError
+    with pytest.raises(ConfigError, match=r"semsr\[zoo\]"):
+        export_bioimageio(models.load_model("default-x2"), tmp_path / "x2")
+    assert not list(tmp_path.iterdir())  # nothing written
