@@ -176,3 +176,18 @@ def test_cli_help_names_the_default_format(capsys):
     with pytest.raises(SystemExit):
         main(["batch", "--help"])
     assert "default: tiff" in capsys.readouterr().out
+
+
+def test_one_file_goes_into_a_new_folder_and_an_existing_result_is_kept(
+    client, model_file, tmp_path
+):
+    from semsr_core.errors import OutputError
+
+    folder = _folder(tmp_path, n=1)
+    out = tmp_path / "new" / "out"
+    written = super_resolve_batch([folder / "s0.ome.tif"], out, model_file, cluster=client)
+    assert written == [out / "s0_sr2x.ome.tif"]
+    before = (out / "s0_sr2x.ome.tif").stat().st_mtime_ns
+    with pytest.raises(OutputError, match="already exists"):
+        super_resolve_batch([folder / "s0.ome.tif"], out, model_file, cluster=client)
+    assert (out / "s0_sr2x.ome.tif").stat().st_mtime_ns == before
