@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 
 from semsr_core.cli.align_cmd import add_align, run_align
+from semsr_core.cli.batch_cmd import add_batch, run_batch
 from semsr_core.cli.evaluate_cmd import add_evaluate, run_evaluate
 from semsr_core.cli.models_cmd import add_models, run_models
 from semsr_core.cli.progress import ProgressPrinter
@@ -74,7 +75,7 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                  add_simulate, run_simulate),
     "models": ("list, inspect, import and export model files", add_models, run_models),
     "info": ("describe image stacks: shape, dtype, pixel size", add_info, run_info),
-    "batch": ("super-resolve many stacks on a Dask cluster", *(lambda m: (m.add_batch, m.run_batch))(__import__("semsr_core.cli.batch_cmd", fromlist=["run_batch"]))),  # noqa: E501
+    "batch": ("super-resolve many stacks on a Dask cluster", add_batch, run_batch),
 }
 
 
