@@ -149,3 +149,13 @@ def test_without_bioimageio_spec_the_export_says_what_to_install(tmp_path, monke
     with pytest.raises(ConfigError, match=r"semsr\[zoo\]"):
         export_bioimageio(models.load_model("default-x2"), tmp_path / "x2")
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_name_the_zoo_would_refuse_is_adapted_and_restored_exactly(tmp_path):
+    model = models.Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name="v1.2")
+    dest = export_bioimageio(model, tmp_path)
+    assert dest == tmp_path / "v1.2.zip"
+    descr = spec.load_description(dest, perform_io_checks=True)
+    assert descr.validation_summary.status in ("valid-format", "passed")
+    assert descr.name == "semsr v1-2"
+    assert import_bioimageio(dest).card.name == "v1.2"

@@ -91,10 +91,7 @@ def run_models(args: argparse.Namespace) -> int:
         from semsr_core.models.bioimageio import export_bioimageio
 
         model = models.load_model(args.model)
-        dest = Path(args.dest).expanduser()
-        if dest.is_dir():
-            dest = dest / f"{model.name}.zip"
-        dest = export_bioimageio(model, dest, overwrite=args.force)
+        dest = export_bioimageio(model, args.dest, overwrite=args.force)
         print(f"exported {args.model} → {dest} (BioImage Model Zoo package)")
     elif args.action == "export":
         dest = models.export_model(args.model, args.dest, overwrite=args.force)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -45,12 +46,17 @@ def _spec():
 
 
 def export_bioimageio(model: Model, dest: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``model`` as a BioImage Model Zoo package ``dest`` (a ``.zip``), validated."""
+    """Write ``model`` as a BioImage Model Zoo package ``dest``, validated, atomically.
+
+    ``dest`` is the ``.zip`` file (``.zip`` is added when missing) or a folder to put
+    ``<name>.zip`` in."""
     import numpy as np
     import torch
 
     spec = _spec()
     dest = Path(dest).expanduser()
+    if dest.is_dir():
+        dest = dest / f"{model.name or 'model'}.zip"
     if dest.suffix.lower() != ".zip":
         dest = dest.with_name(dest.name + ".zip")
     check_output_folder(dest)
@@ -81,7 +87,9 @@ def export_bioimageio(model: Model, dest: str | os.PathLike, overwrite: bool = F
         )
         (root / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
         (root / "README.md").write_text(_readme(model), encoding="utf-8")
-        rdf = _rdf(model, arch, side, step, out_scale)
+        # the zoo asks for a tolerance within 1% of the test output's maximum
+        tolerance = min(1e-3, max(0.0, 0.005 * float(test_out.max())))
+        rdf = _rdf(model, arch, side, step, out_scale, tolerance)
         (root / "rdf.yaml").write_text(json.dumps(rdf, indent=1), encoding="utf-8")
         summary = spec.load_description(
             root / "rdf.yaml", perform_io_checks=True
@@ -108,13 +116,15 @@ def _errors(summary: Any) -> str:
     return "; ".join(texts) or "see bioimageio.spec"
 
 
-def _rdf(model: Model, arch: Any, side: int, step: int, out_scale: float) -> dict[str, Any]:
+def _rdf(
+    model: Model, arch: Any, side: int, step: int, out_scale: float, tolerance: float
+) -> dict[str, Any]:
     import torch
 
     from semsr_core import __version__
 
     card = model.card
-    name = card.name or "semsr model"
+    name = _zoo_name(card.name)
 
     def channels(n: int) -> dict[str, Any]:
         return {"type": "channel", "channel_names": [f"c{i}" for i in range(n)]}
@@ -141,7 +151,14 @@ def _rdf(model: Model, arch: Any, side: int, step: int, out_scale: float) -> dic
         "documentation": "README.md",
         "version": "0.1.0",
         "attachments": [{"source": CARD_FILE}],
-        "config": {"semsr": {"version": __version__, "card": CARD_FILE}},
+        "config": {
+            "semsr": {"version": __version__, "card": CARD_FILE},
+            "bioimageio": {
+                "reproducibility_tolerance": [
+                    {"absolute_tolerance": tolerance, "relative_tolerance": 1e-3}
+                ]
+            },
+        },
         "inputs": [
             {
                 "id": "input",
@@ -192,6 +209,13 @@ def _rdf(model: Model, arch: Any, side: int, step: int, out_scale: float) -> dic
             }
         },
     }
+
+
+def _zoo_name(name: str) -> str:
+    """The model name as the zoo accepts it (5 to 128 letters, digits, ``_+- ()``); the
+    exact name is kept in the attached card."""
+    name = re.sub(r"[^A-Za-z0-9_+\- ()]", "-", name or "model")
+    return (name if len(name) >= 5 else f"semsr {name}")[:128]
 
 
 def _readme(model: Model) -> str:
