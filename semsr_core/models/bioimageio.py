@@ -140,11 +140,18 @@ def _rdf(
         "name": name,
         "description": description,
         "authors": [{"name": "semsr developers"}],
+        # The GAN families semsr's architectures come from (SRGAN, and ESRGAN's RRDB).
         "cite": [
             {
-                "text": "semsr: super-resolution of SEM images",
-                "url": "https://github.com/semsr/semsr",
-            }
+                "text": "Ledig et al., Photo-realistic single image super-resolution using "
+                "a generative adversarial network (SRGAN), CVPR 2017",
+                "doi": "10.1109/CVPR.2017.19",
+            },
+            {
+                "text": "Wang et al., ESRGAN: enhanced super-resolution generative "
+                "adversarial networks, ECCV Workshops 2018",
+                "doi": "10.1007/978-3-030-11021-5_5",
+            },
         ],
         "license": "BSD-3-Clause",
         "tags": ["super-resolution", "electron-microscopy", "sem", "pytorch"],
