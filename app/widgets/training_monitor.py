@@ -207,11 +207,11 @@ class TrainingMonitor(QWidget):
             "psnr": self.psnr_plot.plot(name="SR", pen=pg.mkPen(COLOURS[0], width=2),
                                         symbol="o", symbolSize=6, symbolBrush=COLOURS[0]),
             "psnr_bicubic": self.psnr_plot.plot(
-                name="bicubic", pen=pg.mkPen(COLOURS[1], width=2, style=Qt.DashLine)),
+                name="bicubic", pen=pg.mkPen(COLOURS[1], width=2, style=Qt.PenStyle.DashLine)),
             "ssim": self.ssim_plot.plot(name="SR", pen=pg.mkPen(COLOURS[0], width=2),
                                         symbol="o", symbolSize=6, symbolBrush=COLOURS[0]),
             "ssim_bicubic": self.ssim_plot.plot(
-                name="bicubic", pen=pg.mkPen(COLOURS[1], width=2, style=Qt.DashLine)),
+                name="bicubic", pen=pg.mkPen(COLOURS[1], width=2, style=Qt.PenStyle.DashLine)),
         }
         self._lr_curves: dict[str, pg.PlotDataItem] = {}
         _title_legend(self.psnr_plot)
@@ -707,7 +707,7 @@ def _title_legend(plot: pg.PlotWidget) -> None:
         if not item.name():
             continue
         pen = pg.mkPen(item.opts["pen"])
-        mark = "╍╍" if pen.style() == Qt.DashLine else "━━"
+        mark = "╍╍" if pen.style() == Qt.PenStyle.DashLine else "━━"
         entries.append(f"<span style='color:{pen.color().name()}'>{mark} {item.name()}</span>")
     plot.setTitle(f"{plot._semsr_title}&nbsp;&nbsp;{'&nbsp;&nbsp;'.join(entries)}", size="9pt")
 
