@@ -152,10 +152,25 @@ def test_without_bioimageio_spec_the_export_says_what_to_install(tmp_path, monke
 
 
 def test_a_name_the_zoo_would_refuse_is_adapted_and_restored_exactly(tmp_path):
-    model = models.Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name="v1.2")
+    model = models.Model.create(
+        "rrdbnet", scale=2, blocks=1, features=8, growth=4, skip="bicubic", name="v1.2"
+    )
     dest = export_bioimageio(model, tmp_path)
     assert dest == tmp_path / "v1.2.zip"
     descr = spec.load_description(dest, perform_io_checks=True)
     assert descr.validation_summary.status in ("valid-format", "passed")
     assert descr.name == "semsr v1-2"
     assert import_bioimageio(dest).card.name == "v1.2"
+
+
+def test_a_model_whose_output_is_nowhere_positive_is_refused_with_the_reason(tmp_path):
+    model = models.Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name="neg")
+    with torch.no_grad():
+        for param in model.generator.parameters():
+            param.zero_()
+        model.generator.conv_last.bias.fill_(-0.5)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ModelError, match="nowhere positive"):
+        export_bioimageio(model, out)
+    assert not list(out.iterdir())

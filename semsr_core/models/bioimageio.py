@@ -76,6 +76,16 @@ def export_bioimageio(model: Model, dest: str | os.PathLike, overwrite: bool = F
     generator = model.generator.to("cpu").eval()
     with torch.no_grad():
         test_out = generator(torch.from_numpy(test_in)).numpy().astype("float32")
+    if not float(test_out.max()) > 0.0:
+        # the zoo requires a reproducibility tolerance of at most 1% of the test output's
+        # maximum; an output that is nowhere positive (an untrained network) cannot meet it
+        raise ModelError(
+            "the BioImage Model Zoo cannot take this model: its output on the test image is "
+            f"nowhere positive (maximum {float(test_out.max()):.3g}), and the zoo requires a "
+            "reproducibility tolerance of at most 1% of that maximum",
+            path=dest,
+            hint="Export a trained model; an untrained network's output says nothing.",
+        )
     out_scale = test_out.shape[-1] / side
     with tempfile.TemporaryDirectory(prefix="semsr-zoo-") as tmp:
         root = Path(tmp)
