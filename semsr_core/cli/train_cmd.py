@@ -20,8 +20,11 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
                    help="hexmesh, lines, vias, particles or mixed (default mixed)")
     p.add_argument("--defects", type=float, default=1.0, metavar="RATE",
                    help="mean number of defects per 256×256 HR pixels (default 1; 0: none)")
-    p.add_argument("--style-gap", action="store_true",
-                   help="give the LR a different contrast/brightness than the HR")
+    p.add_argument("--style-gap", nargs="?", const="per-pair", default=False,
+                   choices=("per-pair", "shared"),
+                   help="give the LR a different contrast/brightness than the HR: each pair "
+                        "its own (per-pair, the default) or one for all pairs (shared: a "
+                        "lab's scans of one specimen with one setting each)")
     p.add_argument("--degradation", default="sem-noise",
                    help="how LR is made: bicubic, crappify, area or sem-noise (default)")
     p.add_argument("--pixel-size", type=float, default=2.0, metavar="NM",

@@ -144,7 +144,8 @@ def check_options(*, size: int, scale: int, layout: str, degradation: str,
 def simulate_pair(seed: int, *, size: int = HR_PIXELS, scale: int = 4, layout: str = "mixed",
                   defect_rate: float = 1.0, defect_kinds: tuple[str, ...] | None = None,
                   defect_count: int | None = None, style_gap: bool = False,
-                  degradation: str = "sem-noise", pixel_size: float = HR_PIXEL_SIZE_NM,
+                  style: Style | None = None, degradation: str = "sem-noise",
+                  pixel_size: float = HR_PIXEL_SIZE_NM,
                   hr_dose: float = 400.0, lr_dose: float = 40.0, read_noise: float = 0.01,
                   line_offset: float = 0.01, line_jitter: float = 0.15,
                   drift: float = 0.2) -> SimulatedPair:
@@ -154,7 +155,9 @@ def simulate_pair(seed: int, *, size: int = HR_PIXELS, scale: int = 4, layout: s
     :data:`~semsr_core.data.sem_layouts.LAYOUTS`. ``defect_rate`` is the mean number of
     defects per 256×256 HR pixels (Poisson; ``defect_count`` fixes the number instead),
     restricted to ``defect_kinds`` if given. ``style_gap`` gives the LR a different
-    contrast, gamma and brightness than the HR, as in [S0] dataset-2.
+    contrast, gamma and brightness than the HR, as in [S0] dataset-2, drawn for this pair;
+    ``style`` gives it this given look instead (one microscope setting shared by the
+    pairs of a dataset).
 
     ``degradation`` makes the LR: ``"sem-noise"`` scans the noise-free scene at
     ``lr_dose`` electrons per LR pixel with ``read_noise``, ``line_offset``,
@@ -200,7 +203,12 @@ def simulate_pair(seed: int, *, size: int = HR_PIXELS, scale: int = 4, layout: s
     mask = defect_mask(ideal_hr, clean_hr, defects, pad=reach)
 
     hr = degradations.observe(ideal_hr, dose=hr_dose, rng=rng, **HR_SCAN)
-    style = Style.random(rng) if style_gap else Style()
+    # the pair's own look is drawn whenever there is a gap, so that a given (shared) look
+    # leaves the rest of the pair — noise, drift — as it would otherwise be
+    drawn = Style.random(rng) if style_gap else Style()
+    if style is None:
+        style = drawn
+    style_gap = style_gap or style != Style()
     if degradation == "sem-noise":
         lr = degradations.degrade("sem-noise", style.apply(ideal_hr), scale, rng=rng,
                                   dose=lr_dose, read_noise=read_noise,
@@ -254,7 +262,7 @@ def _slices_of(paths: list[Path]):
 
 def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int = 4,
                      size: int = HR_PIXELS, seed: int = 0, layout: str = "mixed",
-                     defect_rate: float = 1.0, style_gap: bool = False,
+                     defect_rate: float = 1.0, style_gap: bool | str = False,
                      degradation: str = "sem-noise", stack: bool = False,
                      pixel_size: float = HR_PIXEL_SIZE_NM, compression: str | None = "zlib",
                      on_event: EventCallback | None = None,
@@ -274,6 +282,9 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
     provenance metadata. Existing files are never overwritten; after an error or a
     cancellation the files of this run are removed again. Options are those of
     :func:`simulate_pair`; ``scale`` must be one of :data:`DATASET_SCALES`.
+    ``style_gap`` is ``False``, ``True``/``"per-pair"`` (each pair its own look) or
+    ``"shared"``: one look, drawn from ``seed``, for every pair — a lab's LR and HR
+    scans of one specimen taken with one setting each.
     """
     from semsr_core.io import write_stack
 
@@ -284,6 +295,10 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
     check_options(size=size, scale=scale, layout=layout, degradation=degradation,
                   defect_rate=defect_rate, pixel_size=pixel_size)
     seed = _check_int("seed", seed, 0)
+    if style_gap not in (False, True, "per-pair", "shared"):
+        raise ConfigError(f"style gap {style_gap!r} is not known",
+                          hint="Use per-pair or shared.")
+    shared = Style.random(np.random.default_rng([seed, 7])) if style_gap == "shared" else None
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -308,7 +323,10 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
             folder.mkdir(parents=True)
             created.append(folder)
     options = {"pairs": pairs, "scale": scale, "size": size, "seed": seed, "layout": layout,
-               "defect_rate": defect_rate, "style_gap": style_gap, "degradation": degradation,
+               "defect_rate": defect_rate,
+               "style_gap": ("per-pair" if style_gap is True else style_gap),
+               **({"shared_style": shared.as_dict()} if shared is not None else {}),
+               "degradation": degradation,
                "stack": stack, "hr_pixel_size": pixel_size,
                "lr_pixel_size": pixel_size * scale, "unit": "nm"}
     records = []
@@ -317,8 +335,9 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
         for i, (stem, pair_seed) in enumerate(zip(stems, seeds, strict=True)):
             check_cancel(cancel)
             pair = simulate_pair(pair_seed, size=size, scale=scale, layout=layout,
-                                 defect_rate=defect_rate, style_gap=style_gap,
-                                 degradation=degradation, pixel_size=pixel_size)
+                                 defect_rate=defect_rate, style_gap=bool(style_gap),
+                                 style=shared, degradation=degradation,
+                                 pixel_size=pixel_size)
             provenance = {"source": "semsr simulate", "seed": pair_seed, "pair": stem,
                           "layout": pair.layout, "scale": scale}
             for sub, image, px in (("hr", to_file_dtype(pair.hr), pair.hr_pixel_size),

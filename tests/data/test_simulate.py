@@ -279,3 +279,22 @@ def test_bundled_sample_stack_is_an_aligned_x4_pair_with_pixel_sizes():
     assert lr.pixel_size == pytest.approx(8.0) and hr.pixel_size == pytest.approx(2.0)
     for k in range(len(lr)):
         assert ncc(area(hr[k] / 65535.0, 4), lr[k] / 65535.0) > 0.7
+
+
+def test_a_shared_style_gap_gives_every_pair_the_same_look_and_per_pair_gives_each_its_own(
+        tmp_path):
+    from semsr_core.data.simulate import simulate_dataset
+    from semsr_core.errors import ConfigError
+
+    simulate_dataset(tmp_path / "shared", pairs=3, size=64, seed=4, style_gap="shared")
+    simulate_dataset(tmp_path / "own", pairs=3, size=64, seed=4, style_gap=True)
+    shared = json.loads((tmp_path / "shared" / "simulation.json").read_text())
+    own = json.loads((tmp_path / "own" / "simulation.json").read_text())
+    looks = [pair["style"] for pair in shared["pairs"]]
+    assert looks[0] == looks[1] == looks[2] == shared["options"]["shared_style"]
+    assert looks[0] != {"gain": 1.0, "gamma": 1.0, "offset": 0.0}
+    own_looks = [pair["style"] for pair in own["pairs"]]
+    assert own_looks[0] != own_looks[1]
+    assert own["options"]["style_gap"] == "per-pair"
+    with pytest.raises(ConfigError, match="style gap"):
+        simulate_dataset(tmp_path / "bad", pairs=1, size=64, style_gap="sometimes")
