@@ -4,7 +4,8 @@ The lab case (issue 15): four unaligned scans of one specimen with a contrast ga
 between LR and HR, and held-out scans of the same specimen. For each data type
 (float32 in [0, 1], uint16), as a user would type it:
 
-1. ``semsr simulate SIM --pairs 12 --scale 4 --size 384 --seed 15 --style-gap``;
+1. ``semsr simulate SIM --pairs 12 --scale 4 --size 384 --seed 15 --style-gap shared``
+   (``--style per-pair``: each pair its own contrast gap instead of the specimen's one);
 2. the lab's scans: pairs 0–3 with LR and HR cut to different fields of view (offsets up
    to 8 LR pixels; the LR is 88², as the real scans), written in the data type; pairs
    4–11, whole, are the held-out scans;
@@ -51,6 +52,16 @@ def semsr(*args: str) -> str:
         raise RuntimeError(f"semsr {' '.join(args)} failed ({done.returncode}):\n"
                            f"{done.stdout}\n{done.stderr}")
     return done.stdout + done.stderr
+
+
+STYLE = {"style": "shared"}
+"""``--style``: one contrast gap for all the lab's scans (``shared``: one specimen, one
+microscope setting for LR and one for HR) or a gap of its own per pair (``per-pair``)."""
+
+
+def simulate(sim: Path) -> None:
+    semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
+          "--size", str(SIZE), "--seed", str(SEED), "--style-gap", STYLE["style"], "--quiet")
 
 
 def as_dtype(image_u16: np.ndarray, dtype: str) -> np.ndarray:
@@ -139,8 +150,7 @@ def _line(output: str, start: str) -> str:
 
 def cli_path(dtype: str, minutes: float, work: Path, uint16_held: Path | None = None) -> dict:
     sim, lab, held = work / "sim", work / "lab", work / "held"
-    semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
-          "--size", str(SIZE), "--seed", str(SEED), "--style-gap", "--quiet")
+    simulate(sim)
     make_lab_case(sim, lab, held, dtype)
     aligned = work / "aligned"
     align_out = semsr("align", str(lab / "lr"), str(lab / "hr"), "-o", str(aligned), "--quiet")
@@ -175,8 +185,7 @@ def wizard_path(minutes: float, work: Path) -> dict:
     from semsr_app.training import TrainingRequest, run_training
 
     sim, lab, held = work / "sim", work / "lab", work / "held"
-    semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
-          "--size", str(SIZE), "--seed", str(SEED), "--style-gap", "--quiet")
+    simulate(sim)
     make_lab_case(sim, lab, held, "uint16")
     choice = wizard_data.DataChoice(hr_dir=lab / "hr", lr_dir=lab / "lr")
     scan = wizard_data.scan_data(choice)
@@ -205,11 +214,16 @@ def write_report(results: dict, path_md: Path) -> None:
              f"Machine: {results['machine']}; training precision "
              f"{results['training_precision']}; {results['date']}.", "",
              "Simulated lab case: `semsr simulate --pairs 12 --scale 4 --size 384 --seed 15 "
-             "--style-gap`; the lab's 4 scans are pairs 0–3 with LR (88²) and HR cut to "
+             f"--style-gap {results.get('style', 'per-pair')}`; the lab's 4 scans are "
+             "pairs 0–3 with LR (88²) and HR cut to "
              "different fields of view (offsets up to 8 LR pixels), aligned by "
              "`semsr align`; the 8 held-out scans (pairs 4–11, whole) take no part in "
-             "training or in choosing the exported weights. Each pair has its own random "
-             "contrast gap (gain, gamma, offset) between LR and HR.", "",
+             "training or in choosing the exported weights. "
+             + ("All 12 scans share one random contrast gap (gain, gamma, offset) between LR "
+                "and HR: one specimen, one setting for each kind of scan."
+                if results.get("style") == "shared" else
+                "Each pair has its own random contrast gap (gain, gamma, offset) between LR "
+                "and HR."), "",
              "| path | data | steps | training steps / budget | validation | verdict "
              "(own validation pair) | held-out PSNR (bicubic) | gain over bicubic |",
              "|---|---|---|---|---|---|---|---|"]
@@ -289,16 +303,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="take the CLI rows from this file (a list, as printed) instead "
                              "of running them: to rerun only the wizard's path")
     parser.add_argument("--wizard", action="store_true", help="also the wizard's own path")
+    parser.add_argument("--style", choices=("shared", "per-pair"), default="shared",
+                        help="the LR/HR contrast gap: one for the specimen (default) or one "
+                             "per pair")
     parser.add_argument("--out", default=str(ROOT / "lab_workflow"),
                         help="write OUT.md and OUT.json (default benchmarks/lab_workflow)")
     args = parser.parse_args(argv)
+    STYLE["style"] = args.style
     results = {"command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lab_workflow.py "
                           + " ".join(argv if argv is not None else sys.argv[1:]),
                "machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores (shared), OMP_NUM_THREADS="
                           f"{os.environ.get('OMP_NUM_THREADS', '?')}",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cli": [],
-               "training_precision": _training_precision()}
+               "training_precision": _training_precision(), "style": args.style}
     out = Path(args.out)
     if args.merge:
         parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.merge]
