@@ -96,8 +96,10 @@ def add_super_resolve(p: argparse.ArgumentParser) -> None:
                         "<name>_sr<N>x.ome.tif and never taken as inputs by a later run")
     p.add_argument("--model", default="default-x4", metavar="NAME|PATH",
                    help="model name (`semsr models list`) or model file (default: the bundled "
-                        "'default-x4')")
-    p.add_argument("--scale", type=int, help="expected enlargement; refuses a model of another")
+                        "'default-x4'); 'zssr': ZSSR, a small network trained on each image "
+                        "(each slice) itself before enlarging it, with the --zssr-* options")
+    p.add_argument("--scale", type=int, help="expected enlargement; refuses a model of another "
+                   "(with --model zssr: the enlargement to train for, default 4)")
     p.add_argument("--device", default="auto", help="auto (CUDA → MPS → CPU), cpu, cuda, "
                    "cuda:<i> or mps")
     p.add_argument("--tile", type=int, help="tile side in input pixels (default: from free "
@@ -123,15 +125,81 @@ def add_super_resolve(p: argparse.ArgumentParser) -> None:
                         "downscaled copies for SECONDS (per slice) before enlarging it")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    zssr = p.add_argument_group("ZSSR (--model zssr)")
+    zssr.add_argument("--zssr-seconds", type=float, metavar="SECONDS",
+                      help=f"training time per image or slice (default {ZSSR_SECONDS:g}; 0: "
+                           "until the learning rate has fallen below its minimum or "
+                           "--zssr-iterations are done, which takes long on a CPU)")
+    zssr.add_argument("--zssr-iterations", type=int, metavar="N",
+                      help="most training iterations per image (default 3000)")
+    zssr.add_argument("--zssr-crop", type=int, metavar="PIXELS",
+                      help="side of the training crops of the image (default 128)")
+    zssr.add_argument("--zssr-lr", type=float, metavar="RATE",
+                      help="Adam's starting learning rate (default 1e-3)")
+    zssr.add_argument("--zssr-seed", type=int, metavar="N",
+                      help="seed of the network, the crops and the updates (default 0)")
+    zssr.add_argument("--zssr-no-ensemble", action="store_true",
+                      help="enlarge once instead of taking the median of the 8 rotations/"
+                           "mirrors (8× faster enlarging)")
+
+
+ZSSR_SECONDS = 120.0
+"""``--zssr-seconds`` when not given: a bound a CPU user can wait for, per slice."""
+
+
+def _zssr_options(args: argparse.Namespace) -> dict:
+    """The --zssr-* options given, as ZSSRSettings keys."""
+    given = {"max_seconds": args.zssr_seconds, "max_iterations": args.zssr_iterations,
+             "crop": args.zssr_crop, "learning_rate": args.zssr_lr, "seed": args.zssr_seed}
+    options = {key: value for key, value in given.items() if value is not None}
+    if args.zssr_no_ensemble:
+        options["self_ensemble"] = False
+    if options.get("max_seconds") is not None and options["max_seconds"] < 0:
+        from semsr_core.errors import ConfigError
+
+        raise ConfigError(f"--zssr-seconds {options['max_seconds']:g} is negative",
+                          hint="Give a number of seconds, or 0 for no time bound.")
+    return options
+
+
+def _resolve_model(args: argparse.Namespace):
+    """The model asked for and the ZSSR settings to pass (None: the card's, or no ZSSR)."""
+    from pathlib import Path
+
+    from semsr_core.errors import ConfigError
+    from semsr_core.infer import zssr
+    from semsr_core.models import load_model
+
+    options = _zssr_options(args)
+    per_image = args.model == zssr.PER_IMAGE_NAME and not Path(args.model).is_file()
+    if per_image:
+        options.setdefault("max_seconds", ZSSR_SECONDS)
+        if options["max_seconds"] == 0:
+            del options["max_seconds"]  # no time bound: ZSSRSettings' default
+        model = zssr.per_image_model(4 if args.scale is None else args.scale, options)
+    else:
+        model = load_model(args.model)
+    if args.adapt and zssr.is_per_image(model.card):
+        raise ConfigError("--adapt does not apply to ZSSR, which trains on each image anyway",
+                          hint="Give its training time with --zssr-seconds instead.")
+    if not options or per_image:
+        return model, None
+    if not zssr.is_per_image(model.card):
+        names = ", ".join(f"--zssr-{k}" for k in ("seconds", "iterations", "crop", "lr", "seed"))
+        raise ConfigError(f"{names} and --zssr-no-ensemble apply only to --model zssr, "
+                          f"not to '{model.name or args.model}'",
+                          hint="Drop them, or use --model zssr.")
+    if options.get("max_seconds") == 0:
+        del options["max_seconds"]
+    return model, {**(model.card.training.get("zssr") or {}), **options}
 
 
 def run_super_resolve(args: argparse.Namespace) -> int:
     from semsr_core.errors import ModelError
     from semsr_core.infer import super_resolve_file
     from semsr_core.infer.files import check_output_format, disagreement_path, output_paths
-    from semsr_core.models import load_model
 
-    model = load_model(args.model)
+    model, zssr_settings = _resolve_model(args)
     if args.scale is not None and args.scale != model.scale:
         raise ModelError(f"model '{model.name or args.model}' enlarges ×{model.scale}, but "
                          f"--scale {args.scale} was asked",
@@ -153,6 +221,7 @@ def run_super_resolve(args: argparse.Namespace) -> int:
                                batch=args.batch, precision=args.precision,
                                output_dtype=output_dtype, scale=args.scale, on_event=printer,
                                consistency=args.consistency, adapt_seconds=args.adapt,
+                               zssr_settings=zssr_settings,
                                disagreement_map=disagreement_path(dest)
                                if args.disagreement_map else None)
             printer.close()

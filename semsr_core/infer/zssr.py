@@ -82,7 +82,8 @@ class ZSSRSettings:
                 least = 0 if key == "seed" else 1
                 ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
             elif isinstance(default, float):
-                ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+                ok = (isinstance(value, int | float) and not isinstance(value, bool)
+                      and (value >= 0 if key == "max_seconds" else value > 0))  # 0: no bound
             else:  # father_scales
                 ok = (isinstance(value, list | tuple) and len(value) > 0
                       and all(isinstance(v, int | float) and 0 < v <= 1 for v in value))
@@ -135,6 +136,36 @@ def adaptation_settings(seconds: float) -> ZSSRSettings:
                         crop=96, self_ensemble=False, max_seconds=float(seconds))
 
 
+PER_IMAGE_NAME = "zssr"
+"""The model name that means "ZSSR trained on each image" (``--model zssr``, the panel's
+"ZSSR (trains on this image)"): no file, a fresh network for every image."""
+
+
+def is_per_image(card: Any) -> bool:
+    """Whether a model card is a ZSSR network trained on each image at inference time
+    (``semsr train zssr`` records ``zssr_per_image = False``: trained on a dataset)."""
+    return card.arch == "zssr" and card.training.get("zssr_per_image", True)
+
+
+def per_image_model(scale: int, settings: ZSSRSettings | dict[str, Any] | None = None):
+    """A fresh ZSSR network (8 × 64-channel convolutions, [S1] §3.1) named ``zssr`` that
+    :func:`semsr_core.infer.super_resolve` trains on each image with ``settings``
+    (recorded in its card's ``training["zssr"]``, so any caller of the engine gets them).
+    Seeded by ``settings.seed``: the same image and settings give the same result."""
+    from semsr_core.models import Model
+
+    if not isinstance(settings, ZSSRSettings):
+        settings = ZSSRSettings.from_dict(settings)
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        raise ConfigError(f"zssr: the scale {scale!r} is not a whole number of at least 1",
+                          hint="Give --scale 2, 3, 4, ...")
+    torch.manual_seed(settings.seed)
+    model = Model.create("zssr", scale=scale, name=PER_IMAGE_NAME)
+    model.card.description = "ZSSR: trained on each image it enlarges ([S1] §3.1)"
+    model.card.training = {"zssr_per_image": True, "zssr": settings.to_dict()}
+    return model
+
+
 def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
                device: torch.device, settings: ZSSRSettings | None = None,
                on_event: EventCallback | None = None,
@@ -173,6 +204,8 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
         check_cancel(cancel)
         elapsed = time.monotonic() - started
         if timed and elapsed >= settings.max_seconds:
+            emit(on_event, EventKind.PROGRESS, stage=STAGE, done=total, total=total,
+                 unit="s", postfix=f"time bound reached after {iteration - 1} iterations")
             break
         father = fathers[rng.choice(len(fathers), p=probabilities)]
         target = _random_crop(father, settings.crop, scale, rng)
