@@ -165,7 +165,8 @@ def check_pair(pair: Any, *, scale: int | None = None) -> PairCheck:
     """Align one pair (or read one HR image of HR-only data); a problem with the files
     becomes a "failed" check with the reason, never an exception."""
     from semsr_core.data.align import ALIGNED, FAILED, align_pair
-    from semsr_core.data.pairs import MASKS_FOLDER, find_mask, infer_scale, read_mask
+    from semsr_core.data.masks import MASKS_FOLDER, find_mask, read_mask
+    from semsr_core.data.pairs import infer_scale
 
     try:
         hr, hr_px = _read_first(pair.hr_path)
@@ -264,12 +265,6 @@ def overlay_views(check: PairCheck) -> OverlayViews:
                         _stretch_u8(hr[:h, :w]))
 
 
-def _writable(image: np.ndarray) -> np.ndarray:
-    if image.dtype in (np.uint8, np.uint16, np.float32):
-        return image
-    return image.astype(np.float32)
-
-
 def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
                         replace: bool = False) -> Path:
     """Write the included pairs into ``out_dir/lr`` and ``out_dir/hr`` (OME-TIFF; the
@@ -286,8 +281,9 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
         InputError: no pair is included.
         OutputError: ``out_dir`` already holds data and ``replace`` is false.
     """
-    from semsr_core.data.pairs import MASKS_FOLDER, read_mask
-    from semsr_core.io import write_stack
+    from semsr_core.data.align import write_aligned_pair
+    from semsr_core.data.masks import MASKS_FOLDER, read_mask
+    from semsr_core.io.write import write_bytes_atomic
 
     out = Path(out_dir)
     chosen = [c for c in checks if c.included]
@@ -322,27 +318,13 @@ def write_training_data(checks: list[PairCheck], out_dir: str | PathLike, *,
         if check.result is None:
             raise InputError(f"pair {check.stem!r} is included but was not aligned",
                              path=check.pair.hr_path, hint="Leave it out.")
-        (out / "lr").mkdir(exist_ok=True)
-        result = check.result
-        lr_px = check.lr_pixel_size
-        hr_px = (lr_px / result.scale if lr_px is not None else
-                 None if check.hr_pixel_size is None else
-                 check.hr_pixel_size * result.scale_factor)
-        provenance = {"semsr": "align", "stem": check.stem, **result.summary()}
-        protect = [check.pair.lr_path, check.pair.hr_path]
-        write_stack(out / "lr" / f"{check.stem}.tif", _writable(result.lr), pixel_size=lr_px,
-                    metadata={**provenance, "source": str(check.pair.lr_path)},
-                    protect=protect)
-        write_stack(out / "hr" / f"{check.stem}.tif", _writable(result.hr), pixel_size=hr_px,
-                    metadata={**provenance, "source": str(check.pair.hr_path)},
-                    protect=protect)
-        if mask_path is not None:  # the first slice, as the pair's images
-            carried = result.carry_hr_mask(read_mask(mask_path, result.hr_shape), mask_path)
-            write_stack(out / MASKS_FOLDER / f"{check.stem}.tif", carried.astype(np.uint8),
-                        pixel_size=hr_px, metadata={**provenance, "source": str(mask_path)},
-                        protect=[*protect, mask_path])
-    (out / "checks.json").write_text(json.dumps({"pairs": rows}, indent=2, default=str),
-                                     encoding="utf-8")
+        write_aligned_pair(  # the pair's first slice, and the mask's
+            out, check.stem, check.result, lr_source=check.pair.lr_path,
+            hr_source=check.pair.hr_path, lr_pixel_size=check.lr_pixel_size,
+            hr_pixel_size=check.hr_pixel_size, mask_source=mask_path,
+            mask=None if mask_path is None else read_mask(mask_path, check.result.hr_shape))
+    write_bytes_atomic(out / "checks.json",
+                       json.dumps({"pairs": rows}, indent=2, default=str).encode("utf-8"))
     return out
 
 

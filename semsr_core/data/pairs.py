@@ -32,40 +32,6 @@ from semsr_core.errors import ConfigError, InputError
 #: File name endings that are considered images when pairing folders.
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
-#: The folder next to ``hr/`` that holds a pair's annotated defects, ``masks/<stem>.tif``.
-MASKS_FOLDER = "masks"
-
-
-def find_mask(folder: str | PathLike | None, stem: str) -> Path | None:
-    """The defect mask of the pair ``stem`` in ``folder`` (any image ending), or None."""
-    if folder is None:
-        return None
-    candidates = (Path(folder) / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES)
-    return next((path for path in candidates if path.is_file()), None)
-
-
-def read_mask(path: str | PathLike, hr_shape: tuple[int, int], *, slack: int = 0
-              ) -> np.ndarray:
-    """The defect mask in ``path`` (first slice, nonzero = defect) as a boolean array of
-    ``hr_shape``. A mask up to ``slack`` pixels larger (HR cropped to a multiple of the
-    scale) is cropped the same way.
-
-    Raises:
-        InputError: naming ``path``, when the mask is of another size.
-    """
-    from semsr_core.io import read_stack
-
-    with read_stack(path) as stack:
-        mask = np.asarray(stack[0])
-    extra = np.subtract(mask.shape, hr_shape)
-    if extra.min() < 0 or extra.max() > slack:
-        raise InputError(f"the defect mask is {'×'.join(map(str, mask.shape))} but its HR "
-                         f"image is {hr_shape[0]}×{hr_shape[1]}", path=path,
-                         hint="A mask marks the defects of the HR image at its size "
-                              "(nonzero = defect); fix it or remove it from the masks folder.")
-    return mask[: hr_shape[0], : hr_shape[1]] != 0
-
-
 #: Relative tolerance between the size ratio and the integer scale (fields of view of
 #: unaligned scans differ a little).
 SIZE_TOLERANCE = 0.15

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from semsr_core.data.pairs import MASKS_FOLDER, Pair, find_pairs, pairs_from_hr, split_pairs
+from semsr_core.data.masks import MASKS_FOLDER
+from semsr_core.data.pairs import Pair, find_pairs, pairs_from_hr, split_pairs
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.io.intensity import IntensityMapping, choose_mapping
 from semsr_core.train.config import TrainConfig
@@ -103,7 +104,7 @@ def _scale_hint(lr_shape: tuple[int, ...], hr_shape: tuple[int, ...], scale: int
 def _read_mask(folder: Path, stem: str, hr_shape: tuple[int, int], scale: int
                ) -> np.ndarray | None:
     """The defect mask ``folder/<stem>.*`` of a pair at HR size, or ``None``."""
-    from semsr_core.data.pairs import find_mask, read_mask
+    from semsr_core.data.masks import find_mask, read_mask
 
     path = find_mask(folder, stem)
     return None if path is None else read_mask(path, hr_shape, slack=scale - 1)
