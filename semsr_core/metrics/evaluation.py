@@ -42,13 +42,9 @@ from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind, check_cancel, emit
 from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
 from semsr_core.metrics.full_reference import region_metrics
+from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 from semsr_core.metrics.no_reference import gradient_stats
 from semsr_core.metrics.spectrum import spectrum_score
-
-REFERENCE = "reference"
-ALIGNED = "aligned"
-NO_REFERENCE = "no-reference"
-SKIPPED = "skipped"
 
 #: Upscaling methods accepted as the baseline (those of ``upscale``).
 BASELINES = ("bicubic", "nearest")
@@ -56,9 +52,6 @@ BASELINES = ("bicubic", "nearest")
 #: Metrics whose gain over the baseline is reported (method − baseline).
 GAIN_KEYS = ("psnr", "ssim", "defect_psnr", "background_psnr", "defect_ssim",
              "background_ssim")
-
-#: Mask files are looked up with these endings, in this order.
-MASK_SUFFIXES = (".tif", ".tiff", ".png")
 
 #: Largest float outside [0, 1] accepted in a float image (rounding of the writer).
 
@@ -142,37 +135,6 @@ def _shape_and_pixel_size(path: Path) -> tuple[tuple[int, int], float | None]:
         return (stack.shape[-2], stack.shape[-1]), stack.pixel_size
 
 
-def _mask_files(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        return {}
-    found: dict[str, Path] = {}
-    for suffix in MASK_SUFFIXES:
-        for path in sorted(folder.glob(f"*{suffix}")):
-            found.setdefault(path.stem, path)
-    return found
-
-
-def _warp_mask(mask: np.ndarray, result: Any, lr_shape: tuple[int, int]) -> np.ndarray:
-    """Move a mask at HR size with the geometry of an alignment result (nearest label).
-
-    Follows :mod:`semsr_core.data.align`'s convention: position ``q`` on the upscaled
-    LR grid lies at ``c + f·R(θ)·(q − c) + shift`` in HR, ``c`` the upscaled LR's centre.
-    """
-    from scipy import ndimage
-
-    s = result.scale
-    r0, r1, c0, c1 = result.lr_box
-    t = math.radians(result.rotation)
-    mat = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-    mat *= result.scale_factor
-    centre = np.array([(lr_shape[0] * s - 1) / 2, (lr_shape[1] * s - 1) / 2])
-    origin = np.array([s * r0, s * c0], dtype=np.float64)
-    offset = centre + mat @ (origin - centre) + np.asarray(result.shift, dtype=np.float64)
-    return ndimage.affine_transform(np.asarray(mask), mat, offset=offset,
-                                    output_shape=(s * (r1 - r0), s * (c1 - c0)), order=0,
-                                    mode="constant", cval=0)
-
-
 # -------------------------------------------------------------------- the models
 
 
@@ -249,6 +211,7 @@ def _geometry(lr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, scale: in
         return REFERENCE, "", lr, hr, mask, None
     from semsr_core.data.align import ALIGNED as VERDICT_ALIGNED
     from semsr_core.data.align import align_pair
+    from semsr_core.data.masks import carry_mask
 
     try:
         result = align_pair(lr, hr, scale)
@@ -258,7 +221,7 @@ def _geometry(lr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, scale: in
     if result.verdict != VERDICT_ALIGNED:
         return (NO_REFERENCE, f"alignment {result.verdict}: {result.reason}", lr, hr, mask,
                 summary)
-    moved = None if mask is None else _warp_mask(mask, result, lr.shape)
+    moved = None if mask is None else carry_mask(mask, result)
     reason = (f"sizes differ ({lr.shape[0]}×{lr.shape[1]} LR, {hr.shape[0]}×{hr.shape[1]} "
               f"HR); aligned (shift {summary['shift_y']}, {summary['shift_x']} HR px, NCC "
               f"{summary['ncc_after']}) and cropped to {result.lr.shape[0]}×"
@@ -281,20 +244,14 @@ def _in_shared_units(lr: np.ndarray, lr_path: Path, hr: np.ndarray, hr_path: Pat
 def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[str, Any],
                    baseline: str, device: str, on_event: EventCallback | None,
                    cancel: CancelToken | None) -> PairEvaluation:
+    from semsr_core.data.masks import read_mask
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
     from semsr_core.infer.consistency import ConsistencyLog
 
     lr, hr = _in_shared_units(_first_slice(pair.lr_path), pair.lr_path,
                               _first_slice(pair.hr_path), pair.hr_path)
-    mask = None
-    if mask_path is not None:
-        mask = _first_slice(mask_path)
-        if mask.shape != hr.shape:
-            raise InputError(f"the mask is {mask.shape[0]}×{mask.shape[1]} but its HR image "
-                             f"{pair.hr_path.name} is {hr.shape[0]}×{hr.shape[1]}",
-                             path=mask_path, hint="Masks must be label images at HR size.")
-        mask = np.asarray(mask) != 0
+    mask = None if mask_path is None else read_mask(mask_path, hr.shape)
     mode, reason, lr, hr, mask, alignment = _geometry(lr, hr, mask, scale)
     result = PairEvaluation(
         stem=pair.stem, lr_file=str(pair.lr_path), hr_file=str(pair.hr_path),
@@ -414,6 +371,7 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
         ConfigError: an unknown baseline.
         OutputError: ``out_dir`` holds a report and ``overwrite`` is false.
     """
+    from semsr_core.data.masks import MASKS_FOLDER, find_mask
     from semsr_core.data.pairs import find_pairs
     from semsr_core.metrics import report
 
@@ -434,7 +392,6 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
             raise ModelError(f"model '{name}' enlarges ×{model.scale}, but the pairs in "
                              f"{data} are ×{scale}",
                              hint=f"Evaluate a ×{scale} model on this dataset.")
-    masks = _mask_files(data / "masks")
     methods = [baseline, *loaded]
     report.prepare_out_dir(out)
 
@@ -450,8 +407,8 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                     stem=pair.stem, lr_file=str(pair.lr_path), hr_file=str(pair.hr_path),
                     mask_file=None, mode=SKIPPED, reason=skipped[pair.stem]))
             else:
-                result = _evaluate_pair(pair, masks.get(pair.stem), scale, loaded, baseline,
-                                        device, on_event, cancel)
+                result = _evaluate_pair(pair, find_mask(data / MASKS_FOLDER, pair.stem), scale,
+                                        loaded, baseline, device, on_event, cancel)
                 if result.mode == NO_REFERENCE:
                     emit(on_event, EventKind.MESSAGE, level="warning",
                          text=f"pair {pair.stem}: no-reference metrics only ({result.reason})")

@@ -28,7 +28,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +37,9 @@ from semsr_core.io.write import check_output_folder, make_folder, write_bytes_at
 from semsr_core.metrics.no_reference import gradient_map
 from semsr_core.metrics.spectrum import common_centre, radial_power_spectrum
 
-if TYPE_CHECKING:
-    from semsr_core.metrics.evaluation import Evaluation, PairEvaluation
+# An ``Evaluation`` or ``PairEvaluation`` of semsr_core.metrics.evaluation; not imported
+# here, so that the two modules do not import each other.
+Evaluation = PairEvaluation = Any
 
 #: Side of the crops in the per-pair figure, in HR pixels.
 CROP_SIDE = 160
@@ -173,7 +174,7 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def _markdown(evaluation: Evaluation, figures: bool) -> str:
-    from semsr_core.metrics.evaluation import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
+    from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 
     e = evaluation
     counts = {m: e.count(m) for m in (REFERENCE, ALIGNED, NO_REFERENCE, SKIPPED)}
