@@ -1,10 +1,12 @@
 """The Super-resolve panel: enlarge an image layer, or files and folders, with a model.
 
 Choose the source (an image layer — the whole stack or the slice on screen — or
-files/folders written to an output folder), the model (installed models, or any
-``.semsr``/``.safetensors``/``.pth`` file), the device (each one this machine has, with
-its memory), the tile size and the precision, then Run. The work runs in a napari
-``thread_worker``; the progress bar counts tiles, Cancel stops before the next tile,
+files/folders written to an output folder), the model (installed models, any
+``.semsr``/``.safetensors``/``.pth`` file, or "ZSSR (trains on this image)": a small
+network trained on each image or slice itself for a time bound, [S1] §3.1), the device
+(each one this machine has, with its memory), the tile size and the precision, then
+Run. The work runs in a napari ``thread_worker``; the progress bar counts tiles (and
+ZSSR's training seconds), Cancel stops before the next tile or training step,
 and the result arrives as a layer named ``"<source> [SR ×s]"`` laid exactly over its
 source (scale ÷ s, pixel centres aligned) with the model and settings in its
 metadata. Errors become notifications and the panel stays usable.
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
     import napari
 
 OPEN_MODEL = "__open_model_file__"
+ZSSR_MODEL = "__zssr_per_image__"
+ZSSR_LABEL = "ZSSR (trains on this image)"
+ZSSR_SECONDS = 60
+"""The panel's default ZSSR training time per image or slice."""
 MODEL_FILTER = "semsr or ESRGAN models (*.semsr *.safetensors *.pth *.pt);;All files (*)"
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 TILE_CHOICES = ("auto", "96", "128", "256", "512", "1024", "2048")
@@ -208,6 +214,26 @@ class SuperResolvePanel(QWidget):
                                    "the image's own downscaled copies (per slice), then "
                                    "enlarge it. Helps on content the model has not seen.")
         form.addRow("Adapt to image", self.adapt_spin)
+        self.zssr_box = QWidget()
+        zssr_form = QFormLayout(self.zssr_box)
+        zssr_form.setContentsMargins(0, 0, 0, 0)
+        self.zssr_seconds = QSpinBox()
+        self.zssr_seconds.setRange(1, 3600)
+        self.zssr_seconds.setValue(ZSSR_SECONDS)
+        self.zssr_seconds.setSuffix(" s")
+        self.zssr_seconds.setToolTip("ZSSR's training time for each image (each slice of a "
+                                     "stack); it stops earlier when it has converged")
+        zssr_form.addRow("ZSSR training", self.zssr_seconds)
+        self.zssr_scale = QSpinBox()
+        self.zssr_scale.setRange(2, 8)
+        self.zssr_scale.setValue(4)
+        self.zssr_scale.setPrefix("×")
+        zssr_form.addRow("ZSSR enlargement", self.zssr_scale)
+        self.zssr_ensemble = QCheckBox("Median of the 8 rotations/mirrors (8× slower)")
+        self.zssr_ensemble.setChecked(True)
+        zssr_form.addRow("", self.zssr_ensemble)
+        form.addRow(self.zssr_box)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         root.addWidget(settings_box)
 
         self.run_button = QPushButton("Run")
@@ -227,6 +253,7 @@ class SuperResolvePanel(QWidget):
         root.addStretch(1)
         self._fill_devices()
         self._on_mode_changed()
+        self._on_model_changed()
 
     def _fill_devices(self) -> None:
         from semsr_core.infer.device import available_devices
@@ -310,6 +337,11 @@ class SuperResolvePanel(QWidget):
                 continue
             self.model_combo.addItem(f"{entry.name} — {entry.arch} ×{entry.scale} "
                                      f"({entry.origin})", str(entry.path))
+        self.model_combo.addItem(ZSSR_LABEL, ZSSR_MODEL)
+        self.model_combo.setItemData(self.model_combo.count() - 1,
+                                     "trains a small network on each image or slice itself "
+                                     "before enlarging it; no model file needed",
+                                     Qt.ToolTipRole)
         for text, path in opened:
             self.model_combo.addItem(text, path)
             self.model_combo.setItemData(self.model_combo.count() - 1, "file", Qt.UserRole + 1)
@@ -318,11 +350,14 @@ class SuperResolvePanel(QWidget):
         if index < 0 or current == OPEN_MODEL:
             # the lab's own models first, else the default model (as `semsr models list`)
             preferred = preferred_model(entries)
+            # (ZSSR is never chosen for the user: it trains for a while on each image)
+            first = 0 if self.model_combo.itemData(0) != ZSSR_MODEL else 1
             index = (self.model_combo.findData(str(preferred.path)) if preferred is not None
-                     else 0 if self.model_combo.count() > 1 else -1)
+                     else first if self.model_combo.count() > first + 1 else -1)
         self.model_combo.setCurrentIndex(index)
         self._model_index = index
         self.model_combo.blockSignals(False)
+        self._on_model_changed()
         self._update_ready()
 
     def add_model_file(self, path: str | Path) -> None:
@@ -363,8 +398,26 @@ class SuperResolvePanel(QWidget):
         self.model_combo.setCurrentIndex(self._model_index)
 
     def model_path(self) -> str | None:
+        """The chosen model's file, or :data:`ZSSR_MODEL` for ZSSR (None: no choice)."""
         data = self.model_combo.currentData()
         return None if data in (None, OPEN_MODEL) else str(data)
+
+    def zssr_chosen(self) -> bool:
+        return self.model_combo.currentData() == ZSSR_MODEL
+
+    def _on_model_changed(self, *_: Any) -> None:
+        """ZSSR's own settings while it is chosen; "adapt" is for trained models only."""
+        zssr = self.zssr_chosen()
+        self.zssr_box.setVisible(zssr)
+        self.adapt_spin.setEnabled(not zssr and self.worker is None)
+
+    def zssr_model(self) -> Any:
+        """A fresh ZSSR network with the panel's time bound, enlargement and ensemble."""
+        from semsr_core.infer.zssr import per_image_model
+
+        return per_image_model(self.zssr_scale.value(),
+                               {"max_seconds": float(self.zssr_seconds.value()),
+                                "self_ensemble": self.zssr_ensemble.isChecked()})
 
     # ------------------------------------------------------------------ settings
     def settings(self) -> SuperResolveSettings:
@@ -376,7 +429,8 @@ class SuperResolvePanel(QWidget):
                                     precision=self.precision_combo.currentData() or "auto",
                                     output_dtype=self.output_type_combo.currentData(),
                                     consistency=self.guard_combo.currentData() or "model",
-                                    adapt_seconds=float(self.adapt_spin.value()))
+                                    adapt_seconds=0.0 if self.zssr_chosen()
+                                    else float(self.adapt_spin.value()))
 
     def _missing(self) -> str:
         """What the user still has to choose before Run (empty when ready)."""
@@ -414,7 +468,7 @@ class SuperResolvePanel(QWidget):
         if self.worker is not None:
             return
         settings = self.settings()
-        model = self.model_path()
+        model = self.zssr_model() if self.zssr_chosen() else self.model_path()
         token = CancelToken()
         outcome = Outcome()
         if self.layer_mode.isChecked():
@@ -473,7 +527,7 @@ class SuperResolvePanel(QWidget):
     def _set_running(self, running: bool) -> None:
         for box in (self.layer_box, self.files_box, self.model_combo, self.device_combo,
                     self.tile_combo, self.precision_combo, self.output_type_combo,
-                    self.guard_combo, self.show_map, self.adapt_spin,
+                    self.guard_combo, self.show_map, self.adapt_spin, self.zssr_box,
                     self.layer_mode, self.files_mode):
             box.setEnabled(not running)
         self.run_button.setEnabled(not running)
@@ -483,6 +537,7 @@ class SuperResolvePanel(QWidget):
             self.progress.setFormat("%p%")
         else:
             self._on_mode_changed()
+            self._on_model_changed()
 
     def _on_event(self, event: Any) -> None:
         from semsr_core.events import EventKind
@@ -494,11 +549,13 @@ class SuperResolvePanel(QWidget):
             if total > 0:  # from the stage's first event (done 0): "0 of 4 tiles"
                 self.progress.setRange(0, total)
                 self.progress.setValue(min(done, total))
-                self.progress.setFormat(f"%v of %m {unit}s" if unit else "%v of %m")
+                units = unit if unit in ("s", "") else f"{unit}s"  # "s" is seconds
+                self.progress.setFormat(f"%v of %m {units}" if unit else "%v of %m")
             postfix = event.data.get("postfix", "")
-            text = f"{stage}: {done}/{total} {unit}s" + (f", {postfix}" if postfix else "")
+            units = unit if unit in ("s", "") else f"{unit}s"
+            text = f"{stage}: {done}/{total} {units}" + (f", {postfix}" if postfix else "")
             if self._cancel_token is not None and self._cancel_token.cancelled:
-                text = "Cancelling after the current tile…"
+                text = "Cancelling after the current tile or training step…"
             self._set_status(f"{self._file_prefix}{text}")
         elif event.kind is EventKind.MESSAGE:
             text = str(event.data.get("text", ""))
@@ -576,7 +633,7 @@ class SuperResolvePanel(QWidget):
         show_info(text)
 
 
-def _layer_work(source: LayerSource, model: str, settings: SuperResolveSettings,
+def _layer_work(source: LayerSource, model: Any, settings: SuperResolveSettings,
                 on_event: Any, cancel: Any, with_map: bool = True) -> Any:
     """The layer job: the result's layer data and the disagreement map's (a list)."""
     from semsr_app.jobs import super_resolve_layer
@@ -585,6 +642,9 @@ def _layer_work(source: LayerSource, model: str, settings: SuperResolveSettings,
         maps: list = []
         result = super_resolve_layer(source, model, settings, on_event=on_event,
                                      cancel=cancel, disagreement=maps if with_map else None)
+        zssr = getattr(model, "card", None) and model.card.training.get("zssr")
+        if zssr:  # a ZSSR run: what it trained with, as the files' metadata has it
+            result[1]["metadata"]["provenance"]["settings"]["zssr"] = dict(zssr)
         return result, maps
 
     return work
