@@ -4,7 +4,8 @@
 (``"cuda:1"``) that is absent is an error that says which devices exist.
 ``choose_precision`` picks the arithmetic: on CUDA bfloat16 where the GPU supports it,
 else float16; on the CPU bfloat16 where the processor computes it natively (AMX or
-AVX-512-BF16, detected by :func:`cpu_bf16_support`), else float32; float32 on MPS.
+AVX-512-BF16, detected by :func:`cpu_bf16_support`) and measured faster than float32
+there (:func:`bf16_conv_speedup`), else float32; float32 on MPS.
 An ``auto`` choice other than float32 is checked against float32 on the first tile
 (:func:`semsr_core.infer.network.check_precision`). ``training_autocast_dtype`` is the
 same choice for training steps. ``free_memory`` says
@@ -14,7 +15,9 @@ deliberately, instead of leaving it to whatever torch guessed.
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -117,15 +120,32 @@ class CpuBf16Support:
 
     amx: bool
     avx512_bf16: bool
+    speedup: float | None = None
+    """bf16's speed over float32's on a 3×3 convolution, measured on this machine
+    (:func:`bf16_conv_speedup`); ``None`` where not measured."""
 
     @property
     def native(self) -> bool:
         return self.amx or self.avx512_bf16
 
+    @property
+    def faster(self) -> bool:
+        """Native bf16 that is also measured faster than float32 (or not measured)."""
+        return self.native and (self.speedup is None or self.speedup >= MIN_BF16_SPEEDUP)
+
     def describe(self) -> str:
         found = [n for n, on in (("AMX-BF16", self.amx), ("AVX-512-BF16", self.avx512_bf16))
                  if on]
-        return ", ".join(found) if found else "no native bf16"
+        text = ", ".join(found) if found else "no native bf16"
+        if self.speedup is not None:
+            text += f" (3×3 convolution bf16 ÷ fp32 speed {self.speedup:.2f}×)"
+        return text
+
+
+MIN_BF16_SPEEDUP = 1.15
+"""Least measured bf16 ÷ fp32 convolution speed for ``auto`` to choose bf16 on the CPU.
+AMX gives 5–10× (benchmarks/speed.md); a virtual machine that reports AVX-512-BF16 but
+runs it slowly gave 0.4× — there float32 is kept."""
 
 
 def _cpuinfo_flags() -> set[str]:
@@ -140,18 +160,45 @@ def _cpuinfo_flags() -> set[str]:
     return set()
 
 
+@functools.lru_cache(maxsize=1)
+def bf16_conv_speedup(repeats: int = 5) -> float:
+    """bf16's speed over float32's on this CPU, measured once per process.
+
+    A 64→64-channel 3×3 convolution on a 64×64 channels-last tensor (the shape of SR
+    trunks), each precision timed ``repeats`` times in turn after a warm-up, best of
+    each; about 0.05 s with AMX, 0.15 s without. The flags say what the CPU can
+    decode; this says whether it is fast (a virtual CPU may emulate it).
+    """
+    conv32 = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    conv16 = torch.nn.Conv2d(64, 64, 3, padding=1).to(torch.bfloat16)
+    conv16 = conv16.to(memory_format=torch.channels_last)
+    x32 = torch.rand(1, 64, 64, 64).contiguous(memory_format=torch.channels_last)
+    x16 = x32.to(torch.bfloat16)
+    best = {"fp32": float("inf"), "bf16": float("inf")}
+    with torch.inference_mode():
+        conv32(x32), conv16(x16)
+        for _ in range(max(1, repeats)):
+            for name, conv, x in (("fp32", conv32, x32), ("bf16", conv16, x16)):
+                start = time.perf_counter()
+                conv(x)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best["fp32"] / max(best["bf16"], 1e-9)
+
+
 def cpu_bf16_support() -> CpuBf16Support:
-    """Detect native bfloat16 on this CPU.
+    """Detect native bfloat16 on this CPU, and measure whether it is faster than float32.
 
     On Linux the kernel's flags in /proc/cpuinfo decide (``amx_bf16``, ``avx512_bf16``;
     they also say whether the OS enabled the AMX state); elsewhere torch's own CPU
     probe. Without oneDNN in this torch build there are no fast bf16 convolutions.
+    Where the flags say native, :func:`bf16_conv_speedup` is measured (once per process).
     """
     if not torch.backends.mkldnn.is_available():
         return CpuBf16Support(False, False)
     flags = _cpuinfo_flags()
     if flags:
-        return CpuBf16Support("amx_bf16" in flags, "avx512_bf16" in flags)
+        found = CpuBf16Support("amx_bf16" in flags, "avx512_bf16" in flags)
+        return _measured(found)
     probe = getattr(torch, "cpu", None)
 
     def asked(name: str) -> bool:
@@ -161,7 +208,14 @@ def cpu_bf16_support() -> CpuBf16Support:
         except Exception:  # an old torch or an unknown CPU: no evidence of support
             return False
 
-    return CpuBf16Support(asked("_is_amx_tile_supported"), asked("_is_avx512_bf16_supported"))
+    return _measured(CpuBf16Support(asked("_is_amx_tile_supported"),
+                                    asked("_is_avx512_bf16_supported")))
+
+
+def _measured(found: CpuBf16Support) -> CpuBf16Support:
+    if not found.native:
+        return found
+    return CpuBf16Support(found.amx, found.avx512_bf16, bf16_conv_speedup())
 
 
 def choose_precision(precision: str, device: torch.device, *,
@@ -169,7 +223,8 @@ def choose_precision(precision: str, device: torch.device, *,
     """The compute dtype for ``precision`` (``auto``/``fp32``/``fp16``/``bf16``) on ``device``.
 
     ``auto`` is bfloat16 on a CUDA GPU that supports it, float16 on other CUDA GPUs,
-    bfloat16 on a CPU with native bf16 (AMX or AVX-512-BF16), float32 elsewhere.
+    bfloat16 on a CPU with native bf16 (AMX or AVX-512-BF16) measured faster than float32
+    (:attr:`CpuBf16Support.faster`), float32 elsewhere.
     ``bf16_supported`` describes the device; by default it is asked of torch (CUDA) or
     detected (:func:`cpu_bf16_support`). float16 on the CPU is refused: it is slow
     there and loses range; use bf16 or fp32.
@@ -201,7 +256,8 @@ def training_autocast_dtype(device: torch.device, *,
     """The autocast dtype of a mixed-precision training step on ``device``, None for float32.
 
     CUDA: bfloat16 where supported, else float16 (with a gradient scaler). CPU: bfloat16
-    where the processor computes it natively (``benchmarks/speed.md``: the loss curve
+    where the processor computes it natively and faster than float32
+    (:attr:`CpuBf16Support.faster`; ``benchmarks/speed.md``: with AMX the loss curve
     follows float32's at about 2× the steps per minute), float32 elsewhere. MPS: float32.
     """
     if device.type == "cuda":
@@ -210,7 +266,7 @@ def training_autocast_dtype(device: torch.device, *,
         return torch.bfloat16 if bf16_supported else torch.float16
     if device.type == "cpu":
         if bf16_supported is None:
-            bf16_supported = cpu_bf16_support().native
+            bf16_supported = cpu_bf16_support().faster
         return torch.bfloat16 if bf16_supported else None
     return None
 

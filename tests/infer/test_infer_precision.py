@@ -52,6 +52,7 @@ def _run(model, image, precision="auto", tile=64):
 ])
 def test_bf16_support_is_read_from_the_kernels_cpu_flags(monkeypatch, flags, amx, avx512_bf16):
     monkeypatch.setattr(devices, "_cpuinfo_flags", lambda: set(flags))
+    monkeypatch.setattr(devices, "bf16_conv_speedup", lambda: 3.0)  # as measured with AMX
     found = devices.cpu_bf16_support()
     assert (found.amx, found.avx512_bf16) == (amx, avx512_bf16)
     assert found.native == (amx or avx512_bf16)
@@ -59,11 +60,30 @@ def test_bf16_support_is_read_from_the_kernels_cpu_flags(monkeypatch, flags, amx
     assert devices.choose_precision("auto", torch.device("cpu")) == expected
 
 
+def test_a_cpu_whose_bf16_is_measured_slower_than_fp32_runs_auto_in_fp32(monkeypatch):
+    """Flags alone do not choose bf16: a virtual CPU that reports AVX-512-BF16 but runs
+    it slower than fp32 (0.3–0.6× measured on one) keeps fp32, for inference and training."""
+    monkeypatch.setattr(devices, "_cpuinfo_flags", lambda: {"fpu", "avx512f", "avx512_bf16"})
+    monkeypatch.setattr(devices, "bf16_conv_speedup", lambda: 0.5)
+    found = devices.cpu_bf16_support()
+    assert found.native and not found.faster
+    assert "0.50×" in found.describe()
+    assert devices.choose_precision("auto", torch.device("cpu")) == torch.float32
+    assert devices.training_autocast_dtype(torch.device("cpu")) is None
+
+
+def test_the_bf16_speed_is_measured_on_this_cpu():
+    speedup = devices.bf16_conv_speedup()
+    assert 0.0 < speedup < 100.0
+    assert devices.bf16_conv_speedup() == speedup  # measured once per process
+
+
 def test_without_cpu_flags_torchs_own_probe_decides(monkeypatch):
     monkeypatch.setattr(devices, "_cpuinfo_flags", lambda: set())
+    monkeypatch.setattr(devices, "bf16_conv_speedup", lambda: 3.0)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    assert devices.cpu_bf16_support() == CpuBf16Support(False, True)
+    assert devices.cpu_bf16_support() == CpuBf16Support(False, True, 3.0)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     assert not devices.cpu_bf16_support().native
 
