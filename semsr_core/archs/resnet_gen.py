@@ -8,10 +8,13 @@ sides must be multiples of 4; images are in [-1, 1].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from semsr_core.archs.arguments import require_at_least
+from semsr_core.errors import ConfigError
 
 
 def _norm(features: int) -> nn.Module:
@@ -83,5 +86,31 @@ class ResNetGenerator(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(f, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
+        self.encoder_length = 10 + blocks  # the head, two downsamplings and the blocks
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+    def encode(self, x: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+        """Features after the given layers of the encoder, in the order asked.
+
+        Layers are indices into ``self.model`` as in CUT ([S1] App. A; Park et al.
+        2020): 0 is the reflection-padded input, 4 and 7 the stride-2 convolutions,
+        10 … 9 + blocks the outputs of the residual blocks; CUT compares 0, 4, 8, 12,
+        16 of the 9-block generator. The encoder is the part before the upsampling;
+        asking for a layer past it is a ConfigError. The weights (and state-dict keys)
+        are the generator's own.
+        """
+        wanted = [int(i) for i in layers]
+        if not wanted or min(wanted) < 0 or max(wanted) >= self.encoder_length:
+            raise ConfigError(
+                f"resnet_gen: encoder layers {list(layers)} are outside 0…"
+                f"{self.encoder_length - 1} (the layers before the upsampling of this "
+                f"{self.encoder_length - 10}-block generator)",
+                hint="choose layers below the first upsampling, or more generator.blocks")
+        found: dict[int, torch.Tensor] = {}
+        for index, layer in enumerate(self.model[: max(wanted) + 1]):
+            x = layer(x)
+            if index in wanted:
+                found[index] = x
+        return [found[i] for i in wanted]

@@ -30,10 +30,12 @@ _LOSSES: dict[str, tuple[str, str]] = {
     "color": ("semsr_core.losses.frequency", "ColorLoss"),
     "fsesim": ("semsr_core.losses.fsesim", "SpatialCorrelativeLoss"),
     "patchnce": ("semsr_core.losses.patchnce", "PatchNCELoss"),
+    "monce": ("semsr_core.losses.monce", "MoNCELoss"),
+    "gan_ls": ("semsr_core.losses.lsgan", "LeastSquaresGAN"),
     "gradient": ("semsr_core.losses.gradient", "GradientLoss"),
 }
 
-ADVERSARIAL = frozenset({"gan_ns", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",
+ADVERSARIAL = frozenset({"gan_ns", "gan_ls", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",
                          "texture", "color"})
 
 

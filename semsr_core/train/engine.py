@@ -53,6 +53,7 @@ from semsr_core.train.budget import (
 )
 from semsr_core.train.checkpoint import CheckpointStore
 from semsr_core.train.config import OptimizerConfig, TrainConfig, dump_config
+from semsr_core.train.contrastive import ContrastiveTerms
 from semsr_core.train.distributed import Distributed, resolve_training_device
 from semsr_core.train.ema import EMA
 from semsr_core.train.results import CHECKPOINT_VERSION, RunOutputs, _Position
@@ -170,6 +171,7 @@ class Trainer(RunOutputs):
                 n: nn.parallel.DistributedDataParallel(d, device_ids=ids)
                 for n, d in self.discriminators.items()}
         self.losses = self._build_losses()
+        self.contrastive = ContrastiveTerms(self)  # encoder features, heads, structure nets
         self.amp_dtype = _amp_dtype(self.device) if config.train.amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.pos = _Position()
@@ -544,6 +546,9 @@ class Trainer(RunOutputs):
                         real_logits = disc(module.discriminator_input(real_hr, g_in)).detach()
                         fake_logits = disc(module.discriminator_input(sr, g_in))
                         value = module.g_loss(real_logits, fake_logits)
+                    elif self.contrastive.handles(module):
+                        value = self.contrastive.generator_value(module, g_in, sr, hr,
+                                                                 self._translate)
                     elif name in INPUT_REFERENCED_LOSSES:
                         value = module(g_in, sr)
                     elif mask is not None and getattr(module, "weights_mask", False):
@@ -585,8 +590,23 @@ class Trainer(RunOutputs):
             self._clip(disc, opt, self.cfg.discriminators[d_name].grad_clip)
             self.scaler.step(opt)
             logged[f"d/{d_name}/{name}"] = float(d_loss.detach())
+        if self.contrastive:
+            logged.update(self.contrastive.auxiliary_step(phase.name, g_in, sr_detached, hr))
         self.scaler.update()
         return logged
+
+    def _translate(self, images: torch.Tensor) -> torch.Tensor:
+        return self._from_net(self.generator(self._to_net(images)))
+
+    def _state(self) -> dict[str, Any]:
+        state = super()._state()
+        if self.contrastive:
+            state["contrastive"] = self.contrastive.state_dict()
+        return state
+
+    def _resume(self) -> None:
+        super()._resume()
+        self.contrastive.resume(self.checkpoints)
 
     def _clip(self, net: nn.Module, opt: torch.optim.Optimizer, max_norm: float) -> None:
         if max_norm > 0:

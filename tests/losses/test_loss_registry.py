@@ -10,7 +10,8 @@ from semsr_core.errors import ConfigError
 from semsr_core.losses.adversarial import AdversarialLoss
 
 SPEC_NAMES = {"l1", "l2", "vgg", "gan_ns", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",
-              "content_lf", "texture", "color", "fsesim", "patchnce", "gradient"}
+              "content_lf", "texture", "color", "fsesim", "patchnce", "gradient",
+              "monce", "gan_ls"}
 
 
 def test_every_loss_of_the_spec_is_registered():
@@ -18,7 +19,7 @@ def test_every_loss_of_the_spec_is_registered():
 
 
 @pytest.mark.parametrize("name", ["gan_ns", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",
-                                  "texture", "color"])
+                                  "texture", "color", "gan_ls"])
 def test_adversarial_losses_share_one_interface(name):
     loss = losses.build(name)
     assert losses.is_adversarial(name)

@@ -19,7 +19,7 @@ TINY_NETS = {
     "wgan_resnet": ["generator.features=8", "generator.blocks=1"],
     "zssr": ["generator.features=8", "generator.depth=2"],
     "unet128": ["generator.features=4"],
-    "resnet_gen": ["generator.features=8", "generator.blocks=1"],
+    "resnet_gen": ["generator.features=8", "generator.blocks=7"],  # CUT's layer 16: block 7
 }
 
 
@@ -55,7 +55,7 @@ def _weights(path):
 
 PAIRED = ["srgan", "rirgan", "n1", "n1_reduced", "n2", "en1", "en1_defects", "en1_freqsep",
           "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune"]
-UNPAIRED = ["fsesim_unpaired", "defect_stylizer"]
+UNPAIRED = ["fsesim_unpaired", "defect_stylizer", "cut", "cut_monce", "monce_fsesim"]
 # ZSSR settings small enough for a test (the recipe's are those of [S1]).
 QUICK_ZSSR = "data.zssr={max_iterations = 2, self_ensemble = false, crop = 32}"
 
