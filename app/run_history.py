@@ -17,18 +17,18 @@ a run still being written can be followed from its folder.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from semsr_core import events as ev
+
 # The validation sample panels, in the order the run log writes them into its PNG grid
 # (followed by the same three as gradient maps).
 SAMPLE_PANELS = ("lr_bicubic", "sr", "hr")
 PANEL_TITLES = {"lr_bicubic": "LR (bicubic ↑)", "sr": "SR", "hr": "HR"}
-_TOTAL_STEPS = re.compile(r"\((\d+) steps")
 
 
 @dataclass
@@ -127,7 +127,8 @@ class RunHistory:
         self.elapsed_s: float | None = None
         self.eta_s: float | None = None
         self.paused = False
-        self.status = ""  # "", or the FINISHED status: finished / stopped / time_limit
+        self.state = ev.TrainingState.IDLE  # the latest STATE event's
+        self.status = ""  # "", or the FINISHED status (a RunStatus: finished, stopped, ...)
         self.model: str | None = None
         self.verdict: dict[str, Any] | None = None  # the FINISHED event's (verdict.py)
         self.plan: dict[str, Any] | None = None  # the engine's plan (budget.py)
@@ -154,83 +155,85 @@ class RunHistory:
 
     def read_config(self) -> None:
         """Take the recipe name from the run folder's ``config.toml``."""
-        from semsr_core.train.api import run_summary
+        from semsr_core.train.run_folder import RunFolder
 
         if self.run_dir is not None:
-            self.recipe = run_summary(self.run_dir)["recipe"]
+            self.recipe = RunFolder(self.run_dir).recipe()
 
     def add(self, event: Any) -> None:
         """Take in one event: an :class:`~semsr_core.events.Event` or an events.jsonl
-        record (a dict with ``kind``)."""
+        record (a dict with ``kind``, read by :meth:`Event.from_record`)."""
         if isinstance(event, dict):
-            kind, data = str(event.get("kind", "")), event
-        else:
-            kind, data = getattr(event.kind, "value", str(event.kind)), event.data
+            event = ev.Event.from_record(event)
         self.count += 1
-        handler = getattr(self, f"_on_{kind}", None)
+        handler = getattr(self, f"_on_{event.kind.value}", None)
         if handler is not None:
-            handler(data)
+            handler(event.payload)
 
-    def _on_progress(self, data: dict[str, Any]) -> None:
-        self.step = int(data.get("done", self.step))
-        if data.get("total"):
-            self.total = int(data["total"])
-        if data.get("phase"):
-            self.phase = str(data["phase"])
+    def _on_progress(self, p: ev.Progress) -> None:
+        self.step = int(p.done)
+        if p.total:
+            self.total = int(p.total)
+        if p.phase:
+            self.phase = p.phase
 
-    def _on_step(self, data: dict[str, Any]) -> None:
-        step = int(data.get("step", self.step))
+    def _on_run_started(self, p: ev.RunStarted) -> None:
+        self.total = int(p.total_steps) or self.total
+        self.step = int(p.step)
+        if p.recipe and not self.recipe:
+            self.recipe = p.recipe
+
+    def _on_plan(self, p: ev.Planned) -> None:
+        self.plan = dict(p.plan)
+        self.total = int(self.plan.get("total_steps") or self.total or 0) or None
+
+    def _on_state(self, p: ev.StateChanged) -> None:
+        self.state = p.state
+        self.paused = p.state is ev.TrainingState.PAUSED
+
+    def _on_step(self, p: ev.Step) -> None:
+        step = int(p.step)
         self.step = step
-        self.phase = str(data.get("phase", self.phase))
-        if data.get("epoch") is not None:
-            self.epoch = int(data["epoch"])
-        self.eta_s = data.get("eta_s")
-        self.elapsed_s = data.get("elapsed_s", self.elapsed_s)
-        for key, value in (data.get("losses") or {}).items():
+        self.phase = p.phase or self.phase
+        if p.epoch is not None:
+            self.epoch = int(p.epoch)
+        self.eta_s = p.eta_s
+        if p.elapsed_s is not None:
+            self.elapsed_s = p.elapsed_s
+        for key, value in (p.losses or {}).items():
             network, term = loss_network(key)
             self.losses.setdefault(network, {}).setdefault(term, Curve()).add(step, value)
-        for network, value in (data.get("lr") or {}).items():
+        for network, value in (p.lr or {}).items():
             self.learning_rates.setdefault(network, Curve()).add(step, value)
         self.paused = False
 
-    def _on_metrics(self, data: dict[str, Any]) -> None:
-        step = data.get("step", self.step)
+    def _on_metrics(self, p: ev.Metrics) -> None:
         for key, curve in self.metrics.items():
-            curve.add(step, data.get(key))
+            curve.add(p.step, getattr(p, key))
 
-    def _on_sample(self, data: dict[str, Any]) -> None:
-        step = int(data.get("step", self.step))
+    def _on_sample(self, p: ev.Sample) -> None:
+        step = int(p.step)
         if self.samples and self.samples[0].step != step:
             self.samples = []
-        path = data.get("path")
-        if path is not None and self.run_dir is not None:
-            path = self.run_dir / path
-        images = data.get("images") if isinstance(data.get("images"), dict) else None
-        self.samples.append(Sample(str(data.get("name", "")), step, images=images,
-                                   path=Path(path) if path is not None else None))
+        path = None
+        if p.path is not None:
+            path = self.run_dir / p.path if self.run_dir is not None else Path(p.path)
+        images = dict(p.images) if p.images else None
+        self.samples.append(Sample(p.name, step, images=images, path=path))
 
-    def _on_message(self, data: dict[str, Any]) -> None:
-        text = str(data.get("text", ""))
-        self.last_message = text
-        if "paused" in data:
-            self.paused = bool(data["paused"])
-        if isinstance(data.get("plan"), dict):
-            self.plan = data["plan"]
-            self.total = int(self.plan.get("total_steps") or self.total or 0) or None
-        found = _TOTAL_STEPS.search(text)
-        if found and text.startswith("training "):
-            self.total = int(found.group(1))
+    def _on_message(self, p: ev.Message) -> None:
+        self.last_message = p.text
 
-    def _on_finished(self, data: dict[str, Any]) -> None:
-        self.status = str(data.get("status", "finished"))
-        self.step = int(data.get("step", self.step))
+    def _on_finished(self, p: ev.Finished) -> None:
+        self.status = p.status or ev.RunStatus.FINISHED
+        if p.step is not None:
+            self.step = int(p.step)
         self.paused = False
         self.eta_s = None
-        model = data.get("model")
-        if model and Path(model).is_file():
-            self.model = str(model)
-        if isinstance(data.get("verdict"), dict):
-            self.verdict = data["verdict"]
+        if p.model and Path(p.model).is_file():
+            self.model = str(p.model)
+        if p.verdict:
+            self.verdict = dict(p.verdict)
 
     # ----------------------------------------------------------------- queries
     @property
@@ -240,9 +243,11 @@ class RunHistory:
 
     def resumable(self) -> bool:
         """True when the run stopped before its schedule's end and has a checkpoint."""
-        if self.run_dir is None or self.status == "finished":
+        if self.run_dir is None or self.status == ev.RunStatus.FINISHED:
             return False
-        return any((self.run_dir / "checkpoints").glob("*"))
+        from semsr_core.train.run_folder import RunFolder
+
+        return RunFolder(self.run_dir).has_checkpoints()
 
     def header(self) -> str:
         """One line: recipe, phase, epoch, step of total, elapsed, ETA."""
@@ -296,14 +301,17 @@ class EventsFileTail:
     """Reads the complete lines added to a run's ``events.jsonl`` since the last read."""
 
     def __init__(self, run_dir: str | Path, offset: int = 0) -> None:
-        self.path = Path(run_dir) / "events.jsonl"
+        from semsr_core.train.run_folder import RunFolder
+
+        self.path = RunFolder(run_dir).events_path
         self.offset = offset
 
     @classmethod
     def at_end(cls, run_dir: str | Path) -> EventsFileTail:
         """A tail that starts after what the file holds now."""
-        path = Path(run_dir) / "events.jsonl"
-        return cls(run_dir, path.stat().st_size if path.is_file() else 0)
+        tail = cls(run_dir)
+        tail.offset = tail.path.stat().st_size if tail.path.is_file() else 0
+        return tail
 
     def read_new(self) -> list[dict[str, Any]]:
         """Records appended since the last call; a line still being written waits."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from os import PathLike
@@ -554,16 +553,10 @@ def validate(recipe: str, overrides: list[str]) -> Any:
 
 def new_run_folder(recipe: str, parent: str | PathLike | None = None) -> Path:
     """A new, not yet existing folder ``<runs>/<recipe>-<date>-<time>`` (``<runs>`` is
-    the user's runs folder, ``semsr_core.resources.user_dir("runs")``)."""
-    from semsr_core.resources import user_dir
+    the runs folder shared with the CLI, ``semsr_core.train.run_folder.default_runs_dir``)."""
+    from semsr_core.train.run_folder import RunFolder
 
-    parent = Path(parent) if parent is not None else user_dir("runs")
-    base = f"{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, index = parent / base, 1
-    while path.exists():
-        index += 1
-        path = parent / f"{base}-{index}"
-    return path
+    return RunFolder.new(recipe, parent).path
 
 
 def move_data_into_run(staged: str | PathLike, run_dir: str | PathLike) -> Path:

@@ -424,18 +424,25 @@ class TrainingMonitor(QWidget):
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: Any) -> None:
-        from semsr_core.events import EventKind
+        from semsr_core.events import EventKind, TrainingState
 
+        before = self.history.state
         self.history.add(event)
         self._dirty = True
-        if event.kind is EventKind.MESSAGE:
-            if "paused" in event.data and self._token is not None and not self._token.cancelled:
+        payload = event.payload
+        if event.kind is EventKind.STATE:
+            state = payload.state
+            pause_move = (state is TrainingState.PAUSED or (state is TrainingState.TRAINING
+                                                             and before is TrainingState.PAUSED))
+            if pause_move and self._token is not None and not self._token.cancelled:
                 self._set_status(
                     f"Paused at step {self.history.step}; checkpoint saved. Resume continues, "
-                    "Stop exports the model." if event.data["paused"]
+                    "Stop exports the model." if state is TrainingState.PAUSED
                     else f"Training (resumed at step {self.history.step}).")
-            elif event.data.get("level") == "warning":
-                self._set_status(str(event.data.get("text", "")))
+            self._update_buttons()
+        elif event.kind is EventKind.MESSAGE:
+            if payload.level == "warning":
+                self._set_status(payload.text)
             self._update_buttons()
         elif event.kind is EventKind.STEP and self._starting:
             self._starting = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from semsr_core.events import Event, EventKind
+from semsr_core.events import Event, Message, Progress
 
 
 class ProgressPrinter:
@@ -26,32 +26,33 @@ class ProgressPrinter:
     def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if event.kind is EventKind.PROGRESS:
-            self._progress(event.data)
-        elif event.kind is EventKind.MESSAGE:
-            text = event.data.get("text", "")
-            level = event.data.get("level", "info")
-            line = f"semsr: {level}: {text}" if level != "info" else f"semsr: {text}"
+        payload = event.payload
+        if isinstance(payload, Progress):
+            self._progress(payload)
+        elif isinstance(payload, Message):
+            level = payload.level
+            line = f"semsr: {level}: {payload.text}" if level != "info" else \
+                f"semsr: {payload.text}"
             if self._bar is not None:
                 self._bar.write(line, file=sys.stderr)
             else:
                 print(line, file=sys.stderr)
 
-    def _progress(self, data: dict) -> None:
+    def _progress(self, progress: Progress) -> None:
         from tqdm import tqdm
 
-        stage = data.get("stage", "")
-        total = data.get("total")
-        done = int(data.get("done", 0))
+        stage = progress.stage
+        total = progress.total
+        done = int(progress.done)
         if self._bar is None or stage != self._stage or done < self._bar.n:
             self.close()
             self._stage = stage
             self._bar = tqdm(total=total, initial=done, desc=stage,
-                             unit=data.get("unit", "it"), dynamic_ncols=True, file=sys.stderr)
+                             unit=progress.unit or "it", dynamic_ncols=True, file=sys.stderr)
         bar = self._bar
         if total != bar.total:
             bar.total = total
-        postfix = data.get("postfix")
+        postfix = progress.postfix
         if postfix:
             bar.set_postfix_str(str(postfix), refresh=False)
         if done > bar.n:

@@ -56,8 +56,12 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="data folder: lr/ and hr/ subfolders (or hr/ only)")
     p.add_argument("--val", help="validation folder (same layout); default: split off by pair")
     p.add_argument("--run", "--run-dir", dest="run",
-                   help="run folder to create (default: runs/<recipe>-<time>); under torchrun "
-                        "write --run-dir, as torchrun takes --run for its own --run-path")
+                   help="run folder to create (default: <runs folder>/<recipe>-<time>); under "
+                        "torchrun write --run-dir, as torchrun takes --run for its own "
+                        "--run-path")
+    p.add_argument("--runs", metavar="DIR",
+                   help="the folder new runs go into (default: the user's runs folder, "
+                        "shared with the app; see `semsr runs list`)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set generator.blocks=2 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
@@ -72,11 +76,9 @@ def add_train(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import time
-    from pathlib import Path
-
     from semsr_core.events import CancelToken
     from semsr_core.train import resume, train
+    from semsr_core.train.run_folder import RunFolder
 
     _check_train_options(args)
     printer = ProgressPrinter()
@@ -89,7 +91,7 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             if not args.recipe or not args.data:
                 raise SemsrError("give a RECIPE and --data DIR (or --resume RUN_DIR)")
-            run = args.run or f"runs/{Path(args.recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            run = args.run or RunFolder.new(args.recipe, args.runs).path
             result = train(args.recipe, args.data, run, val=args.val, overrides=args.overrides,
                            device=args.device, max_minutes=args.max_minutes,
                            on_event=printer, cancel=cancel)
@@ -136,7 +138,8 @@ def _check_train_options(args: argparse.Namespace) -> None:
     if args.resume:
         ignored = ([f"the recipe '{args.recipe}'"] if args.recipe else []) + (
             [f"--set {' --set '.join(args.overrides)}"] if args.overrides else []) + (
-            ["--run"] if args.run else []) + (["--val"] if args.val else [])
+            ["--run"] if args.run else []) + (["--runs"] if args.runs else []) + (
+            ["--val"] if args.val else [])
         if ignored:
             raise ConfigError(
                 f"--resume continues {args.resume} with its own config.toml, so "
@@ -148,16 +151,18 @@ def _check_train_options(args: argparse.Namespace) -> None:
 
 def add_runs(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    ls = sub.add_parser("list", help="list the runs in a folder")
-    ls.add_argument("folder", nargs="?", default="runs")
+    ls = sub.add_parser("list", help="list the runs in a folder (default: the user's runs "
+                                     "folder, where semsr train and the app put new runs)")
+    ls.add_argument("folder", nargs="?", default=None)
+    ls.add_argument("--runs", metavar="DIR", help="the runs folder to list (as FOLDER)")
     show = sub.add_parser("show", help="summarise one run folder")
     show.add_argument("run_dir")
     sub.add_parser("recipes", help="list the bundled recipes")
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from semsr_core.train import find_runs, load_config, recipe_names, run_summary
-    from semsr_core.train.verdict import read_verdict
+    from semsr_core.train import load_config, recipe_names
+    from semsr_core.train.run_folder import RunFolder, default_runs_dir, find_runs
 
     if args.action == "recipes":
         for name in recipe_names():
@@ -165,19 +170,23 @@ def run_runs(args: argparse.Namespace) -> int:
             print(f"{name:16s} {cfg.recipe.source:24s} {cfg.recipe.description}")
         return 0
     if args.action == "list":
-        runs = find_runs(args.folder)
+        if args.folder and args.runs and args.folder != args.runs:
+            raise SemsrError(f"give the runs folder once: {args.folder} or --runs {args.runs}")
+        folder = args.folder or args.runs or default_runs_dir()
+        runs = find_runs(folder)
         if not runs:
-            print(f"no runs in {args.folder}")
+            print(f"no runs in {folder}")
         for run in runs:
-            s = run_summary(run)
+            s = RunFolder(run).summary()
             last = s["metrics"][-1] if s["metrics"] else {}
             psnr = f"PSNR {last['psnr']:.2f} dB" if "psnr" in last else ""
-            verdict = read_verdict(run)
+            verdict = RunFolder(run).read_verdict()
             judged = "" if verdict is None else f"  {verdict.status}" + (
                 f" ({verdict.gain_db:+.2f} dB)" if verdict.gain_db is not None else "")
             print(f"{run}  {s['recipe']}  {s['status']}  step {s['step']}  {psnr}{judged}")
         return 0
-    s = run_summary(args.run_dir)
+    folder = RunFolder(args.run_dir)
+    s = folder.summary()
     print(f"run {s['run']}: recipe {s['recipe']}, {s['status']}, step {s['step']}, "
           f"epoch {s['epoch']}")
     if s["losses"]:
@@ -188,7 +197,7 @@ def run_runs(args: argparse.Namespace) -> int:
               f"{m.get('ssim', float('nan')):.4f}")
     if s["model"]:
         print(f"model: {s['model']}")
-    verdict = read_verdict(args.run_dir)
+    verdict = folder.read_verdict()
     if verdict is None:
         print("verdict: none yet (the run has not finished, or was stopped before export)")
     else:

@@ -2,28 +2,23 @@
 
 ``train`` starts a run in a run folder; ``resume`` continues one from its last
 checkpoint with the run's own ``config.toml`` and data folders (``run.json``);
-``run_summary`` reads a run folder back for monitors and listings.
+``run_summary`` reads a run folder back for monitors and listings. The files of a run
+are read and written by :class:`~semsr_core.train.run_folder.RunFolder`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from semsr_core.errors import ConfigError, InputError
+from semsr_core.errors import ConfigError
 from semsr_core.events import CancelToken, EventCallback
-from semsr_core.io.write import write_bytes_atomic
-from semsr_core.train.config import TrainConfig, load_config, validate_config
+from semsr_core.train.config import TrainConfig, load_config
 from semsr_core.train.engine import Trainer, TrainResult
-from semsr_core.train.lock import is_main_rank, run_lock
-from semsr_core.train.runlog import read_events
+from semsr_core.train.lock import is_main_rank
+from semsr_core.train.run_folder import RunFolder, find_runs
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+__all__ = ["check_schedule", "find_runs", "resume", "run_summary", "train"]
 
 
 def train(recipe: str | Path | TrainConfig, data: str | Path, run_dir: str | Path, *,
@@ -39,16 +34,14 @@ def train(recipe: str | Path | TrainConfig, data: str | Path, run_dir: str | Pat
         overrides = list(overrides or []) + _scale_of_data(recipe, overrides or [], data)
     config = recipe if isinstance(recipe, TrainConfig) else load_config(recipe, overrides)
     check_schedule(config, max_minutes)
-    run_dir = Path(run_dir)
-    with run_lock(run_dir, "train", on_event):  # one process per run folder
-        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+    folder = RunFolder(run_dir)
+    run_dir = folder.path
+    with folder.lock("train", on_event):  # one process per run folder
+        if folder.has_checkpoints():
             raise ConfigError("this run folder already holds a run", path=run_dir,
                               hint="Continue it with --resume, or choose a new --run folder.")
         if is_main_rank():  # under torchrun, one writer of the run folder
-            write_bytes_atomic(run_dir / "run.json", json.dumps({
-                "data": str(Path(data).resolve()),
-                "val": None if val is None else str(Path(val).resolve()),
-                "device": device}, indent=2).encode("utf-8"))
+            folder.write_info(data, val, device)
         return _run(config, run_dir, Path(data), val, device, max_minutes, on_event, cancel,
                     resume=False)
 
@@ -58,18 +51,14 @@ def resume(run_dir: str | Path, *, data: str | Path | None = None,
            on_event: EventCallback | None = None,
            cancel: CancelToken | None = None) -> TrainResult:
     """Continue a run from its last checkpoint, with the same config and schedule."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.toml"
-    if not config_path.is_file():
-        raise InputError("not a run folder (no config.toml)", path=run_dir,
-                         hint="Give the folder that `semsr train --run` created.")
-    config = validate_config(tomllib.loads(config_path.read_text(encoding="utf-8")),
-                             origin=str(config_path))
-    info = _run_info(run_dir)
+    folder = RunFolder(run_dir).require()
+    run_dir = folder.path
+    config = folder.load_config()
+    info = folder.read_info()
     data_dir = Path(data) if data is not None else Path(info["data"])
     val = info.get("val")
     check_schedule(None, max_minutes)
-    with run_lock(run_dir, "train --resume", on_event):  # not while another process trains
+    with folder.lock("train --resume", on_event):  # not while another process trains
         return _run(config, run_dir, data_dir, val, device or info.get("device", "auto"),
                     max_minutes, on_event, cancel, resume=True)
 
@@ -126,43 +115,7 @@ def _scale_of_data(recipe: str | Path, overrides: list[str], data: str | Path) -
     return [f"data.scale={scale}"]
 
 
-def _run_info(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise InputError("the run folder has no readable run.json", path=run_dir,
-                         hint="Give the data folder again with --data.") from None
-
-
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
-    """What a run did, from its folder: recipe, status, steps, last losses and metrics."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.toml").is_file():
-        raise InputError("not a run folder (no config.toml)", path=run_dir)
-    events = read_events(run_dir)
-    config = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
-    steps = [e for e in events if e["kind"] == "step"]
-    metrics = [e for e in events if e["kind"] == "metrics"]
-    finished = [e for e in events if e["kind"] == "finished"]
-    status = finished[-1]["status"] if finished else ("running or killed" if steps else "new")
-    return {
-        "run": str(run_dir),
-        "recipe": config.get("recipe", {}).get("name", "?"),
-        "status": status,
-        "step": steps[-1]["step"] if steps else 0,
-        "epoch": steps[-1]["epoch"] if steps else 0,
-        "losses": steps[-1]["losses"] if steps else {},
-        "metrics": [{k: m[k] for k in ("epoch", "step", "psnr", "ssim", "psnr_bicubic",
-                                       "ssim_bicubic") if k in m} for m in metrics],
-        "model": str(run_dir / "model.semsr") if (run_dir / "model.semsr").is_file() else None,
-        "verdict": finished[-1].get("verdict") if finished else None,
-    }
-
-
-def find_runs(folder: str | Path) -> list[Path]:
-    """Run folders (with a config.toml) directly inside ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if (p / "config.toml").is_file())
+    """What a run did, from its folder: recipe, status, steps, last losses and metrics
+    (:meth:`RunFolder.summary`)."""
+    return RunFolder(run_dir).summary()

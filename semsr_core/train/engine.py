@@ -42,8 +42,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from semsr_core.errors import ConfigError, InputError, TrainingError
-from semsr_core.events import CancelToken, Event, EventCallback, EventKind
-from semsr_core.io.write import write_bytes_atomic
+from semsr_core.events import (
+    CancelToken,
+    Event,
+    EventCallback,
+    EventKind,
+    Message,
+    Planned,
+    Step,
+    TrainingState,
+)
+from semsr_core.events import Progress as ProgressEvent
 from semsr_core.train.budget import (
     RunPlan,
     TimeBook,
@@ -51,12 +60,12 @@ from semsr_core.train.budget import (
     steps_in_epoch,
     validation_subset,
 )
-from semsr_core.train.checkpoint import CheckpointStore
-from semsr_core.train.config import OptimizerConfig, TrainConfig, dump_config
+from semsr_core.train.config import OptimizerConfig, TrainConfig
 from semsr_core.train.contrastive import ContrastiveTerms
 from semsr_core.train.distributed import Distributed, resolve_training_device
 from semsr_core.train.ema import EMA
 from semsr_core.train.results import CHECKPOINT_VERSION, RunOutputs, _Position
+from semsr_core.train.run_folder import RunFolder
 from semsr_core.train.runlog import RunLog
 from semsr_core.train.schedules import Progress, early_stop_factor, learning_rate
 
@@ -139,7 +148,7 @@ class Trainer(RunOutputs):
         self.data_summary = data_summary or {}
         self._user_callback = on_event
         self._log: RunLog | None = None
-        self.checkpoints = CheckpointStore(self.run_dir, keep_last=config.train.keep_last)
+        self.checkpoints = RunFolder(self.run_dir).checkpoints(config.train.keep_last)
 
         torch.manual_seed(config.train.seed)
         scale = config.data.scale
@@ -228,11 +237,12 @@ class Trainer(RunOutputs):
 
     # ------------------------------------------------------------------ events
 
-    def _emit(self, kind: EventKind, **data: Any) -> None:
+    def _emit(self, payload: Any) -> None:
+        """Send one typed event (a payload of semsr_core.events) to the log and caller."""
         if not self.dist.is_main:
             return
-        event = Event(kind, data)
-        if self._log is not None and kind is not EventKind.PROGRESS:
+        event = Event(payload)
+        if self._log is not None and event.kind is not EventKind.PROGRESS:
             self._log(event)
         if self._user_callback is not None:
             self._user_callback(event)
@@ -241,25 +251,26 @@ class Trainer(RunOutputs):
 
     def run(self, resume: bool = False) -> TrainResult:
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._log = RunLog(self.run_dir)
+            folder = RunFolder(self.run_dir)
+            folder.path.mkdir(parents=True, exist_ok=True)
+            self._log = folder.events_log()
             self.checkpoints.clean_partials()
-            write_bytes_atomic(self.run_dir / "config.toml", dump_config(self.cfg).encode())
+            folder.write_config(self.cfg)
         try:
             if resume:
                 self._resume()
-            self._emit(EventKind.MESSAGE, level="info",
-                       text=f"training '{self.cfg.recipe.name}' on {self.device} "
-                            f"({self.total_steps} steps, {len(self.train_set)} samples per epoch)")
+            self._announce_start()  # RUN_STARTED, its line, state TRAINING
             if len(self.val_pairs) < self.held_out:
-                self._emit(EventKind.MESSAGE, level="info",
-                           text=f"validating on {len(self.val_pairs)} of the {self.held_out} "
-                                "held-out pairs (train.validation_pixels bounds its cost)")
+                self._emit(Message(f"validating on {len(self.val_pairs)} of the {self.held_out} "
+                                   "held-out pairs (train.validation_pixels bounds its cost)"))
             status = self._loop()
             model_path = self._finish(status)
             return TrainResult(status, self.run_dir, model_path, self.pos.global_step,
                                self._run_epoch(), dict(self.exported_metrics),
                                self.verdict, self.plan.as_dict(), self._time_summary())
+        except BaseException:
+            self._crashed()  # state CRASHED (the last checkpoint is kept)
+            raise
         finally:
             if self._log is not None:
                 self._log.close()
@@ -403,8 +414,8 @@ class Trainer(RunOutputs):
             self.plan.epochs, self.plan.last_steps = shared[:len(epochs)], shared[len(epochs):]
         if not self._planned:
             self._planned = True
-            self._emit(EventKind.MESSAGE, level="info", text=f"plan: {self.plan.describe()}",
-                       plan=self.plan.as_dict())
+            self._emit(Planned(self.plan.as_dict()))
+            self._emit(Message(f"plan: {self.plan.describe()}"))
 
     def _time_summary(self) -> dict[str, Any]:
         return self.book.as_dict(self.elapsed, self.budget_s)
@@ -417,14 +428,12 @@ class Trainer(RunOutputs):
             return 0.0
         began = time.monotonic()
         self._checkpoint()
-        self._emit(EventKind.MESSAGE, level="info", text=f"paused at step {self.pos.global_step}",
-                   paused=True, step=self.pos.global_step)
+        self._enter(TrainingState.PAUSED)
         self.cancel.wait_while_paused()  # until Resume, or Stop (which also wakes it)
         waited = time.monotonic() - began
         if self.deadline is not None:
             self.deadline += waited
-        self._emit(EventKind.MESSAGE, level="info", text=f"resumed at step {self.pos.global_step}",
-                   paused=False, step=self.pos.global_step)
+        self._enter(TrainingState.TRAINING)
         return waited
 
     def _should_stop(self) -> str | None:
@@ -626,9 +635,9 @@ class Trainer(RunOutputs):
         if losses:
             postfix += " · " + " ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in
                                         losses.items() if k.startswith("g/"))
-        self._emit(EventKind.PROGRESS, stage="train", done=self.pos.global_step,
-                   total=self.total_steps, unit="step", postfix=postfix, phase=name,
-                   epoch=shown, epochs=epochs)
+        self._emit(ProgressEvent(stage="train", done=self.pos.global_step,
+                                 total=self.total_steps, unit="step", postfix=postfix,
+                                 phase=name, epoch=shown, epochs=epochs))
 
     def _report_step(self, phase, epoch: int, losses: dict[str, float]) -> None:
         done = self.pos.global_step
@@ -637,8 +646,8 @@ class Trainer(RunOutputs):
         if done % self.cfg.train.log_every == 0 or done == self.total_steps:
             lrs = {"generator": self.opt_g.param_groups[0]["lr"],
                    **{n: o.param_groups[0]["lr"] for n, o in self.opt_d.items()}}
-            self._emit(EventKind.STEP, step=done, epoch=epoch, phase=phase.name,
-                       losses=losses, lr=lrs, eta_s=eta, elapsed_s=self.elapsed)
+            self._emit(Step(step=done, epoch=epoch, phase=phase.name, losses=losses, lr=lrs,
+                            eta_s=eta, elapsed_s=self.elapsed))
 
 # ------------------------------------------------------------------ helpers
 

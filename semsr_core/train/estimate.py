@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from semsr_core.errors import Cancelled, ConfigError
-from semsr_core.events import CancelToken, Event, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import (
+    CancelToken,
+    Event,
+    EventCallback,
+    Message,
+    Progress,
+    check_cancel,
+    emit,
+)
 from semsr_core.train.config import TrainConfig
 
 
@@ -155,7 +163,7 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
                           hint="Time e.g. 2 steps.")
     gc.collect()
     rss_before = _rss()
-    emit(on_event, EventKind.MESSAGE, level="info", text="reading the training data")
+    emit(on_event, Message("reading the training data"))
     prepared = prepare_data(config, data_dir, val_dir=val_dir)
     check_cancel(cancel)
     with tempfile.TemporaryDirectory(prefix="semsr-estimate-") as tmp:
@@ -179,15 +187,14 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
         peak_rss = [_rss()]
 
         def record(event: Event) -> None:
-            if event.kind is not EventKind.PROGRESS:
+            if not isinstance(event.payload, Progress):
                 return
             if cuda:
                 torch.cuda.synchronize(resolved)
-            phase = str(event.data.get("phase", ""))
-            times.setdefault(phase, []).append(time.perf_counter())
+            times.setdefault(event.payload.phase, []).append(time.perf_counter())
             peak_rss.append(_rss())
-            emit(on_event, EventKind.PROGRESS, done=sum(len(t) for t in times.values()),
-                 total=timed_total, stage="measuring", unit="step")
+            emit(on_event, Progress(done=sum(len(t) for t in times.values()),
+                                    total=timed_total, stage="measuring", unit="step"))
 
         timed = _timing_config(config, steps, list(per_epoch.values()))
         timer = Trainer(timed, Path(tmp) / "timing", train_set=prepared.train_set,

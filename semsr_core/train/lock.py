@@ -236,10 +236,10 @@ def run_lock(run_dir: str | os.PathLike, command: str = "train",
     if not is_main_rank():
         yield None
         return
-    from semsr_core.events import EventKind, emit
+    from semsr_core.events import Message, emit
 
     with RunLock(run_dir, command) as lock:
         note = lock.stale_message()
         if note:
-            emit(on_event, EventKind.MESSAGE, level="warning", text=note)
+            emit(on_event, Message(note, level="warning"))
         yield lock

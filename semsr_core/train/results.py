@@ -1,5 +1,7 @@
 """What a run leaves behind: validation figures and samples, checkpoints (and resuming
-from them), the exported model with its card, and the verdict against bicubic.
+from them), the exported model with its card, and the verdict against bicubic; and the
+run's training state (:class:`~semsr_core.events.TrainingStateMachine`), announced as
+STATE events.
 
 :class:`RunOutputs` is a part of :class:`~semsr_core.train.engine.Trainer` (a mixin
 over the trainer's networks, position and plan); the training loop lives in
@@ -18,7 +20,17 @@ import numpy as np
 import torch
 
 from semsr_core.errors import InputError
-from semsr_core.events import EventKind
+from semsr_core.events import (
+    Finished,
+    Message,
+    Metrics,
+    RunStarted,
+    RunStatus,
+    Sample,
+    StateChanged,
+    TrainingState,
+    TrainingStateMachine,
+)
 from semsr_core.train.ema import _unwrap
 
 CHECKPOINT_VERSION = 1
@@ -38,7 +50,40 @@ class _Position:
 
 
 class RunOutputs:
-    """Validation, checkpoints, resume and export of a :class:`Trainer`."""
+    """Validation, checkpoints, resume and export of a :class:`Trainer`, and its state."""
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def training_state(self) -> TrainingStateMachine:
+        """The run's state holder (idle until it starts); it refuses illegal moves."""
+        machine = self.__dict__.get("_training_state")
+        if machine is None:
+            machine = self.__dict__["_training_state"] = TrainingStateMachine()
+        return machine
+
+    def _enter(self, state: TrainingState) -> None:
+        """Move the training state (IllegalTransition if not allowed) and announce it."""
+        self.training_state.move(state)
+        self._emit(StateChanged(state, self.pos.global_step))
+
+    def _announce_start(self) -> None:
+        """RUN_STARTED with the run's size and phases, the line for the user, and the
+        state TRAINING."""
+        self._emit(RunStarted(total_steps=self.total_steps,
+                              phases=tuple(p.name for p in self.cfg.phases),
+                              recipe=self.cfg.recipe.name, device=str(self.device),
+                              samples_per_epoch=len(self.train_set),
+                              step=self.pos.global_step))
+        self._emit(Message(f"training '{self.cfg.recipe.name}' on {self.device} "
+                           f"({self.total_steps} steps, {len(self.train_set)} samples per "
+                           "epoch)"))
+        self._enter(TrainingState.TRAINING)
+
+    def _crashed(self) -> None:
+        """An error ends the run: CRASHED, unless it had already ended."""
+        if self.training_state.can_move(TrainingState.CRASHED):
+            self._enter(TrainingState.CRASHED)
 
     def _validate(self, epoch: int) -> None:
         began = time.monotonic()
@@ -76,14 +121,13 @@ class RunOutputs:
         improved = metrics["psnr"] > self.best_psnr
         if improved:
             self.best_psnr = metrics["psnr"]
-        self._emit(EventKind.METRICS, step=self.pos.global_step, epoch=epoch, **metrics,
-                   best=improved)
+        self._emit(Metrics(step=self.pos.global_step, epoch=epoch, **metrics, best=improved))
         for name, bic, sr, hr in samples:
             crop = _center_crop_slices(hr.shape, 128)
             images = {"lr_bicubic": bic[crop], "sr": sr[crop], "hr": hr[crop]}
             images.update({f"{k}_gradient": gradient_map(v) for k, v in list(images.items())})
-            self._emit(EventKind.SAMPLE, step=self.pos.global_step, epoch=epoch, name=name,
-                       images=images)
+            self._emit(Sample(step=self.pos.global_step, epoch=epoch, name=name,
+                              images=images))
         if improved:
             self.checkpoints.save_best(self._state())
         self.dist.barrier()
@@ -164,8 +208,7 @@ class RunOutputs:
             if self.pos.epoch_in_phase >= self.plan.epochs[self.pos.phase]:
                 self.pos.phase += 1
                 self.pos.epoch_in_phase = 0
-        self._emit(EventKind.MESSAGE, level="info",
-                   text=f"resumed from {path.name} at step {self.pos.global_step}")
+        self._emit(Message(f"resumed from {path.name} at step {self.pos.global_step}"))
 
     def export_model(self):
         """The EMA generator as a :class:`~semsr_core.models.Model` with its card."""
@@ -210,9 +253,13 @@ class RunOutputs:
         return type(model)(generator, model.card)
 
     def _finish(self, status: str) -> Path | None:
-        """Export the model unless it is worse than bicubic; the verdict says which."""
-        from semsr_core.train.verdict import judge, write_verdict
+        """Export the model unless it is worse than bicubic; the verdict says which.
+        The state moves to DONE (or STOPPED) before the FINISHED event."""
+        from semsr_core.train.run_folder import RunFolder
+        from semsr_core.train.verdict import judge
 
+        status = RunStatus(status)
+        folder = RunFolder(self.run_dir)
         path = None
         if self.dist.is_main:
             model = self._final_model()
@@ -225,7 +272,7 @@ class RunOutputs:
             verdict = judge(model.card.metrics, which, recipe=self.cfg.recipe.name,
                             fine_tuned=self.init_card is not None,
                             start=(self.cfg.generator.init, self.start_metrics.get("psnr")))
-            target = self.run_dir / "model.semsr"
+            target = folder.model_path
             if verdict.worse and self.cfg.train.export_worse:
                 verdict.exported = f"{which}, although worse (train.export_worse is set)"
             if verdict.worse and not self.cfg.train.export_worse:
@@ -236,15 +283,17 @@ class RunOutputs:
                 model.card.training["time"] = self._time_summary()
                 model.save(path)
             self.verdict = verdict
-            write_verdict(self.run_dir, verdict)
+            folder.write_verdict(verdict)
             self.exported_metrics = dict(model.card.metrics)
-            self._emit(EventKind.MESSAGE, level="warning" if verdict.worse else "info",
-                       text=verdict.text()
-                       + "".join(f"\n  try: {tip}" for tip in verdict.advice))
-            self._emit(EventKind.FINISHED, status=status, step=self.pos.global_step,
-                       model=None if path is None else str(path),
-                       metrics=self.exported_metrics, verdict=verdict.as_dict(),
-                       plan=self.plan.as_dict(), time_use=self._time_summary())
+            self._emit(Message(verdict.text()
+                               + "".join(f"\n  try: {tip}" for tip in verdict.advice),
+                               level="warning" if verdict.worse else "info"))
+        self._enter(status.state)
+        if self.dist.is_main:
+            self._emit(Finished(status=status, step=self.pos.global_step,
+                                model=None if path is None else str(path),
+                                metrics=self.exported_metrics, verdict=verdict.as_dict(),
+                                plan=self.plan.as_dict(), time_use=self._time_summary()))
         self.dist.barrier()
         return path
 

@@ -1,6 +1,8 @@
 """The run folder's event log: ``events.jsonl``, one JSON object per line.
 
-Scalars and text are logged as they are; images in SAMPLE events are written as a
+Each line is an event's ``kind`` and its payload's fields (:meth:`Event.to_record`,
+read back by :meth:`Event.from_record`), with the time. Scalars and text are logged as
+they are; images in SAMPLE events are written as a
 PNG grid under ``samples/`` and logged by path. A monitor (CLI ``semsr runs show``,
 the app) rebuilds curves from this file, also for runs that ended long ago.
 """
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +34,11 @@ class RunLog:
         for key, value in event.data.items():
             if isinstance(value, np.ndarray):
                 continue
-            if key == "images" and isinstance(value, dict):
+            if key == "images":  # arrays: written as a PNG, logged by path
                 continue
             record[key] = _plain(value)
-        if event.kind is EventKind.SAMPLE and "path" not in record and "images" in event.data:
+        if (event.kind is EventKind.SAMPLE and record.get("path") is None
+                and event.data.get("images")):
             record["path"] = str(self._write_sample(event))
         try:
             self._file.write(json.dumps(record) + "\n")
@@ -44,7 +49,7 @@ class RunLog:
     def _write_sample(self, event: Event) -> Path:
         import imagecodecs
 
-        images: dict[str, np.ndarray] = event.data["images"]
+        images: dict[str, np.ndarray] = dict(event.data["images"])
         rows = [np.concatenate([_to_u8(images[k]) for k in images], axis=1)]
         grid = np.concatenate(rows, axis=0)
         step = event.data.get("step", 0)
@@ -71,7 +76,9 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]

@@ -89,7 +89,7 @@ def test_a_time_limited_run_on_four_pairs_spends_its_budget_on_training_steps(
     assert use["training_share_of_budget"] >= 0.90, use
     assert use["validation_s"] <= 0.10 * use["budget_s"], use
     assert use["validations"] >= 2  # validated during the run, not only at its end
-    plans = [e.data["plan"] for e in events if e.kind is EventKind.MESSAGE and "plan" in e.data]
+    plans = [e.data["plan"] for e in events if e.kind is EventKind.PLAN]
     assert len(plans) == 1 and plans[0]["budget_s"] == pytest.approx(24.0)
     assert plans[0]["epochs"][0] != 100  # the recipe's 100 epochs were fitted to the limit
     assert result.plan["steps_per_epoch"][0] > 1  # no one-step epochs on 3 pairs

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from semsr_core.events import CancelToken, EventKind
+from semsr_core.events import CancelToken, EventKind, TrainingState
 from semsr_core.train import load_config, resume, train
 
 # Tiny widths so each recipe trains a couple of steps in seconds; the structure
@@ -163,8 +163,8 @@ def test_pause_holds_training_without_losing_steps_and_resume_finishes(sim_data,
             steps.append(event.data["step"])
             if event.data["step"] == 2:
                 token.pause()
-        elif event.kind is EventKind.MESSAGE:
-            messages.append(event.data)
+        elif event.kind is EventKind.STATE:  # a pause is a state change, not a message
+            messages.append({"paused": event.payload.state is TrainingState.PAUSED})
 
     result = {}
     worker = threading.Thread(target=lambda: result.update(r=train(
