@@ -34,6 +34,14 @@ RUNS = {
                   "discriminators.critic.features=16", "data.lr_patch=32", "data.batch=8",
                   "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
                   "train.export=\"best\""],
+    # unpaired CUT family (issue 17): resnet_gen at a quarter width, 128² HR crops; the
+    # 9 blocks stay (CUT's encoder layers reach block 7)
+    "cut": ["generator.features=16", "discriminators.d.features=16", "data.lr_patch=32",
+            "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
+            "train.export=\"best\""],
+    "cut_monce": ["generator.features=16", "discriminators.d.features=16", "data.lr_patch=32",
+                  "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
+                  "train.export=\"best\""],
 }
 
 
@@ -99,8 +107,9 @@ def main() -> None:
         result = train(recipe, work / "train", work / f"run_{recipe}", val=work / "val",
                        overrides=sets, device=args.device, max_minutes=args.minutes)
         validations = run_summary(work / f"run_{recipe}")["metrics"]
-        best = max(validations, key=lambda m: m["psnr"])
-        last = validations[-1]
+        none = {"psnr": float("nan"), "psnr_bicubic": float("nan")}
+        best = max(validations, key=lambda m: m["psnr"]) if validations else none
+        last = validations[-1] if validations else none
         m = _test_figures(result.model_path, work / "test")
         results[recipe] = {
             "status": result.status, "steps": result.step, "epochs": result.epoch,

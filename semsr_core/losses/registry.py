@@ -31,6 +31,7 @@ _LOSSES: dict[str, tuple[str, str]] = {
     "fsesim": ("semsr_core.losses.fsesim", "SpatialCorrelativeLoss"),
     "patchnce": ("semsr_core.losses.patchnce", "PatchNCELoss"),
     "monce": ("semsr_core.losses.monce", "MoNCELoss"),
+    "qsattn": ("semsr_core.losses.qsattn", "QSAttnNCELoss"),
     "gan_ls": ("semsr_core.losses.lsgan", "LeastSquaresGAN"),
     "gradient": ("semsr_core.losses.gradient", "GradientLoss"),
 }

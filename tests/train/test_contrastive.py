@@ -59,19 +59,20 @@ def test_semsr_train_cut_two_steps_optimises_the_heads_and_exports(sim_data, tmp
     assert sr.shape == (160, 160) and np.isfinite(sr).all()
 
 
-@pytest.mark.parametrize("recipe", ["cut_monce", "monce_fsesim"])
-def test_monce_recipes_train_two_steps(recipe, sim_data, fake_vgg, tmp_path):
+@pytest.mark.parametrize("recipe", ["cut_monce", "monce_fsesim", "qsattn"])
+def test_monce_and_qsattn_recipes_train_two_steps(recipe, sim_data, fake_vgg, tmp_path):
     events = []
     result = train(recipe, sim_data, tmp_path / recipe, overrides=SMALL, device="cpu",
                    on_event=events.append)
     assert result.status == "finished" and result.model_path is not None
     steps = [e.data["losses"] for e in events if e.kind is EventKind.STEP]
     assert len(steps) == 2 and all(np.isfinite(v) for s in steps for v in s.values())
-    assert all("g/monce" in s for s in steps)
+    loss = "qsattn" if recipe == "qsattn" else "monce"
+    assert all(f"g/{loss}" in s for s in steps)
     assert ("g/fsesim" in steps[0]) == (recipe == "monce_fsesim")
     first, second = _heads(tmp_path / recipe, 1), _heads(tmp_path / recipe, 2)
-    assert any(not torch.equal(first["gan/monce"][k], second["gan/monce"][k])
-               for k in first["gan/monce"])
+    assert any(not torch.equal(first[f"gan/{loss}"][k], second[f"gan/{loss}"][k])
+               for k in first[f"gan/{loss}"])
 
 
 @pytest.mark.slow

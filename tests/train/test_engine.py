@@ -55,7 +55,8 @@ def _weights(path):
 
 PAIRED = ["srgan", "rirgan", "n1", "n1_reduced", "n2", "en1", "en1_defects", "en1_freqsep",
           "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune"]
-UNPAIRED = ["fsesim_unpaired", "defect_stylizer", "cut", "cut_monce", "monce_fsesim"]
+UNPAIRED = ["fsesim_unpaired", "defect_stylizer", "cut", "cut_monce", "monce_fsesim",
+            "qsattn"]
 # ZSSR settings small enough for a test (the recipe's are those of [S1]).
 QUICK_ZSSR = "data.zssr={max_iterations = 2, self_ensemble = false, crop = 32}"
 
