@@ -66,6 +66,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     print(markdown_table(result))
+    hr_niqe = result.hr.get("niqe")
+    print("HR itself: NIQE " + ("— (images under two 96×96 patches)" if hr_niqe is None
+                                else f"{hr_niqe:.2f}") + " (NIQE: lower = more natural)")
     counts = ", ".join(f"{result.count(mode)} {mode}" for mode in
                        ("reference", "aligned", "no-reference", "skipped") if result.count(mode))
     print(f"{len(result.pairs)} pair(s) ({counts}), ×{result.scale}; report: "

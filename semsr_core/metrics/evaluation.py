@@ -21,8 +21,9 @@ in [0, 1]). Each model enlarges each LR image
 
 Metrics per pair and method: PSNR, SSIM, MSE (whole image, inside defects, background;
 :mod:`~semsr_core.metrics.full_reference`), gains over the baseline, gradient
-statistics (:mod:`~semsr_core.metrics.no_reference`) and the spectrum score
-(:mod:`~semsr_core.metrics.spectrum`). The report folder is written by
+statistics (:mod:`~semsr_core.metrics.no_reference`), the spectrum score
+(:mod:`~semsr_core.metrics.spectrum`) and NIQE (:mod:`~semsr_core.metrics.niqe`, also
+of HR; ``None`` for an image under two 96×96 patches). The report folder is written by
 :mod:`~semsr_core.metrics.report`.
 """
 
@@ -43,6 +44,7 @@ from semsr_core.events import CancelToken, Event, EventCallback, EventKind, chec
 from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
 from semsr_core.metrics.full_reference import region_metrics
 from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
+from semsr_core.metrics.niqe import niqe
 from semsr_core.metrics.no_reference import gradient_stats
 from semsr_core.metrics.spectrum import spectrum_score
 
@@ -102,6 +104,7 @@ class Evaluation:
     it (full-reference metrics over reference/aligned pairs, defect metrics over pairs
     with defects, gradient and spectrum numbers over all evaluated pairs), with
     ``pairs_full_reference``, ``pairs_with_defects`` and ``pairs_evaluated`` counts.
+    ``hr`` holds the same means of HR's own no-reference numbers (gradients, NIQE).
     """
 
     data: Path
@@ -113,6 +116,7 @@ class Evaluation:
     unmatched: list[dict[str, str]]
     aggregate: dict[str, dict[str, float | int | None]]
     files: dict[str, Path] = field(default_factory=dict)
+    hr: dict[str, float | None] = field(default_factory=dict)
 
     def count(self, mode: str) -> int:
         return sum(p.mode == mode for p in self.pairs)
@@ -272,12 +276,13 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
         outputs[name] = np.asarray(sr, dtype=np.float32)
         disagreement[name] = log.record["disagreeing_fraction_max"]
 
-    result.hr = gradient_stats(hr)
+    result.hr = {**gradient_stats(hr), "niqe": _niqe_or_none(hr)}
     for name, image in outputs.items():
         values: dict[str, float | None] = {}
         if result.full_reference:
             values.update(region_metrics(hr, image, mask))
         values.update(gradient_stats(image, hr))
+        values["niqe"] = _niqe_or_none(image)
         score = spectrum_score(hr, image, lr_up)
         values["spectrum_score"] = None if math.isnan(score) else score
         if name in disagreement:
@@ -295,6 +300,14 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
     if mask is not None:
         result.images["mask"] = mask
     return result
+
+
+def _niqe_or_none(image: np.ndarray) -> float | None:
+    """NIQE of an image, or None where it is undefined (too small, or flat)."""
+    try:
+        return niqe(image)
+    except InputError:
+        return None
 
 
 # -------------------------------------------------------------------- aggregate
@@ -426,7 +439,9 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                     for name, m in loaded.items()},
             pairs=results,
             unmatched=[{"file": str(u.path), "reason": u.reason} for u in pairing.unmatched],
-            aggregate=aggregate(results, methods))
+            aggregate=aggregate(results, methods),
+            hr={key: _finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
+                for key in ("grad_mean", "grad_p95", "niqe")})
         report.write_report(out, evaluation, figures=figures)
     except BaseException:  # cancelled or failed: leave no half report behind
         for path in written:

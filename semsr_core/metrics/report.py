@@ -61,6 +61,7 @@ TABLE_COLUMNS = (
     ("grad_mean", "grad mean"),
     ("grad_p95", "grad p95"),
     ("sharpness_ratio", "sharpness"),
+    ("niqe", "NIQE"),
 )
 
 #: Columns of ``pairs.csv`` after stem, mode and method.
@@ -68,7 +69,7 @@ PAIR_COLUMNS = (
     "psnr", "ssim", "mse", "defect_psnr", "defect_ssim", "defect_mse", "background_psnr",
     "background_ssim", "background_mse", "psnr_gain", "ssim_gain", "defect_psnr_gain",
     "background_psnr_gain", "spectrum_score", "disagreement", "grad_mean", "grad_std",
-    "grad_p95", "sharpness_ratio",
+    "grad_p95", "sharpness_ratio", "niqe",
 )
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -188,12 +189,18 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
         "",
         markdown_table(e),
         "",
+        f"HR itself: NIQE {_text(e.hr.get('niqe')) or '—'}, grad p95 "
+        f"{_text(e.hr.get('grad_p95'), 'grad') or '—'} (means over the evaluated pairs).",
+        "",
         "Means over pairs: PSNR/SSIM over full-reference pairs, defect values over pairs "
         "with defects (inside the masks; SSIM over the masks dilated by 3 px), background "
         "= outside the masks; Δ = method − " + e.baseline + " (dB for PSNR). Spectrum s = "
         "1 − MSE(log P_hr, log P_sr) / MSE(log P_hr, log P_bicubic) ([S3] eq. 5.1 on log "
         "spectra): 1 = HR's spectrum, 0 = no better than bicubic. Gradient statistics are "
-        "of the Sobel magnitude; sharpness = its 95th percentile ÷ HR's.",
+        "of the Sobel magnitude; sharpness = its 95th percentile ÷ HR's. NIQE (Mittal et "
+        "al. 2013; lower = closer to pristine natural images) with semsr's pristine model "
+        "fitted on scikit-image's photographs; undefined (—) for images under two 96×96 "
+        "patches. [S3]'s perceptual index is not reported: it needs Ma et al.'s score.",
         "",
         "## Pairs",
         "",
@@ -228,6 +235,7 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
         "counts": {mode: e.count(mode) for mode in
                    ("reference", "aligned", "no-reference", "skipped")},
         "aggregate": e.aggregate,
+        "hr": e.hr,
         "pairs": [p.summary() for p in e.pairs],
         "unmatched": e.unmatched,
         "definitions": {
@@ -247,6 +255,11 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
             "grad_*": "Sobel gradient magnitude (skimage.filters.sobel): mean, std, 95th "
                       "percentile",
             "sharpness_ratio": "grad_p95 of the method ÷ grad_p95 of HR",
+            "niqe": "NIQE (Mittal et al. 2013) against semsr's pristine model "
+                    "(resources/metrics/niqe_pristine.npz, fitted by benchmarks/fit_niqe.py "
+                    "on scikit-image's natural photographs); lower = more natural; null for "
+                    "an image under two 96×96 patches or a flat one. Values compare with "
+                    "each other, not with published NIQE figures",
         },
     }
     files = {

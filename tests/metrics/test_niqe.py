@@ -74,3 +74,34 @@ def test_the_bundled_model_is_what_the_fit_script_makes():
     names = [entry["image"] for entry in shipped.provenance["images"]]
     assert len(names) == len(script.IMAGES) and not any("camera" in n for n in names)
     assert shipped.provenance["patches"] == sum(e["kept"] for e in shipped.provenance["images"])
+
+
+def test_semsr_evaluate_reports_niqe_per_image_and_per_method(tmp_path, capsys):
+    import csv
+    import json
+
+    from semsr_core.cli import main
+    from semsr_core.data.simulate import simulate_dataset
+    from semsr_core.models import Model
+
+    data = tmp_path / "data"
+    simulate_dataset(data, pairs=2, scale=4, size=384, seed=3)  # 16 patches: NIQE is stable
+    model = Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4, name="tiny")
+    model.save(tmp_path / "tiny.semsr")
+    out = tmp_path / "report"
+    assert main(["evaluate", "--data", str(data), "--model", str(tmp_path / "tiny.semsr"),
+                 "-o", str(out), "--no-figures", "--device", "cpu", "--quiet"]) == 0
+    assert "HR itself: NIQE" in capsys.readouterr().out
+    doc = json.loads((out / "report.json").read_text())
+    for pair in doc["pairs"]:
+        assert pair["hr"]["niqe"] > 0
+        assert pair["metrics"]["bicubic"]["niqe"] > 0 and pair["metrics"]["tiny"]["niqe"] > 0
+    for method in ("bicubic", "tiny"):
+        assert doc["aggregate"][method]["niqe"] == pytest.approx(
+            np.mean([p["metrics"][method]["niqe"] for p in doc["pairs"]]))
+    assert doc["hr"]["niqe"] == pytest.approx(np.mean([p["hr"]["niqe"] for p in doc["pairs"]]))
+    assert doc["aggregate"]["bicubic"]["niqe"] > doc["hr"]["niqe"]  # bicubic is blurred
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert float(rows[0]["niqe"]) == pytest.approx(doc["aggregate"]["bicubic"]["niqe"], abs=0.01)
+    assert "NIQE" in (out / "report.md").read_text()
+    assert "niqe" in next(csv.reader((out / "pairs.csv").open()))
