@@ -3,7 +3,7 @@
 - :mod:`semsr_app.widgets.super_resolve` — the Super-resolve panel.
 - :mod:`semsr_app.widgets.training_monitor` — the training monitor ("Training"): live
   curves, samples, Pause/Stop/Resume, past runs; "New training…" opens the wizard.
-- :mod:`semsr_app.widgets.wizard` — the training wizard (pages in ``wizard_pages``).
+- :mod:`semsr_app.widgets.wizard` — the training wizard (a package: one module per page).
 - :mod:`semsr_app.widgets.compare` — LR/SR/HR side by side, gradient maps, line
   profile, metrics.
 - :mod:`semsr_app.widgets.export` — save selected layers as OME-TIFF.

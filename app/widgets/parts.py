@@ -6,6 +6,7 @@
   off: inference leaves no partial file, training validates, checkpoints and exports.
 - :class:`EventRelay` — carries engine events from a worker thread to the GUI thread
   (a queued Qt signal).
+- :class:`Outcome` — how a panel's background job ended (the one type for every panel).
 - :func:`run_guarded` — a worker's work with user errors turned into its outcome.
 - :func:`side_by_side` — widgets in a row without margins.
 - :func:`dock_size_hint` — a panel's size hint at a dock's width.
@@ -14,6 +15,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from napari.qt.threading import FunctionWorker
@@ -38,6 +41,17 @@ class EventRelay(QObject):
     """Emits ``event`` on the GUI thread for events sent from a worker thread."""
 
     event = Signal(object)
+
+
+@dataclass
+class Outcome:
+    """How a background job ended: its ``value``, ``cancelled``, or a user-facing
+    ``error`` message; ``files`` lists what it wrote (for the panels that write)."""
+
+    value: Any = None
+    cancelled: bool = False
+    error: str = ""
+    files: list[Path] = field(default_factory=list)
 
 
 def run_guarded(work: Callable[[], Any], outcome: Any, memory_hint: str) -> Any:

@@ -1,32 +1,9 @@
-"""The training wizard: from a lab's folders of scans to a training run, in five pages.
-
-1. **Data** — LR and HR folders matched by name (or a naming rule), or HR only with the
-   degradation that makes LR; the pairs found and the files left out, with reasons.
-2. **Alignment** — every pair registered in a worker (cancellable): NCC before and
-   after, shift and verdict per pair; include/exclude; an overlay (LR↑ magenta over HR
-   green) and a flicker view. HR-only data needs no alignment: each image is read once.
-3. **Augmentation** — geometric augmentation, synthetic defects, ZSSR patch pasting,
-   with live previews of training samples made from the user's own pairs.
-4. **Recipe** — every bundled recipe with its source; its main hyper-parameters with
-   the recipe's defaults, each edit a ``--set`` override validated live; a measured
-   time and memory estimate (:func:`semsr_core.train.estimate.estimate_run`).
-5. **Run** — device, run folder, time limit; **Start training** hands a
-   :class:`~semsr_app.training.TrainingRequest` to ``on_start(request)``.
-
-Data: when the alignment page is left, the included pairs (the aligned crops, or the
-HR files of HR-only data) are written into a staging folder in the user's cache
-(``semsr_core.resources.user_dir("cache")``); Start training moves it to
-``<run folder>/data`` and the request trains on exactly that folder. Closing the
-wizard without starting removes the staging folder.
-
-The wizard is modeless; once training has started it can be closed.
-Run it on its own with ``python -m semsr_app.widgets.wizard``.
-"""
+"""The training wizard's window: :class:`TrainingWizard` holds the five pages, stages the
+included pairs and hands the training request on (see :mod:`semsr_app.widgets.wizard`)."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,13 +14,11 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QWidget, QWizard
 
 from semsr_app import wizard_data
-from semsr_app.widgets.wizard_pages import (
-    AlignmentPage,
-    AugmentationPage,
-    DataPage,
-    RecipePage,
-    RunPage,
-)
+from semsr_app.widgets.wizard.align_page import AlignmentPage
+from semsr_app.widgets.wizard.augment_page import AugmentationPage
+from semsr_app.widgets.wizard.data_page import DataPage
+from semsr_app.widgets.wizard.recipe_page import RecipePage
+from semsr_app.widgets.wizard.run_page import RunPage
 
 if TYPE_CHECKING:
     import napari
@@ -170,6 +145,3 @@ def main(argv: list[str] | None = None) -> int:
     napari.run()
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
