@@ -46,16 +46,19 @@ from semsr_core.errors import ConfigError, InputError
 
 
 def upscale(lr: np.ndarray, scale: int) -> np.ndarray:
-    """LR upscaled ``scale`` times with a cubic spline, pixel centres aligned.
+    """LR upscaled ``scale`` times on the HR grid, as float64: the engine's one bicubic
+    (:func:`semsr_core.data.resample.upscale`, half-pixel centres), unclipped so that any
+    intensity range is kept.
 
     LR pixel ``i`` covers HR pixels ``scale*i … scale*i + scale − 1``, so cropping LR on
-    its grid and cropping the upscaled image by ``scale`` times as much agree.
+    its grid and cropping the upscaled image by ``scale`` times as much agree (away from
+    the crop's edges).
     """
-    from skimage.transform import resize
+    from semsr_core.data import resample
 
-    shape = (lr.shape[0] * scale, lr.shape[1] * scale)
-    return resize(np.asarray(lr, dtype=np.float64), shape, order=3, mode="edge",
-                  anti_aliasing=False, preserve_range=True)
+    values = np.asarray(lr, dtype=np.float64)
+    offset = float(values.mean()) if values.size else 0.0  # float32 keeps the detail
+    return resample.upscale(values - offset, scale, clip=False).astype(np.float64) + offset
 
 
 def _check_image(name: str, image: np.ndarray) -> np.ndarray:
