@@ -72,22 +72,15 @@ def add_batch(p: argparse.ArgumentParser) -> None:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from semsr_core.events import EventKind, emit
+    from semsr_core.events import Progress, emit
     from semsr_core.infer.batch import require_distributed, super_resolve_batch
 
     require_distributed()
     printer = ProgressPrinter(quiet=args.quiet)
 
     def progress(done: int, total: int, text: str) -> None:
-        emit(
-            printer,
-            EventKind.PROGRESS,
-            stage="batch",
-            done=done,
-            total=total,
-            unit="slice",
-            postfix=text,
-        )
+        emit(printer, Progress(stage="batch", done=done, total=total, unit="slice",
+                               postfix=text))
 
     try:
         written = super_resolve_batch(
