@@ -85,15 +85,14 @@ def carry_mask(mask: np.ndarray, result: Any, path: str | PathLike | None = None
     :class:`~semsr_core.data.align.AlignmentResult`) aligned, moved through the same crop
     and geometry as ``result.hr``: a boolean array of its shape.
 
+    ``result`` must not be a failed alignment (which has no crop):
+    :meth:`~semsr_core.data.align.AlignmentResult.carry_hr_mask` checks that first.
+
     Raises:
         InputError: the mask is not the size of the HR image (naming ``path``).
-        ValueError: the alignment failed (there is no crop).
     """
     from semsr_core.data.align.geometry import resample_hr
-    from semsr_core.data.align.result import FAILED
 
-    if result.verdict == FAILED:
-        raise ValueError("a failed alignment has no crop to carry a mask through")
     mask = np.asarray(mask)
     if mask.shape != tuple(result.hr_shape):
         raise InputError(f"the mask is {_size(mask.shape)} but its HR image "

@@ -23,14 +23,11 @@ defect-free rendering within that tolerance.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from semsr_core.errors import ConfigError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from semsr_core.data.sem_layouts import Layout
 
 #: Defect kind -> label in the mask (0 means "no defect").
 DEFECT_LABELS: dict[str, int] = {"bridge": 1, "break": 2, "missing": 3, "merged": 4,
@@ -95,6 +92,16 @@ def window(bbox: tuple[int, int, int, int], shape: tuple[int, int]
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+class Layout(Protocol):
+    """What placing defects needs of a layout (:class:`semsr_core.data.sem_layouts.Layout`
+    has it); a protocol, so that this module does not import the layouts back."""
+
+    name: str
+    defect_kinds: tuple[str, ...]
+
+    def propose_defect(self, kind: str, rng: np.random.Generator) -> Defect | None: ...
 
 
 def check_kinds(kinds, layout: Layout) -> tuple[str, ...]:

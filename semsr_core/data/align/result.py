@@ -76,6 +76,8 @@ class AlignmentResult:
         """
         from semsr_core.data.masks import carry_mask
 
+        if self.verdict == FAILED:
+            raise ValueError("a failed alignment has no crop to carry a mask through")
         return carry_mask(mask, self, path)
 
     def summary(self) -> dict[str, Any]:
