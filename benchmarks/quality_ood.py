@@ -125,16 +125,25 @@ def bundled(name: str):
     return load_model(name)
 
 
+ADAPT: float | None = None
+"""``--adapt SECONDS``: also each bundled model adapted to each image for that long."""
+CLASS_FILTER: set[str] | None = None
+"""``--classes``: score only these image classes."""
+
+
 def methods(scale: int, old: dict[str, Path]):
-    """(label, model, consistency) of every method at ``scale`` (bicubic aside)."""
+    """(label, model, consistency, adapt seconds) of every method at ``scale`` (bicubic
+    aside)."""
     from semsr_core.models import load_model
 
     out = []
     for name in BUNDLED[scale]:
         model = bundled(name)
-        out += [(name, model, "model"), (f"{name} (guard off)", model, "off")]
+        out += [(name, model, "model", None), (f"{name} (guard off)", model, "off", None)]
+        if ADAPT:
+            out.append((f"{name} (adapt {ADAPT:g} s)", model, "model", ADAPT))
         if name in old and not name.endswith("-gan"):  # the GAN's predecessor: as x4's
-            out.append((f"{name} (before)", load_model(old[name]), "off"))
+            out.append((f"{name} (before)", load_model(old[name]), "off", None))
     return out
 
 
@@ -146,6 +155,8 @@ def run_ood(scales: list[int], quick: bool, old: dict[str, Path]) -> list[dict]:
     for scale in scales:
         ms = methods(scale, old)
         for index, (cls, name, hr) in enumerate(test_set(scale, quick)):
+            if CLASS_FILTER is not None and not any(cls.startswith(c) for c in CLASS_FILTER):
+                continue
             for degradation in DEGRADATIONS:
                 for noise in NOISE:
                     lr = make_lr(hr, scale, degradation, noise, seed=1000 * index + scale)
@@ -153,9 +164,9 @@ def run_ood(scales: list[int], quick: bool, old: dict[str, Path]) -> list[dict]:
                             "degradation": degradation, "noise": noise}
                     bicubic = upscale(lr, scale, clip=False)
                     rows.append({**base, "method": "bicubic", **score(hr, bicubic)})
-                    for label, model, consistency in ms:
+                    for label, model, consistency, adapt in ms:
                         sr = super_resolve(lr, model, device="cpu", output_dtype="float32",
-                                           consistency=consistency)
+                                           consistency=consistency, adapt_seconds=adapt or 0.0)
                         rows.append({**base, "method": label, **score(hr, sr)})
             print(f"×{scale} {name}", file=sys.stderr, flush=True)
     return rows
@@ -251,8 +262,14 @@ def main() -> None:
     ap.add_argument("--only", help="comma-separated bundled models to score (default all)")
     ap.add_argument("--candidates", help="folder of model files scored in place of the "
                     "bundled ones of the same name")
+    ap.add_argument("--adapt", type=float, metavar="SECONDS",
+                    help="also score each bundled model adapted to each image for SECONDS")
+    ap.add_argument("--classes", help="comma-separated image classes to score (a prefix "
+                    "matches: 'periodic' for the semsr-made periodic class)")
     args = ap.parse_args()
-    global CANDIDATES
+    global CANDIDATES, ADAPT, CLASS_FILTER
+    ADAPT = args.adapt
+    CLASS_FILTER = set(args.classes.split(",")) if args.classes else None
     CANDIDATES = Path(args.candidates) if args.candidates else None
     if args.only:
         wanted = set(args.only.split(","))
