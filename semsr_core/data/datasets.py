@@ -8,15 +8,16 @@ tensors shaped ``1 × h × w``:
 * ``"mask"`` — 1 where foreign content was pasted into the HR target, else 0.
 
 The real stream for a PatchGAN (:class:`CleanHR`) has ``"hr"`` only. The training
-engine wraps them in a ``DataLoader`` (the default collate stacks the dicts).
+engine draws the items itself, in the main process, and stacks them with torch's
+``default_collate``.
 
 Samples are made on the fly, never stored: the synthetic-defect set of [S0] holds
 ``N·⌊W/α⌋·⌊H/α⌋·β`` samples (20 images × 16 tiles × 128 = 40,960) but costs only the
 memory of the N pairs. Every random draw of sample ``index`` comes from
 ``numpy.random.default_rng((seed, epoch, index))``, so a sample is the same whatever
 the order of access or the worker that makes it, and new random content is drawn each
-epoch: call :meth:`set_epoch` before each epoch (like ``DistributedSampler``), and use
-``DataLoader(persistent_workers=False)`` (the default) so workers see the new epoch.
+epoch: call :meth:`set_epoch` before each epoch (like ``DistributedSampler``); a
+``DataLoader`` with workers sees the new epoch only with ``persistent_workers=False``.
 
 Choosing a dataset by augmentation name (recipes, previews, the CLI):
 :func:`training_dataset`.

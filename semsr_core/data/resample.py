@@ -1,7 +1,8 @@
 """Upscaling an LR image to the HR grid (the "LR↑" of baselines, previews and pix2pix).
 
 One definition for the whole engine, so that the bicubic baseline of evaluation,
-the pix2pix input in training and at inference, and the app's compare view agree.
+the pix2pix input in training and at inference, the app's compare view and the
+alignment of scan pairs (:func:`semsr_core.data.align.upscale`, unclipped) agree.
 Torch's bicubic (a = −0.75, half-pixel centres) is used, clipped to [0, 1].
 """
 

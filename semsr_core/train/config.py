@@ -173,7 +173,20 @@ class DataConfig(_Strict):
     generator_input: Literal["lr", "bicubic", "zssr"] = "lr"
     zssr: dict[str, Any] = Field(default_factory=dict)  # ZSSR settings for "zssr" input
     val_fraction: float = Field(0.1, ge=0, lt=1)
-    workers: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_workers(cls, raw: Any) -> Any:
+        """``data.workers`` was accepted but never read (the engine makes its samples in
+        its own process). ``workers = 0``, which every earlier run's ``config.toml``
+        holds, is dropped so those runs still resume; any other value is refused, as it
+        would promise parallel loading that does not happen."""
+        if isinstance(raw, dict) and "workers" in raw:
+            if raw["workers"] != 0:
+                raise ValueError("workers is not a setting: samples are made in the training "
+                                 "process (the key was never read); remove it")
+            raw = {k: v for k, v in raw.items() if k != "workers"}
+        return raw
 
     @field_validator("zssr")
     @classmethod

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from semsr_core.data.masks import MASKS_FOLDER
 from semsr_core.data.pairs import Pair, find_pairs, pairs_from_hr, split_pairs
@@ -41,23 +41,13 @@ class PreparedData:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-class Concat(Dataset):
-    """Several datasets one after the other; ``set_epoch`` reaches all of them."""
-
-    def __init__(self, parts: list[Dataset]):
-        self.parts = parts
-        self.offsets = np.cumsum([0] + [len(p) for p in parts])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
+class Concat(ConcatDataset):
+    """torch's :class:`~torch.utils.data.ConcatDataset` whose ``set_epoch`` reaches every
+    part (each draws its epoch's random content from it)."""
 
     def set_epoch(self, epoch: int) -> None:
-        for part in self.parts:
+        for part in self.datasets:
             part.set_epoch(epoch)
-
-    def __getitem__(self, index: int):
-        part = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        return self.parts[part][index - int(self.offsets[part])]
 
 
 def _read(path: Path) -> np.ndarray:

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import default_collate
 
 from semsr_core.errors import ConfigError, InputError, TrainingError
 from semsr_core.events import (
@@ -483,7 +484,7 @@ class Trainer(RunOutputs):
             if real_order is not None:
                 picks = [real_order[(start + k) % len(real_order)] for k in range(batch)]
                 real = torch.stack([self.real_set[i]["hr"] for i in picks])
-            yield _collate(items), real
+            yield default_collate(items), real
 
     # -------------------------------------------------------------------- step
 
@@ -678,11 +679,6 @@ def _is_adversarial(module: nn.Module) -> bool:
     from semsr_core.losses.adversarial import AdversarialLoss
 
     return isinstance(module, AdversarialLoss)
-
-
-def _collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]
-            if isinstance(items[0][k], torch.Tensor)}
 
 
 def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:

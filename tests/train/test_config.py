@@ -110,3 +110,13 @@ def test_dumped_config_reloads_identically(tmp_path):
     cfg = load_config("en1_freqsep", ["generator.features=8"])
     again = validate_config(tomllib.loads(dump_config(cfg)))
     assert again.to_dict() == cfg.to_dict()
+
+
+def test_data_workers_of_an_earlier_run_is_dropped_and_any_other_value_names_the_key():
+    """``data.workers`` was accepted and never read: the 0 every earlier run's
+    config.toml holds still loads (so those runs resume), and is no longer written; a
+    value that asks for parallel loading is refused, naming the key."""
+    cfg = load_config("en1", ["data.workers=0"])
+    assert "workers" not in dump_config(cfg)
+    with pytest.raises(ConfigError, match=r"data: workers is not a setting"):
+        load_config("en1", ["data.workers=4"])
