@@ -1,0 +1,7 @@
+"""``python -m semsr_app.widgets.compare [FILES]``: semsr's window with the files opened."""
+
+import sys
+
+from semsr_app.widgets.compare.panel import main
+
+sys.exit(main())
