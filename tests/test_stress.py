@@ -181,9 +181,9 @@ def test_two_trainings_started_together_one_trains_the_other_is_refused(tmp_path
 
 
 def _free(monkeypatch, free_bytes: int) -> None:
-    import semsr_core.io.write as write
+    import semsr_core.io.atomic as atomic
 
-    monkeypatch.setattr(write, "_free_bytes", lambda folder: free_bytes)
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: free_bytes)
 
 
 def test_a_checkpoint_on_a_full_disk_is_one_error_naming_the_file_and_the_space(

@@ -1,4 +1,4 @@
-"""Writing stacks as OME-TIFF, atomically: :func:`write_stack`.
+"""Writing stacks as OME-TIFF (or PNG/JPEG by name), atomically: :func:`write_stack`.
 
 The file is written under a hidden temporary name in the destination folder, flushed
 to disk (fsync) and only then renamed to its final name (``os.replace``), so a file
@@ -17,44 +17,52 @@ Layout of the files written:
   OME ``CommentAnnotation`` with ``Namespace`` =
   :data:`~semsr_core.io.metadata.PROVENANCE_NAMESPACE`; :func:`~semsr_core.io.read_stack`
   returns it as ``stack.metadata["provenance"]``.
+
+This module checks the request (destination, inputs never overwritten, pixel type,
+slices) and moves the finished file into place; the pieces are
+:mod:`semsr_core.io.atomic` (temporary files, renames, write errors, disk space),
+:mod:`semsr_core.io.ome` (the OME-XML and the checks of what goes into it),
+:mod:`semsr_core.io.tiff_writer` (pages, conversion, progress) and
+:mod:`semsr_core.io.picture` (PNG/JPEG). The atomic writers (:func:`atomic_destination`,
+:func:`write_bytes_atomic`, :func:`make_folder`, :func:`check_output_folder`,
+:func:`write_failure`) are importable from here as before.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
-import math
 import os
-import secrets
-import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from semsr_core.errors import ConfigError, OutputError, SemsrError
-from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
-from semsr_core.io.metadata import (
-    PROVENANCE_NAMESPACE,
-    canonical_unit,
-    length_units,
-    to_nanometres,
+from semsr_core.errors import ConfigError, OutputError
+from semsr_core.events import CancelToken, EventCallback
+from semsr_core.io.atomic import (  # noqa: F401 - the atomic writers' public home until now
+    _create_temporary,
+    _disk_errors,
+    _fsync_folder,
+    atomic_destination,
+    check_output_folder,
+    file_above,
+    make_folder,
+    write_bytes_atomic,
+    write_failure,
 )
+from semsr_core.io.ome import _check_metadata, _check_pixel_size, _nm_per
 from semsr_core.io.picture import check_format_name, check_picture, picture_format, write_picture
 from semsr_core.io.stack import Stack
-
-WRITABLE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
-"""Pixel types semsr writes."""
-
-CLASSIC_TIFF_LIMIT = 2**32 - 2**25
-"""Pixel bytes above which a file must be BigTIFF (the limit tifffile itself uses)."""
-
-_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_LOW_SPACE = 16 * 2**20  # bytes free below which a short write means the disk is full
-_OME_UNIT = {"inch": "in"}  # OME UnitsLength symbols that differ from semsr's
-_PLACEHOLDER = "semsr: OME-XML metadata is written when the stack is complete"
+from semsr_core.io.tiff_writer import (  # noqa: F401 - io.picture's converters
+    CLASSIC_TIFF_LIMIT,
+    WRITABLE_DTYPES,
+    _converted,
+    _estimated_bytes,
+    _first_guess_bigtiff,
+    _output_dtype,
+    _write_ome_tiff,
+)
 
 
 def write_stack(
@@ -187,33 +195,6 @@ def _check_dtype(dtype: Any) -> np.dtype | None:
     return chosen
 
 
-def _check_pixel_size(pixel_size: float | None, unit: str) -> str:
-    symbol = canonical_unit(unit)
-    if symbol is None:
-        raise ConfigError(f"unit {unit!r} is not a length unit",
-                          hint=f"Use one of {', '.join(length_units())}")
-    if pixel_size is not None:
-        try:
-            valid = math.isfinite(float(pixel_size)) and float(pixel_size) > 0
-        except (TypeError, ValueError):
-            valid = False
-        if not valid:
-            raise ConfigError(f"pixel_size {pixel_size!r} is not a positive number",
-                              hint="Give the pixel width in the given unit, or None")
-    return symbol
-
-
-def _check_metadata(metadata: dict[str, Any] | None) -> str | None:
-    if metadata is None:
-        return None
-    if not isinstance(metadata, dict):
-        raise ConfigError(f"metadata must be a dict, not {type(metadata).__name__}")
-    try:
-        return json.dumps(metadata, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"metadata cannot be stored as JSON ({exc})",
-                          hint="Use only str, numbers, bools, None, lists and dicts") from exc
-
 
 def _slices(destination: Path, data: Any) -> tuple[Iterator[Any], int | None]:
     """An iterator over the 2-D slices of ``data`` and their number (None if unknown)."""
@@ -229,378 +210,3 @@ def _slices(destination: Path, data: Any) -> tuple[Iterator[Any], int | None]:
         return iter(data), len(data) if isinstance(data, Sized) else None
     raise OutputError(f"cannot write a {type(data).__name__} to {{path}}",
                       path=destination, hint="Give an array or an iterable of 2-D arrays")
-
-
-def _first_guess_bigtiff(data: Any, count: int, out_dtype: np.dtype | None) -> bool:
-    """Whether ``count`` slices need BigTIFF, judged from the shape and type of the data."""
-    shape = getattr(data, "shape", None)
-    dtype = getattr(data, "dtype", None)
-    if shape is None and isinstance(data, Sequence) and count:
-        first = np.asarray(data[0])
-        shape, dtype = first.shape, first.dtype
-    if shape is None or len(shape) < 2 or dtype is None:
-        return True  # size unknown: BigTIFF is always safe
-    itemsize = out_dtype.itemsize if out_dtype is not None else min(np.dtype(dtype).itemsize, 4)
-    return count * shape[-2] * shape[-1] * itemsize > CLASSIC_TIFF_LIMIT
-
-
-def _estimated_bytes(data: Any, count: int | None, out_dtype: np.dtype | None) -> int | None:
-    """The pixel bytes of the file to write, when the data's shape tells (else None)."""
-    shape = getattr(data, "shape", None)
-    dtype = getattr(data, "dtype", None)
-    if shape is None or len(shape) < 2 or dtype is None or count is None:
-        return None
-    itemsize = out_dtype.itemsize if out_dtype is not None else min(np.dtype(dtype).itemsize, 4)
-    return int(count * shape[-2] * shape[-1] * itemsize)
-
-
-def _output_dtype(first: np.ndarray, destination: Path) -> np.dtype:
-    if first.dtype in WRITABLE_DTYPES:
-        return first.dtype
-    if first.dtype.kind == "b":  # masks: 0/1, losslessly
-        return np.dtype(np.uint8)
-    if first.dtype.kind == "f":
-        return np.dtype(np.float32)
-    raise ConfigError(
-        f"cannot choose a pixel type for {first.dtype} data written to {destination}",
-        hint="Pass dtype='uint8', 'uint16' or 'float32'")
-
-
-def _converted(image: np.ndarray, dtype: np.dtype, index: int, destination: Path) -> np.ndarray:
-    """``image`` as ``dtype``; refuses (never clips) values the type cannot hold."""
-    if image.dtype == dtype:
-        return image
-    if dtype.kind == "f":
-        if image.dtype.kind == "f" and image.size and np.nanmax(np.abs(image)) > np.finfo(
-                dtype).max:
-            raise OutputError(f"slice {index} for {{path}} has values too large for "
-                              f"{dtype}", path=destination, hint="Rescale the data first")
-        return image.astype(dtype)
-    info = np.iinfo(dtype)
-    values = np.rint(image) if image.dtype.kind == "f" else image
-    if image.dtype.kind == "f" and not np.isfinite(values).all():
-        raise OutputError(f"slice {index} for {{path}} contains NaN or infinity, which "
-                          f"{dtype} cannot hold", path=destination,
-                          hint="Write float32, or replace the invalid values first")
-    low, high = values.min(), values.max()
-    if low < info.min or high > info.max:
-        raise OutputError(
-            f"slice {index} for {{path}} has values {low:g}..{high:g} outside the "
-            f"{dtype} range {info.min}..{info.max}; semsr does not clip silently",
-            path=destination, hint="Rescale the data or write float32")
-    return values.astype(dtype)
-
-
-# ---------------------------------------------------------------------- writing
-
-
-def _write_ome_tiff(
-    temporary: Path, destination: Path, slices: Iterator[Any], count: int | None, *,
-    bigtiff: bool, out_dtype: np.dtype | None, pixel_size: float | None, unit: str,
-    provenance: Callable[[], str | None], compression: str | None,
-    on_event: EventCallback | None,
-    cancel: CancelToken | None, needed: int | None = None,
-) -> None:
-    import tifffile
-
-    from semsr_core import __version__
-
-    resolution = None
-    if pixel_size is not None:
-        per_cm = 1e7 / (float(pixel_size) * _nm_per(unit))
-        resolution = (per_cm, per_cm)
-    written = 0
-    shape: tuple[int, int] | None = None
-    dtype = out_dtype
-    with _disk_errors(destination, needed=needed, temporary=temporary):
-        writer = tifffile.TiffWriter(temporary, bigtiff=bigtiff)
-    emit(on_event, EventKind.PROGRESS, done=0, total=count, stage="writing", unit="slice")
-    try:
-        for index, item in enumerate(slices):
-            check_cancel(cancel)
-            image = np.asarray(item)
-            if image.ndim != 2 or 0 in image.shape:
-                raise OutputError(
-                    f"slice {index} for {{path}} has shape {image.shape}; each slice "
-                    "must be a non-empty 2-D image", path=destination)
-            if shape is None:
-                shape = image.shape
-                dtype = dtype or _output_dtype(image, destination)
-            elif image.shape != shape:
-                raise OutputError(
-                    f"slice {index} for {{path}} has shape {image.shape}, the first "
-                    f"had {shape}; all slices of a stack must have the same size",
-                    path=destination)
-            converted = _converted(image, dtype or image.dtype, index, destination)
-            with _disk_errors(destination, needed=needed, temporary=temporary):
-                writer.write(
-                    np.ascontiguousarray(converted),
-                    contiguous=compression is None, compression=compression,
-                    description=_PLACEHOLDER if index == 0 else None, metadata=None,
-                    photometric="minisblack", resolution=resolution,
-                    resolutionunit="CENTIMETER" if resolution else None,
-                    software=f"semsr {__version__}")
-            written += 1
-            emit(on_event, EventKind.PROGRESS, done=written, total=count, stage="writing",
-                 unit="slice")
-        check_cancel(cancel)
-        if shape is None or dtype is None:
-            raise OutputError("nothing to write to {path}: no slices were given",
-                              path=destination)
-        if count is not None and written != count:
-            raise OutputError(f"{written} slices were given for {{path}}, {count} "
-                              "were announced", path=destination)
-        with _disk_errors(destination, needed=needed, temporary=temporary):
-            writer.overwrite_description(
-                _ome_xml(written, shape, dtype, pixel_size, unit, provenance(), __version__))
-    except BaseException:
-        # the first error is the one to report; the partial file is deleted by the caller
-        with contextlib.suppress(OSError):
-            writer.close()
-        raise
-    with _disk_errors(destination, needed=needed, temporary=temporary):
-        writer.close()
-
-
-@contextlib.contextmanager
-def atomic_destination(destination: str | os.PathLike, *,
-                       needed: int | None = None) -> Iterator[Path]:
-    """Write a file through a hidden temporary path beside ``destination``.
-
-    Yields the temporary path; when the block ends without error it replaces
-    ``destination`` in one rename, otherwise it is deleted, so nothing half-written
-    ever carries the final name. The file gets the permissions a normal new file gets
-    (the umask applies), or those of the file it replaces.
-
-    A write error inside the block (an ``OSError``, or a library's own wrapper of one:
-    torch's "enforce fail at inline_container.cc", safetensors' ``SafetensorError``)
-    becomes one :class:`OutputError` naming ``destination`` and, when the disk is full,
-    the free space and the space ``needed`` (bytes, when the caller knows it).
-    """
-    destination = Path(destination)
-    check_output_folder(destination)
-    temporary = _create_temporary(destination)
-    mode = temporary.stat().st_mode & 0o7777
-    try:
-        try:
-            yield temporary
-        except Exception as exc:
-            translated = write_failure(exc, destination, needed=needed, temporary=temporary)
-            if translated is None:
-                raise
-            raise translated from exc
-        with _disk_errors(destination, needed=needed, temporary=temporary):
-            os.chmod(temporary, mode)  # some writers (safetensors) recreate the file as 0600
-            os.replace(temporary, destination)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
-def write_bytes_atomic(destination: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``destination`` atomically (fsynced, then renamed into place).
-
-    Raises :class:`OutputError` on any write error (disk full: with the space needed);
-    nothing is left under ``destination`` or beside it after a failure.
-    """
-    destination = Path(destination)
-    with atomic_destination(destination, needed=len(data)) as tmp, open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    return destination
-
-
-def file_above(path: str | os.PathLike) -> Path | None:
-    """The nearest existing ancestor of ``path`` that is a file, not a folder, or None.
-
-    ``out/a/b`` when ``out`` is a file can never be created: the message should say
-    so, not "no such folder" or "Not a directory".
-    """
-    for parent in Path(path).parents:
-        if parent.exists() or parent.is_symlink():
-            return None if parent.is_dir() else parent
-    return None
-
-
-def check_output_folder(path: str | os.PathLike) -> None:
-    """Refuse an output ``path`` that lies under an existing file (OutputError)."""
-    blocker = file_above(path)
-    if blocker is not None:
-        raise OutputError("cannot write {path}: " + f"{blocker} is a file, not a folder",
-                          path=path, hint="Choose an output path that is not inside a file")
-
-
-def make_folder(folder: str | os.PathLike) -> Path:
-    """Create ``folder`` (and its parents) or raise one OutputError that says why not:
-    under a file, permission denied, disk full."""
-    folder = Path(folder)
-    check_output_folder(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError("cannot use {path} as a folder: it is a file", path=folder,
-                          hint="Choose a folder name that is not an existing file")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _output_error(exc, folder) from exc
-    return folder
-
-
-def _create_temporary(destination: Path) -> Path:
-    """A new empty hidden file beside ``destination``, with the permissions a normal new
-    file gets (the umask applies, unlike ``tempfile.mkstemp``'s private 0600), or the
-    permissions of the file it will replace."""
-    for _attempt in range(100):
-        temporary = destination.with_name(
-            f".{destination.name}.{secrets.token_hex(4)}.partial")
-        try:
-            with _disk_errors(destination):
-                os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except OutputError as exc:
-            if isinstance(exc.__cause__, FileExistsError):
-                continue
-            raise
-        if destination.exists():
-            with contextlib.suppress(OSError):
-                shutil.copymode(destination, temporary)
-        return temporary
-    raise OutputError("cannot create a temporary file beside {path}",
-                      path=destination, hint="Clean up the .partial files in that folder")
-
-
-@contextlib.contextmanager
-def _disk_errors(destination: Path, *, needed: int | None = None,
-                 temporary: Path | None = None) -> Iterator[None]:
-    """Turn an OSError while writing ``destination`` into an OutputError that says why."""
-    try:
-        yield
-    except OSError as exc:
-        raise _output_error(exc, destination, needed=needed, temporary=temporary) from exc
-
-
-# Texts of libraries' write errors that wrap an OSError without being one: torch's
-# PytorchStreamWriter ("[enforce fail at inline_container.cc:...] ... file write failed"),
-# safetensors' SafetensorError ("IoError(Os { code: 28, kind: StorageFull, ... })").
-_WRITE_FAILURE_MARKS = ("inline_container", "PytorchStreamWriter", "file write failed",
-                        "IoError", "No space left", "StorageFull", "QuotaExceeded",
-                        "Disk quota", "Input/output error", "Read-only file system")
-_DISK_FULL_MARKS = ("No space left", "StorageFull", "code: 28", "os error 28",
-                    "QuotaExceeded", "Disk quota", "code: 122")
-
-
-def write_failure(exc: BaseException, destination: str | os.PathLike, *,
-                  needed: int | None = None, temporary: Path | None = None
-                  ) -> OutputError | None:
-    """The :class:`OutputError` to show for ``exc`` raised while writing ``destination``,
-    or None when ``exc`` is not a write error (a programming error stays itself)."""
-    destination = Path(destination)
-    if isinstance(exc, SemsrError):  # already says what to do
-        return None
-    if isinstance(exc, OSError):
-        return _output_error(exc, destination, needed=needed, temporary=temporary)
-    text = str(exc)
-    if not any(mark in text for mark in _WRITE_FAILURE_MARKS):
-        return None
-    free = _free_bytes(destination.parent) + _size(temporary)
-    if (any(mark in text for mark in _DISK_FULL_MARKS)
-            or _free_bytes(destination.parent) < max(needed or 0, _LOW_SPACE)):
-        return _disk_full(destination, needed, free)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    first = first.split("] ", 1)[-1].strip(" .") or "the write failed"
-    return OutputError("cannot write {path} " + f"({first})", path=destination,
-                       hint=f"Check the disk and the folder {destination.parent}")
-
-
-def _disk_full(destination: Path, needed: int | None, free: int, seen: str = ""
-               ) -> OutputError:
-    """One line: the file, the space it needs (when known) and the space free."""
-    need = f"it needs about {_size_text(needed)}, " if needed else ""
-    seen = f"; {seen}" if seen else ""  # a short write without an errno: what was seen
-    return OutputError(
-        "not enough disk space to write {path} " + f"({need}{_size_text(free)} free{seen})",
-        path=destination, hint="Free some space or choose an output folder on another disk")
-
-
-def _size_text(n: int | None) -> str:
-    n = max(int(n or 0), 0)
-    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def _size(path: Path | None) -> int:
-    try:
-        return 0 if path is None else path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _output_error(exc: OSError, destination: Path, *, needed: int | None = None,
-                  temporary: Path | None = None) -> OutputError:
-    folder = destination.parent
-    detail = exc.strerror or str(exc)
-    if exc.errno == errno.EFBIG:
-        return OutputError(
-            f"{destination.name} is too large for the file system or the file size limit "
-            f"of {folder} ({detail})", path=destination,
-            hint="Choose an output folder on another disk (e.g. not FAT32)")
-    # numpy reports a short write ("N requested and M written") without an errno
-    if exc.errno in _NO_SPACE or (exc.errno is None and _free_bytes(folder) < _LOW_SPACE):
-        return _disk_full(destination, needed, _free_bytes(folder) + _size(temporary),
-                          seen=detail if exc.errno is None else "")
-    blocker = file_above(destination)
-    if blocker is not None:  # ENOTDIR: "afile/out/lr: Not a directory"
-        return OutputError("cannot write {path}: " + f"{blocker} is a file, not a folder",
-                           path=destination,
-                           hint="Choose an output path that is not inside a file")
-    if isinstance(exc, PermissionError):
-        return OutputError(f"cannot write {destination.name} in {folder} (permission denied)",
-                           path=destination,
-                           hint="Choose a folder you can write to or check its permissions")
-    return OutputError("cannot write {path} " + f"({detail})", path=destination,
-                       hint=f"Check the disk and the folder {folder}")
-
-
-def _free_bytes(folder: Path) -> int:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return 0
-
-
-def _nm_per(unit: str) -> float:
-    """Nanometres in one ``unit`` (already validated by :func:`canonical_unit`)."""
-    return float(to_nanometres(1, unit) or "nan")
-
-
-def _ome_xml(count: int, shape: tuple[int, int], dtype: np.dtype, pixel_size: float | None,
-             unit: str, provenance: str | None, version: str) -> bytes:
-    import tifffile
-
-    extra: dict[str, Any] = {}
-    if pixel_size is not None:
-        ome_unit = _OME_UNIT.get(unit, unit)
-        extra.update(PhysicalSizeX=float(pixel_size), PhysicalSizeXUnit=ome_unit,
-                     PhysicalSizeY=float(pixel_size), PhysicalSizeYUnit=ome_unit)
-    if provenance is not None:
-        extra["CommentAnnotation"] = {"Namespace": PROVENANCE_NAMESPACE, "Value": provenance}
-    ome = tifffile.OmeXml(Creator=f"semsr {version}")
-    height, width = shape
-    ome.addimage(
-        dtype, (count, height, width) if count > 1 else (height, width),
-        (count, 1, 1, height, width, 1), axes="ZYX" if count > 1 else "YX", **extra)
-    return ome.tostring(declaration=True).encode("utf-8")
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
