@@ -14,6 +14,11 @@ it in float32 and in the chosen precision and keeps the choice only when the two
 to ``CHECK_MIN_PSNR_DB``; otherwise the run continues in float32. Networks whose
 activations overflow bf16's 8-bit mantissa budget (deep nets without normalisation,
 large residual sums) are caught here instead of giving a quietly worse image.
+
+On the CPU an RRDBNet also gets the fused forward of :mod:`semsr_core.infer.fastpath`
+(the same weights and function, fewer memory passes), compared with the plain module
+on a small input before it is used; a failure or a disagreement keeps the plain module.
+``SEMSR_CPU_FAST_PATH=0`` in the environment turns it off (benchmarks compare both).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +52,14 @@ CHECK_SIDE = 32
 CHECK_MIN_PSNR_DB = 45.0
 """Least PSNR (over the model's value range) between a lower precision's output and
 float32's for the lower precision to be kept (bf16 typically gives 50–60 dB on SR nets)."""
+
+FAST_PATH_SIDE = 24
+"""Side (input pixels) of the input on which a fast forward is compared with the plain
+module before it is used."""
+
+FAST_PATH_TOLERANCE = 1e-3
+"""Largest difference (relative to the plain output's largest magnitude, at least 1)
+allowed between the fast forward and the plain module in float32."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,8 @@ class PreparedNetwork:
     value_range: tuple[float, float] = (0.0, 1.0)
     check_first_tile: bool = False
     check: PrecisionCheck | None = None
+    fast: nn.Module | None = None
+    """The fused forward run instead of ``module`` (:mod:`semsr_core.infer.fastpath`), if any."""
 
     def precision_settings(self) -> dict[str, Any]:
         """``precision`` (what runs now) and, once made, ``precision_check``, for provenance."""
@@ -139,9 +155,37 @@ def prepare_network(module: nn.Module, *, device: torch.device, dtype: torch.dty
     private.requires_grad_(False)
     private = private.to(memory_format=torch.channels_last)
     low, high = (float(v) for v in value_range)
-    return PreparedNetwork(private, device, dtype, scale, in_channels, out_channels,
-                           size_multiple, (low, high),
-                           bool(check_first_tile) and dtype != torch.float32)
+    net = PreparedNetwork(private, device, dtype, scale, in_channels, out_channels,
+                          size_multiple, (low, high),
+                          bool(check_first_tile) and dtype != torch.float32)
+    if device.type == "cpu" and os.environ.get("SEMSR_CPU_FAST_PATH", "1") != "0":
+        net.fast = verified_fast_module(net)
+    return net
+
+
+def verified_fast_module(net: PreparedNetwork) -> nn.Module | None:
+    """The fused forward of ``net.module`` where there is one and it agrees with the
+    module in float32 on a small random input (``FAST_PATH_TOLERANCE``); else ``None``."""
+    from semsr_core.infer.fastpath import fast_module
+
+    try:
+        fast = fast_module(net.module)
+        if fast is None:
+            return None
+        m = max(1, net.size_multiple)
+        side = max(FAST_PATH_SIDE // m * m, m)
+        generator = torch.Generator().manual_seed(0)
+        x = torch.rand(1, net.in_channels, side, side, generator=generator)
+        x = x.contiguous(memory_format=torch.channels_last).to(net.device)
+        with torch.inference_mode():
+            plain = net.module(x).float()
+            fused = fast(x).float()
+    except Exception:  # a torch without these oneDNN ops, or an unexpected module
+        return None
+    if plain.shape != fused.shape or not torch.isfinite(fused).all():
+        return None
+    limit = FAST_PATH_TOLERANCE * max(1.0, float(plain.abs().max()))
+    return fast if float((plain - fused).abs().max()) <= limit else None
 
 
 def _autocast(device: torch.device, dtype: torch.dtype):
@@ -201,13 +245,15 @@ def check_precision(net: PreparedNetwork, batch: np.ndarray, *, side: int = CHEC
     return net.check
 
 
-def _forward(net: PreparedNetwork, batch: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+def _forward(net: PreparedNetwork, batch: np.ndarray, dtype: torch.dtype, *,
+             plain: bool = False) -> np.ndarray:
+    module = net.module if plain or net.fast is None else net.fast
     with torch.inference_mode(), _autocast(net.device, dtype):
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(net.device)
         if net.in_channels != x.shape[1]:
             x = x.expand(-1, net.in_channels, -1, -1)
         x = x.contiguous(memory_format=torch.channels_last)
-        y = net.module(x)
+        y = module(x)
         y = y.float()
         if y.shape[1] != 1:
             y = y.mean(dim=1, keepdim=True)
@@ -240,7 +286,7 @@ def bytes_per_pixel(net: PreparedNetwork, probe: int = 64) -> float:
     handles = [m.register_forward_hook(record) for m in net.module.modules()
                if not list(m.children())]
     try:
-        _forward(net, batch, net.dtype)
+        _forward(net, batch, net.dtype, plain=True)  # the hooks are on the plain module
     finally:
         for handle in handles:
             handle.remove()
