@@ -32,8 +32,10 @@ _LOSSES: dict[str, tuple[str, str]] = {
     "patchnce": ("semsr_core.losses.patchnce", "PatchNCELoss"),
     "monce": ("semsr_core.losses.monce", "MoNCELoss"),
     "qsattn": ("semsr_core.losses.qsattn", "QSAttnNCELoss"),
+    "lsesim": ("semsr_core.losses.lsesim", "LSeSimLoss"),
     "gan_ls": ("semsr_core.losses.lsgan", "LeastSquaresGAN"),
     "gradient": ("semsr_core.losses.gradient", "GradientLoss"),
+    "defect_class": ("semsr_core.losses.defect_class", "DefectClassLoss"),
 }
 
 ADVERSARIAL = frozenset({"gan_ns", "gan_ls", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",

@@ -54,9 +54,10 @@ def _weights(path):
 
 
 PAIRED = ["srgan", "rirgan", "n1", "n1_reduced", "n2", "en1", "en1_defects", "en1_freqsep",
-          "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune"]
+          "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune",
+          "srgan_labels"]
 UNPAIRED = ["fsesim_unpaired", "defect_stylizer", "cut", "cut_monce", "monce_fsesim",
-            "qsattn"]
+            "qsattn", "lsesim_unpaired"]
 # ZSSR settings small enough for a test (the recipe's are those of [S1]).
 QUICK_ZSSR = "data.zssr={max_iterations = 2, self_ensemble = false, crop = 32}"
 
