@@ -58,9 +58,9 @@ class ContrastiveTerms:
             if has_structure_net(module):
                 params = [p for p in module.parameters() if p.requires_grad]
                 if params:
-                    from semsr_core.train.engine import _make_optimizer
+                    from semsr_core.train.optimizers import make_optimizer
 
-                    self.optimizers[key] = _make_optimizer(params, trainer.cfg.optimizer)
+                    self.optimizers[key] = make_optimizer(params, trainer.cfg.optimizer)
         if heads:
             trainer.opt_g.add_param_group({"params": heads})
 

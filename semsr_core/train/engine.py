@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +60,11 @@ from semsr_core.train.budget import (
     steps_in_epoch,
     validation_subset,
 )
-from semsr_core.train.config import OptimizerConfig, TrainConfig
+from semsr_core.train.config import TrainConfig
 from semsr_core.train.contrastive import ContrastiveTerms
 from semsr_core.train.distributed import Distributed, resolve_training_device
 from semsr_core.train.ema import EMA
+from semsr_core.train.optimizers import make_optimizer, set_lr
 from semsr_core.train.results import CHECKPOINT_VERSION, RunOutputs, _Position
 from semsr_core.train.run_folder import RunFolder
 from semsr_core.train.runlog import RunLog
@@ -100,21 +100,6 @@ class TrainResult:
     verdict: Any = None  # semsr_core.train.verdict.Verdict on rank 0
     plan: dict[str, Any] = field(default_factory=dict)
     time: dict[str, Any] = field(default_factory=dict)
-
-
-def _make_optimizer(params: Sequence[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    if cfg.type == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if cfg.type == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
-
-
-def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
 
 
 class Trainer(RunOutputs):
@@ -170,8 +155,8 @@ class Trainer(RunOutputs):
             for name, d in config.discriminators.items()
         }
         self.generator = self.generator.to(memory_format=torch.channels_last)
-        self.opt_g = _make_optimizer(list(self.generator.parameters()), config.optimizer)
-        self.opt_d = {name: _make_optimizer(list(d.parameters()), config.discriminators[name]
+        self.opt_g = make_optimizer(list(self.generator.parameters()), config.optimizer)
+        self.opt_d = {name: make_optimizer(list(d.parameters()), config.discriminators[name]
                                             .optimizer)
                       for name, d in self.discriminators.items()}
         if self.dist.enabled:
@@ -181,6 +166,10 @@ class Trainer(RunOutputs):
                 n: nn.parallel.DistributedDataParallel(d, device_ids=ids)
                 for n, d in self.discriminators.items()}
         self.losses = self._build_losses()
+        if _needs_tile_labels(self.losses):  # defect_class: each sample's tile class
+            from semsr_core.data.tile_labels import with_tile_labels
+
+            self.train_set = with_tile_labels(train_set, self.data_summary.get("folder"))
         self.contrastive = ContrastiveTerms(self)  # encoder features, heads, structure nets
         self.amp_dtype = _amp_dtype(self.device) if config.train.amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -517,11 +506,11 @@ class Trainer(RunOutputs):
                             self.plan.phase_steps()[self.pos.phase])
         else:
             prog = Progress(epoch, step_in_run, self.total_steps)
-        _set_lr(self.opt_g, learning_rate(cfg.optimizer.lr, cfg.schedule, prog))
+        set_lr(self.opt_g, learning_rate(cfg.optimizer.lr, cfg.schedule, prog))
         for name, opt in self.opt_d.items():
             d_cfg = cfg.discriminators[name]
             lr = learning_rate(d_cfg.optimizer.lr, d_cfg.schedule, prog)
-            _set_lr(opt, lr * early_stop_factor(epoch, d_cfg.early_stop_epochs))
+            set_lr(opt, lr * early_stop_factor(epoch, d_cfg.early_stop_epochs))
 
     def _step(self, phase, batch: dict[str, torch.Tensor], real: torch.Tensor | None,
               epoch: int) -> dict[str, float]:
@@ -561,6 +550,8 @@ class Trainer(RunOutputs):
                                                                  self._translate)
                     elif name in INPUT_REFERENCED_LOSSES:
                         value = module(g_in, sr)
+                    elif getattr(module, "needs_tile_labels", False):
+                        value = module(sr, batch["label"])
                     elif mask is not None and getattr(module, "weights_mask", False):
                         value = module(sr, reference, mask.to(dev, non_blocking=True))
                     else:
@@ -673,6 +664,11 @@ def _load_initial_weights(generator: nn.Module, init: str) -> dict[str, Any]:
     training = {k: v for k, v in card.training.items() if k not in ("config", "data")}
     return {"model": str(init), "name": card.name, "recipe": card.recipe,
             "created": card.created, "training": training, "metrics": card.metrics}
+
+
+def _needs_tile_labels(built: dict[str, dict[str, nn.Module]]) -> bool:
+    return any(getattr(m, "needs_tile_labels", False) for p in built.values()
+               for m in p.values())
 
 
 def _is_adversarial(module: nn.Module) -> bool:
