@@ -211,7 +211,7 @@ def super_resolve_files(inputs: Sequence[str | os.PathLike], output_folder: str 
     file is complete, so a cancelled batch still reports what it wrote.
     """
     from semsr_core import super_resolve_file
-    from semsr_core.events import EventKind, emit
+    from semsr_core.events import Message, emit
     from semsr_core.infer.files import output_paths
     from semsr_core.models import Model, load_model
 
@@ -220,7 +220,6 @@ def super_resolve_files(inputs: Sequence[str | os.PathLike], output_folder: str 
     folder.mkdir(parents=True, exist_ok=True)
     pairs = output_paths(list(inputs), f"{folder}{os.sep}", model.scale)
     for number, (source, dest) in enumerate(pairs, start=1):
-        emit(on_event, EventKind.MESSAGE, level="info",
-             text=f"file {number}/{len(pairs)}: {source.name}")
+        emit(on_event, Message(text=f"file {number}/{len(pairs)}: {source.name}", level="info"))
         yield super_resolve_file(source, dest, model, overwrite=overwrite,
                                  **settings.engine_kwargs(), on_event=on_event, cancel=cancel)

@@ -43,7 +43,7 @@ from semsr_core.data.sem_layouts import (
     make_layout,
 )
 from semsr_core.errors import ConfigError, OutputError
-from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import CancelToken, EventCallback, Finished, Progress, check_cancel, emit
 from semsr_core.io.write import atomic_destination
 
 #: Default side of a simulated HR image, in pixels.
@@ -331,7 +331,7 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
                "lr_pixel_size": pixel_size * scale, "unit": "nm"}
     records = []
     try:
-        emit(on_event, EventKind.PROGRESS, done=0, total=pairs, stage="simulating", unit="pair")
+        emit(on_event, Progress(done=0, total=pairs, stage="simulating", unit="pair"))
         for i, (stem, pair_seed) in enumerate(zip(stems, seeds, strict=True)):
             check_cancel(cancel)
             pair = simulate_pair(pair_seed, size=size, scale=scale, layout=layout,
@@ -348,8 +348,7 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
                                            metadata={**provenance, "role": sub},
                                            compression=compression))
             records.append({"stem": stem, **pair.summary()})
-            emit(on_event, EventKind.PROGRESS, done=i + 1, total=pairs, stage="simulating",
-                 unit="pair")
+            emit(on_event, Progress(done=i + 1, total=pairs, stage="simulating", unit="pair"))
         if stack:
             for role, px in (("hr", pixel_size), ("lr", pixel_size * scale)):
                 check_cancel(cancel)
@@ -373,5 +372,5 @@ def simulate_dataset(out_dir: str | os.PathLike, *, pairs: int = 8, scale: int =
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    emit(on_event, EventKind.FINISHED, path=str(out), files=len(written))
+    emit(on_event, Finished(outputs={"path": str(out), "files": len(written)}))
     return written

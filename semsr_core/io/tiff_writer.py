@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from semsr_core.errors import ConfigError, OutputError
-from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import CancelToken, EventCallback, Progress, check_cancel, emit
 from semsr_core.io.atomic import _disk_errors
 from semsr_core.io.ome import _nm_per, _ome_xml
 
@@ -113,7 +113,7 @@ def _write_ome_tiff(
     dtype = out_dtype
     with _disk_errors(destination, needed=needed, temporary=temporary):
         writer = tifffile.TiffWriter(temporary, bigtiff=bigtiff)
-    emit(on_event, EventKind.PROGRESS, done=0, total=count, stage="writing", unit="slice")
+    emit(on_event, Progress(done=0, total=count, stage="writing", unit="slice"))
     try:
         for index, item in enumerate(slices):
             check_cancel(cancel)
@@ -140,8 +140,7 @@ def _write_ome_tiff(
                     resolutionunit="CENTIMETER" if resolution else None,
                     software=f"semsr {__version__}")
             written += 1
-            emit(on_event, EventKind.PROGRESS, done=written, total=count, stage="writing",
-                 unit="slice")
+            emit(on_event, Progress(done=written, total=count, stage="writing", unit="slice"))
         check_cancel(cancel)
         if shape is None or dtype is None:
             raise OutputError("nothing to write to {path}: no slices were given",
