@@ -49,6 +49,7 @@ from semsr_core.events import (
     EventKind,
     Message,
     Planned,
+    RunStatus,
     Step,
     TrainingState,
 )
@@ -91,7 +92,7 @@ class TrainResult:
     ``verdict`` says why: worse than bicubic), and on the ranks other than 0 of a
     torchrun job (``verdict`` is ``None`` there). ``time`` says where the seconds went."""
 
-    status: str  # "finished" | "stopped" | "time_limit"
+    status: RunStatus  # finished, stopped or time_limit
     run_dir: Path
     model_path: Path | None
     step: int
@@ -253,7 +254,7 @@ class Trainer(RunOutputs):
             if len(self.val_pairs) < self.held_out:
                 self._emit(Message(f"validating on {len(self.val_pairs)} of the {self.held_out} "
                                    "held-out pairs (train.validation_pixels bounds its cost)"))
-            status = self._loop()
+            status = RunStatus(self._loop())
             model_path = self._finish(status)
             return TrainResult(status, self.run_dir, model_path, self.pos.global_step,
                                self._run_epoch(), dict(self.exported_metrics),

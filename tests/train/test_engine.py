@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from semsr_core.events import CancelToken, EventKind, TrainingState
+from semsr_core.events import CancelToken, EventKind, RunStatus, TrainingState
 from semsr_core.train import load_config, resume, train
 
 # Tiny widths so each recipe trains a couple of steps in seconds; the structure
@@ -122,6 +122,7 @@ def test_resume_is_exact(sim_data, tmp_path):
     assert part.status == "stopped" and part.step == 4
     resumed = resume(tmp_path / "part", device="cpu")
     assert resumed.status == "finished" and resumed.step == 6
+    assert part.status is RunStatus.STOPPED and resumed.status is RunStatus.FINISHED
     a, b = _weights(whole.model_path), _weights(resumed.model_path)
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
 
