@@ -42,6 +42,12 @@ RUNS = {
     "cut_monce": ["generator.features=16", "discriminators.d.features=16", "data.lr_patch=32",
                   "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
                   "train.export=\"best\""],
+    # label-guided SRGAN (issue 17 item 7): SRResNet-4 at half width, as many MSE
+    # pre-training epochs as GAN ones; the bundled defect classifier's term as the recipe's
+    "srgan_labels": ["generator.features=32", "generator.blocks=4",
+                     "discriminators.d.features=32", "data.batch=8",
+                     "phases.pretrain.epochs={epochs}", "phases.gan.epochs={epochs}",
+                     "train.validate_every_epochs={every}", "train.export=\"best\""],
 }
 
 
@@ -67,6 +73,18 @@ def _test_figures(model_path: Path, folder: Path) -> dict[str, float]:
     psnr_sr, ssim_sr, psnr_bic, ssim_bic = (float(v) for v in np.mean(rows, axis=0))
     return {"psnr": psnr_sr, "ssim": ssim_sr, "psnr_bicubic": psnr_bic,
             "ssim_bicubic": ssim_bic, "pairs": len(rows)}
+
+
+def _recognition(model_path: Path, folder: Path, out: Path) -> dict[str, float | None]:
+    """The defect classifier's defect-tile recall on the test pairs (``semsr evaluate``'s
+    "do defects stay recognisable?"): HR's, bicubic's and the model's."""
+    from semsr_core.metrics import evaluate
+
+    e = evaluate(folder, out, [model_path], figures=False, device="cpu", overwrite=True)
+    model = e.methods[-1]
+    return {"hr": e.hr.get("recognition_recall"),
+            "bicubic": e.aggregate["bicubic"].get("recognition_recall"),
+            "model": e.aggregate[model].get("recognition_recall")}
 
 
 def _epochs_that_fit(recipe: str, template: list[str], work: Path, args) -> int:
@@ -111,6 +129,7 @@ def main() -> None:
         best = max(validations, key=lambda m: m["psnr"]) if validations else none
         last = validations[-1] if validations else none
         m = _test_figures(result.model_path, work / "test")
+        recognition = _recognition(result.model_path, work / "test", work / f"eval_{recipe}")
         results[recipe] = {
             "status": result.status, "steps": result.step, "epochs": result.epoch,
             "minutes": round((time.monotonic() - started) / 60, 1),
@@ -122,12 +141,19 @@ def main() -> None:
             "val_last_gain_db": round(last["psnr"] - last["psnr_bicubic"], 3),
             "val_gains_db": [round(v["psnr"] - v["psnr_bicubic"], 2) for v in validations],
             "train_pairs": f"{args.pairs} × {args.size}²", "overrides": sets,
-            "threads": torch.get_num_threads(),
+            "threads": torch.get_num_threads(), "recognition": recognition,
         }
         print(recipe, results[recipe], flush=True)
     machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, " \
               f"device {args.device}"
     write_report(args.out, machine, results)
+
+
+def _recall_text(recognition: dict | None) -> str:
+    if not recognition:  # runs recorded before the classifier existed
+        return ""
+    return " / ".join("—" if recognition.get(k) is None else f"{recognition[k]:.2f}"
+                      for k in ("hr", "bicubic", "model"))
 
 
 def write_report(out: str, machine: str, results: dict) -> None:
@@ -145,14 +171,16 @@ def write_report(out: str, machine: str, results: dict) -> None:
              "each schedule completes within M minutes.", "",
              "| recipe | train pairs | CPU threads | steps | minutes | test PSNR (dB) "
              "| bicubic (dB) | test gain (dB) | SSIM | bicubic SSIM "
-             "| validation gains during the run (dB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| validation gains during the run (dB) "
+             "| defect-tile recall HR / bicubic / model |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for recipe, r in results.items():
         lines.append(f"| {recipe} | {r.get('train_pairs', '16 × 256²')} | "
                      f"{r.get('threads', '?')} | {r['steps']} | "
                      f"{r['minutes']} | {r['psnr']} | {r['psnr_bicubic']} | {r['gain_db']:+} "
                      f"| {r['ssim']} | {r['ssim_bicubic']} | "
-                     f"{', '.join(f'{g:+.2f}' for g in r.get('val_gains_db', []))} |")
+                     f"{', '.join(f'{g:+.2f}' for g in r.get('val_gains_db', []))} | "
+                     f"{_recall_text(r.get('recognition'))} |")
     notes = Path(out + ".notes.md")
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]

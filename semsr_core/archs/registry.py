@@ -17,6 +17,7 @@ from typing import Any, Literal
 from torch import nn
 
 from semsr_core.archs.dcgan_d import DCGANDiscriminator
+from semsr_core.archs.defect_classifier import DefectClassifier
 from semsr_core.archs.n2_d import N2Discriminator
 from semsr_core.archs.patchgan import PatchGAN9, PatchGAN34, PatchGAN70
 from semsr_core.archs.resnet_gen import ResNetGenerator
@@ -30,7 +31,7 @@ from semsr_core.archs.wgan_resnet import WGANResNet
 from semsr_core.archs.zssr import ZSSRNet
 from semsr_core.errors import ConfigError
 
-Kind = Literal["generator", "discriminator"]
+Kind = Literal["generator", "discriminator", "classifier"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class ArchSpec:
     """What a caller needs to know about a network before building and feeding it.
 
     name: registry name (``build(name, ...)``).
-    kind: ``"generator"`` or ``"discriminator"`` (critics included).
+    kind: ``"generator"``, ``"discriminator"`` (critics included) or ``"classifier"``
+        (tile → class logits; never a recipe's generator or discriminator).
     cls: the ``nn.Module`` class; its constructor arguments are the config keys.
     value_range: range of the images it takes and returns — ``(0.0, 1.0)``, or
         ``(-1.0, 1.0)`` for networks with a tanh head.
@@ -93,16 +95,20 @@ _SPECS: tuple[ArchSpec, ...] = (
     ArchSpec("wgan_critic", "discriminator", WGANCritic, min_size=17,
              source="[S3] §4.1.2, table 1"),
     ArchSpec("n2_d", "discriminator", N2Discriminator, source="[S0] §1.3 (N2)"),
+    # classifiers (tile -> class logits)
+    ArchSpec("defect_classifier", "classifier", DefectClassifier, min_size=8,
+             source="[S2] label-guided SRGAN: the pretrained classifier"),
 )
 
 _BY_NAME: dict[str, ArchSpec] = {s.name: s for s in _SPECS}
 
 
 def names(kind: Kind | None = None) -> list[str]:
-    """Registered network names, optionally only generators or only discriminators."""
-    if kind not in (None, "generator", "discriminator"):
+    """Registered network names, optionally only those of one kind."""
+    if kind not in (None, "generator", "discriminator", "classifier"):
         raise ConfigError(
-            f"unknown network kind {kind!r}", hint="Use 'generator' or 'discriminator'."
+            f"unknown network kind {kind!r}",
+            hint="Use 'generator', 'discriminator' or 'classifier'.",
         )
     return [s.name for s in _SPECS if kind is None or s.kind == kind]
 

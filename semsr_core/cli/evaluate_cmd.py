@@ -69,6 +69,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     hr_niqe = result.hr.get("niqe")
     print("HR itself: NIQE " + ("— (images under two 96×96 patches)" if hr_niqe is None
                                 else f"{hr_niqe:.2f}") + " (NIQE: lower = more natural)")
+    if result.hr.get("recognition_accuracy") is not None:  # data with labelled masks
+        recall = result.hr.get("recognition_recall")
+        print(f"HR itself: defects recognised {result.hr['recognition_accuracy']:.3f}, "
+              f"defect-tile recall {'—' if recall is None else f'{recall:.3f}'} "
+              "(the defect classifier's ceiling)")
     counts = ", ".join(f"{result.count(mode)} {mode}" for mode in
                        ("reference", "aligned", "no-reference", "skipped") if result.count(mode))
     print(f"{len(result.pairs)} pair(s) ({counts}), ×{result.scale}; report: "

@@ -65,7 +65,7 @@ def run_models(args: argparse.Namespace) -> int:
         )
     elif args.action == "info":
         path = models.resolve_model(args.model)
-        model = models.load_model(path)
+        model = models.load_model(path, task=None)  # any model's card, classifiers too
         if args.json:
             print(model.card.to_json())
         else:

@@ -22,9 +22,11 @@ in [0, 1]). Each model enlarges each LR image
 Metrics per pair and method: PSNR, SSIM, MSE (whole image, inside defects, background;
 :mod:`~semsr_core.metrics.full_reference`), gains over the baseline, gradient
 statistics (:mod:`~semsr_core.metrics.no_reference`), the spectrum score
-(:mod:`~semsr_core.metrics.spectrum`) and NIQE (:mod:`~semsr_core.metrics.niqe`, also
-of HR; ``None`` for an image under two 96×96 patches). The report folder is written by
-:mod:`~semsr_core.metrics.report`.
+(:mod:`~semsr_core.metrics.spectrum`), NIQE (:mod:`~semsr_core.metrics.niqe`, also
+of HR; ``None`` for an image under two 96×96 patches) and, on full-reference pairs with
+labelled masks, how often the bundled defect classifier recognises each 64² tile's
+defect (:mod:`~semsr_core.metrics.defect_recognition`, also of HR; pooled over the tiles
+of all pairs). The report folder is written by :mod:`~semsr_core.metrics.report`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ import numpy as np
 from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import CancelToken, Event, EventCallback, EventKind, check_cancel, emit
 from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
+from semsr_core.metrics.defect_recognition import figures as recognition_figures
+from semsr_core.metrics.defect_recognition import pooled, recognition
 from semsr_core.metrics.full_reference import region_metrics
 from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 from semsr_core.metrics.niqe import niqe
@@ -81,6 +85,7 @@ class PairEvaluation:
     metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
     hr: dict[str, float | None] = field(default_factory=dict)
     images: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    recognition: dict[str, dict[str, int]] = field(default_factory=dict)  # tile counts
 
     @property
     def full_reference(self) -> bool:
@@ -93,6 +98,7 @@ class PairEvaluation:
             "mask_file": self.mask_file, "mode": self.mode, "reason": self.reason,
             "scale": self.scale, "alignment": self.alignment,
             "defect_pixels": self.defect_pixels, "hr": self.hr, "metrics": self.metrics,
+            "recognition_tiles": self.recognition,
         }
 
 
@@ -247,7 +253,7 @@ def _in_shared_units(lr: np.ndarray, lr_path: Path, hr: np.ndarray, hr_path: Pat
 
 def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[str, Any],
                    baseline: str, device: str, on_event: EventCallback | None,
-                   cancel: CancelToken | None) -> PairEvaluation:
+                   cancel: CancelToken | None, classifier: Any = None) -> PairEvaluation:
     from semsr_core.data.masks import read_mask
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
@@ -296,6 +302,14 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
             a, b = values.get(key), base.get(key)
             if a is not None and b is not None:
                 values[f"{key}_gain"] = a - b
+    if classifier is not None and mask_path is not None and mode == REFERENCE:
+        from semsr_core.data.tile_labels import read_labels
+
+        result.recognition = recognition(classifier, read_labels(mask_path, hr.shape),
+                                         {"hr": hr, **outputs})
+        result.hr.update(recognition_figures(result.recognition["hr"]))
+        for name, values in result.metrics.items():
+            values.update(recognition_figures(result.recognition[name]))
     result.images = {"lr": lr, "hr": hr, **outputs}
     if mask is not None:
         result.images["mask"] = mask
@@ -337,6 +351,31 @@ def aggregate(pairs: Sequence[PairEvaluation], methods: Sequence[str]
                                      if method in p.metrics])
         out[method] = row
     return out
+
+
+def _defect_classifier(on_event: EventCallback | None) -> Any:
+    """The bundled defect classifier, or None (with a warning) when it cannot be read."""
+    from semsr_core.models.classifier import load_classifier
+
+    try:
+        return load_classifier()
+    except ModelError as exc:
+        emit(on_event, EventKind.MESSAGE, level="warning",
+             text=f"defect recognition not measured: {exc}")
+        return None
+
+
+def _pool_recognition(results: Sequence[PairEvaluation], methods: Sequence[str],
+                      table: dict[str, dict[str, float | int | None]],
+                      hr: dict[str, float | None]) -> None:
+    """Replace the per-pair means of the recognition figures by their values over all
+    tiles of all pairs (pairs differ in their number of defect tiles)."""
+    counted = [p.recognition for p in results if p.recognition]
+    if not counted:
+        return
+    for method in methods:
+        table[method].update(pooled(counted, method))
+    hr.update(pooled(counted, "hr"))
 
 
 # ---------------------------------------------------------------------- public
@@ -406,6 +445,7 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                              f"{data} are ×{scale}",
                              hint=f"Evaluate a ×{scale} model on this dataset.")
     methods = [baseline, *loaded]
+    classifier = _defect_classifier(on_event)
     report.prepare_out_dir(out)
 
     results: list[PairEvaluation] = []
@@ -421,7 +461,7 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                     mask_file=None, mode=SKIPPED, reason=skipped[pair.stem]))
             else:
                 result = _evaluate_pair(pair, find_mask(data / MASKS_FOLDER, pair.stem), scale,
-                                        loaded, baseline, device, on_event, cancel)
+                                        loaded, baseline, device, on_event, cancel, classifier)
                 if result.mode == NO_REFERENCE:
                     emit(on_event, EventKind.MESSAGE, level="warning",
                          text=f"pair {pair.stem}: no-reference metrics only ({result.reason})")
@@ -432,6 +472,10 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                 result.images.clear()  # keep one pair's images in memory at a time
             emit(on_event, EventKind.PROGRESS, done=index + 1, total=len(pairing),
                  stage="evaluate", unit="pair")
+        table = aggregate(results, methods)
+        hr_means = {key: _finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
+                    for key in ("grad_mean", "grad_p95", "niqe")}
+        _pool_recognition(results, methods, table, hr_means)
         evaluation = Evaluation(
             data=data, scale=scale, baseline=baseline, methods=methods,
             models={name: {"arch": m.card.arch, "scale": m.scale,
@@ -439,9 +483,7 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                     for name, m in loaded.items()},
             pairs=results,
             unmatched=[{"file": str(u.path), "reason": u.reason} for u in pairing.unmatched],
-            aggregate=aggregate(results, methods),
-            hr={key: _finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
-                for key in ("grad_mean", "grad_p95", "niqe")})
+            aggregate=table, hr=hr_means)
         report.write_report(out, evaluation, figures=figures)
     except BaseException:  # cancelled or failed: leave no half report behind
         for path in written:

@@ -62,6 +62,8 @@ TABLE_COLUMNS = (
     ("grad_p95", "grad p95"),
     ("sharpness_ratio", "sharpness"),
     ("niqe", "NIQE"),
+    ("recognition_accuracy", "defects recognised"),
+    ("recognition_recall", "defect-tile recall"),
 )
 
 #: Columns of ``pairs.csv`` after stem, mode and method.
@@ -69,7 +71,7 @@ PAIR_COLUMNS = (
     "psnr", "ssim", "mse", "defect_psnr", "defect_ssim", "defect_mse", "background_psnr",
     "background_ssim", "background_mse", "psnr_gain", "ssim_gain", "defect_psnr_gain",
     "background_psnr_gain", "spectrum_score", "disagreement", "grad_mean", "grad_std",
-    "grad_p95", "sharpness_ratio", "niqe",
+    "grad_p95", "sharpness_ratio", "niqe", "recognition_accuracy", "recognition_recall",
 )
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -133,7 +135,8 @@ def _text(value: Any, key: str = "") -> str:
         return ""
     if isinstance(value, int):
         return str(value)
-    if "ssim" in key or "score" in key or "ratio" in key or "sharp" in key:
+    if "ssim" in key or "score" in key or "ratio" in key or "sharp" in key \
+            or key.startswith("recognition"):
         return f"{value:.4f}"
     if "grad" in key:
         return f"{value:.4f}"
@@ -190,7 +193,9 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
         markdown_table(e),
         "",
         f"HR itself: NIQE {_text(e.hr.get('niqe')) or '—'}, grad p95 "
-        f"{_text(e.hr.get('grad_p95'), 'grad') or '—'} (means over the evaluated pairs).",
+        f"{_text(e.hr.get('grad_p95'), 'grad') or '—'} (means over the evaluated pairs); "
+        f"defects recognised {_text(e.hr.get('recognition_accuracy'), 'recognition') or '—'}, "
+        f"defect-tile recall {_text(e.hr.get('recognition_recall'), 'recognition') or '—'}.",
         "",
         "Means over pairs: PSNR/SSIM over full-reference pairs, defect values over pairs "
         "with defects (inside the masks; SSIM over the masks dilated by 3 px), background "
@@ -200,7 +205,13 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
         "of the Sobel magnitude; sharpness = its 95th percentile ÷ HR's. NIQE (Mittal et "
         "al. 2013; lower = closer to pristine natural images) with semsr's pristine model "
         "fitted on scikit-image's photographs; undefined (—) for images under two 96×96 "
-        "patches. [S3]'s perceptual index is not reported: it needs Ma et al.'s score.",
+        "patches. [S3]'s perceptual index is not reported: it needs Ma et al.'s score. "
+        "Do defects stay recognisable? The bundled defect classifier labels each 64×64 "
+        "tile (none, bridge, break, missing, merged, particle) of HR and of each method's "
+        "image on full-reference pairs with labelled masks; 'defects recognised' = share "
+        "of all tiles whose class it gets right (most hold no defect), 'defect-tile "
+        "recall' = the same over the tiles holding a defect; pooled over all tiles. HR's "
+        "values are the ceiling.",
         "",
         "## Pairs",
         "",
@@ -260,6 +271,12 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
                     "on scikit-image's natural photographs); lower = more natural; null for "
                     "an image under two 96×96 patches or a flat one. Values compare with "
                     "each other, not with published NIQE figures",
+            "recognition_*": "the bundled defect classifier (resources/models/"
+                             "defect-classifier.semsr) on the image's 64×64 tiles against "
+                             "each tile's class from the labelled mask (dominant defect by "
+                             "area, 'none' under 24 defect pixels): accuracy over all tiles, "
+                             "recall over the tiles holding a defect; pooled over the tiles "
+                             "of the full-reference pairs with masks; HR's in 'hr'",
         },
     }
     files = {

@@ -61,12 +61,25 @@ def _model_folders() -> list[tuple[str, Path]]:
     return [("user", models.user_models_dir()), ("bundled", models.bundled_models_dir())]
 
 
-def list_models(hidden: bool = False) -> list[ModelEntry]:
+SR_TASK = "super-resolution"
+"""The task of a model whose card names none: every model that enlarges images."""
+
+
+def model_task(card) -> str:
+    """What a model is for: its card's ``task`` (e.g. ``"defect-classification"`` for the
+    bundled defect classifier), :data:`SR_TASK` where the card names none."""
+    task = card.extra.get("task", SR_TASK)
+    return task if isinstance(task, str) else SR_TASK
+
+
+def list_models(hidden: bool = False, task: str | None = SR_TASK) -> list[ModelEntry]:
     """Every ``.semsr`` file in the user models folder, then the bundled ones.
 
     A user model with the same name as a bundled one hides it (names resolve to the
     user's first), so the bundled one is not listed; with ``hidden=True`` it is, with
-    ``hidden_by`` naming the file that wins (``semsr models list`` shows both).
+    ``hidden_by`` naming the file that wins (``semsr models list`` shows both). Only
+    models of ``task`` are listed (``None``: all): by default the super-resolution
+    models, not e.g. the defect classifier that ``semsr evaluate`` uses.
     """
     entries: list[ModelEntry] = []
     seen: dict[str, Path] = {}
@@ -95,6 +108,8 @@ def list_models(hidden: bool = False) -> list[ModelEntry]:
                         hidden_by=shadow,
                     )
                 )
+                continue
+            if task is not None and model_task(card) != task:
                 continue
             entries.append(
                 ModelEntry(
@@ -155,8 +170,12 @@ def resolve_model(path_or_name: str | os.PathLike) -> Path:
     )
 
 
-def load_model(path_or_name: str | os.PathLike, device: str | torch.device = "cpu") -> Model:
+def load_model(path_or_name: str | os.PathLike, device: str | torch.device = "cpu",
+               *, task: str | None = SR_TASK) -> Model:
     """Load a model by file path or name, ready for inference (eval mode) on ``device``.
+
+    A model made for another ``task`` than the one asked for (by default
+    super-resolution; ``None`` accepts any) is refused with a ModelError naming it.
 
     ``.semsr`` files (and ``.safetensors`` with a semsr card) are read with
     safetensors and never unpickled. Plain ``.safetensors`` and ``.pth``/``.pt``
@@ -169,6 +188,10 @@ def load_model(path_or_name: str | os.PathLike, device: str | torch.device = "cp
         model = import_pth(path)
     else:
         model = _load_safetensors(path)
+    if task is not None and model_task(model.card) != task:
+        shown = " (`semsr models list` shows them)" if task == SR_TASK else ""
+        raise ModelError(f"this is a {model_task(model.card)} model, not a {task} model",
+                         path=path, hint=f"Choose a {task} model{shown}.")
     if not model.card.name:
         model.card.name = path.stem
     model.path = path

@@ -9,17 +9,19 @@ from semsr_core import archs
 from semsr_core.errors import ConfigError
 
 GENERATORS = {"srresnet", "srresnet_in", "rrdbnet", "wgan_resnet", "rir", "zssr", "unet",
-              "unet64", "unet128", "unet256", "resnet_gen"}
+              "unet64", "unet128", "unet256", "resnet_gen", "masa"}
 DISCRIMINATORS = {"srgan_d", "srgan_d_reduced", "dcgan_d", "patchgan34", "patchgan70",
                   "patchgan9", "wgan_critic", "n2_d"}
+CLASSIFIERS = {"defect_classifier"}
 TANH_HEADS = {"wgan_resnet", "unet", "unet64", "unet128", "unet256", "resnet_gen"}
 PIX2PIX_INPUT = {"unet", "unet64", "unet128", "unet256", "resnet_gen"}
 
 
 def test_registry_lists_every_network_with_its_kind():
-    assert len(archs.names()) == 19
+    assert len(archs.names()) == len(GENERATORS) + len(DISCRIMINATORS) + len(CLASSIFIERS)
     assert set(archs.names("generator")) == GENERATORS
     assert set(archs.names("discriminator")) == DISCRIMINATORS
+    assert set(archs.names("classifier")) == CLASSIFIERS
     for name in archs.names():
         assert archs.spec(name).name == name
 
