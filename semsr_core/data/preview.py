@@ -18,9 +18,11 @@ import numpy as np
 
 from semsr_core.data.datasets import SeededDataset, TrainingPairs, training_dataset
 from semsr_core.errors import OutputError
+from semsr_core.io.display import to_uint8_rgb
 from semsr_core.io.write import atomic_destination
 
 OUTLINE_RGB = (255, 40, 40)
+UNIT = (0.0, 1.0)  # samples are in network units: shown as they are, not stretched
 
 
 def preview_indices(length: int, n: int, seed: int) -> np.ndarray:
@@ -54,11 +56,6 @@ def preview(augmentation: str, pairs: TrainingPairs, n: int = 8, seed: int = 0,
     return preview_samples(dataset, n=n, seed=seed)
 
 
-def _to_uint8_rgb(image: np.ndarray) -> np.ndarray:
-    gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    return np.repeat((gray * 255.0 + 0.5).astype(np.uint8)[..., None], 3, axis=-1)
-
-
 def preview_grid(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
                  gap: int = 4) -> np.ndarray:
     """One RGB uint8 image with a row per sample: LR enlarged to HR size (nearest
@@ -72,9 +69,9 @@ def preview_grid(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     for lr, hr, mask in samples:
         factor = hr.shape[0] // lr.shape[0]
         lr_up = np.kron(lr, np.ones((factor, factor), dtype=np.float32))
-        outlined = _to_uint8_rgb(hr)
+        outlined = to_uint8_rgb(hr, limits=UNIT)
         outlined[find_boundaries(mask, mode="inner")] = OUTLINE_RGB
-        cells = [_to_uint8_rgb(lr_up), _to_uint8_rgb(hr), outlined]
+        cells = [to_uint8_rgb(lr_up, limits=UNIT), to_uint8_rgb(hr, limits=UNIT), outlined]
         spacer = np.full((hr.shape[0], gap, 3), 255, dtype=np.uint8)
         row = np.concatenate([cells[0], spacer, cells[1], spacer, cells[2]], axis=1)
         width = max(width, row.shape[1])

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from semsr_core.events import Event, EventKind
+from semsr_core.events import Event, Sample
+from semsr_core.io.display import to_uint8
 from semsr_core.io.write import make_folder, write_bytes_atomic, write_failure
 
 
@@ -37,8 +38,8 @@ class RunLog:
             if key == "images":  # arrays: written as a PNG, logged by path
                 continue
             record[key] = _plain(value)
-        if (event.kind is EventKind.SAMPLE and record.get("path") is None
-                and event.data.get("images")):
+        if (isinstance(event.payload, Sample) and event.payload.path is None
+                and event.payload.images):
             record["path"] = str(self._write_sample(event))
         try:
             self._file.write(json.dumps(record) + "\n")
@@ -49,10 +50,10 @@ class RunLog:
     def _write_sample(self, event: Event) -> Path:
         import imagecodecs
 
-        images: dict[str, np.ndarray] = dict(event.data["images"])
-        rows = [np.concatenate([_to_u8(images[k]) for k in images], axis=1)]
-        grid = np.concatenate(rows, axis=0)
-        step = event.data.get("step", 0)
+        images: dict[str, np.ndarray] = dict(event.payload.images)
+        # each panel stretched between its own minimum and maximum
+        grid = np.concatenate([to_uint8(images[k], (0, 100)) for k in images], axis=1)
+        step = event.payload.step
         path = self.run_dir / "samples" / f"step_{step:08d}.png"
         make_folder(path.parent)
         write_bytes_atomic(path, imagecodecs.png_encode(grid))  # OutputError on a full disk
@@ -91,8 +92,3 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _to_u8(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image, dtype=np.float32)
-    lo, hi = float(np.min(img)), float(np.max(img))
-    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8)

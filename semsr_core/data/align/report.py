@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from semsr_core.io.display import stretch
 from semsr_core.io.write import write_bytes_atomic
 
 #: Columns of ``report.csv``, in order.
@@ -33,10 +34,6 @@ def overlay_image(lr_up: np.ndarray, hr: np.ndarray, lr_up_after: np.ndarray | N
     fringes. The "after" panel is black when the pair could not be aligned.
     """
     from skimage.transform import resize
-
-    def stretch(x):
-        lo, hi = np.percentile(x, (1, 99))
-        return np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
 
     def panel(a, b):
         h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
