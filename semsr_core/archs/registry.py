@@ -18,6 +18,7 @@ from torch import nn
 
 from semsr_core.archs.dcgan_d import DCGANDiscriminator
 from semsr_core.archs.defect_classifier import DefectClassifier
+from semsr_core.archs.masa import MASANet
 from semsr_core.archs.n2_d import N2Discriminator
 from semsr_core.archs.patchgan import PatchGAN9, PatchGAN34, PatchGAN70
 from semsr_core.archs.resnet_gen import ResNetGenerator
@@ -52,6 +53,9 @@ class ArchSpec:
         runs in training and evaluation mode, batch size 1 included; for ``srgan_d``
         and ``srgan_d_reduced`` the smallest ``input_size`` they can be built for.
     source: where the design comes from (tags as in SPEC.md).
+    reference_input: the generator takes ``(image, reference)``: a second, HR image
+        whose texture it transfers (MASA-SR); training gives each sample one and
+        inference needs one (``--reference``).
     """
 
     name: str
@@ -62,6 +66,7 @@ class ArchSpec:
     size_multiple: int = 1
     min_size: int = 1
     source: str = ""
+    reference_input: bool = False
 
 
 _TANH = (-1.0, 1.0)
@@ -81,6 +86,8 @@ _SPECS: tuple[ArchSpec, ...] = (
     ArchSpec("unet256", "generator", UNet256, _TANH, True, 256, 256, "[S1] §3.2.2; pix2pix"),
     ArchSpec("resnet_gen", "generator", ResNetGenerator, _TANH, True, 4, 8,
              "[S1] §3.2.1; pix2pix/CycleGAN"),
+    ArchSpec("masa", "generator", MASANet, min_size=4, source="[S1] §2.3, §3.3; MASA-SR",
+             reference_input=True),
     # discriminators and critics (logits / scores, no output activation)
     ArchSpec("srgan_d", "discriminator", SRGANDiscriminator, size_multiple=16, min_size=32,
              source="[S2] SRGAN; [S0] §1.2 (N1, features=32)"),

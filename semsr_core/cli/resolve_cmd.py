@@ -123,6 +123,9 @@ def add_super_resolve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapt", type=float, default=0.0, metavar="SECONDS",
                    help="adapt to this image: fine-tune the model on the image's own "
                         "downscaled copies for SECONDS (per slice) before enlarging it")
+    p.add_argument("--reference", metavar="FILE",
+                   help="reference-based models (MASA-SR) only, and needed by them: an HR "
+                        "image of similar content whose texture is transferred")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     zssr = p.add_argument_group("ZSSR (--model zssr)")
@@ -194,12 +197,33 @@ def _resolve_model(args: argparse.Namespace):
     return model, {**(model.card.training.get("zssr") or {}), **options}
 
 
+def _check_reference(model, args: argparse.Namespace) -> None:
+    """Before any work: a reference-based model needs --reference, others refuse it."""
+    from pathlib import Path
+
+    from semsr_core.errors import InputError
+    from semsr_core.infer.reference import bind_reference
+
+    if args.reference is not None and not Path(args.reference).is_file():
+        raise InputError("no such reference image", path=args.reference,
+                         hint="Give an image file (TIFF, OME-TIFF, PNG, JPEG).")
+    if args.reference is None or not _takes_reference(model):
+        bind_reference(model, args.reference, args.adapt)  # raises where it does not fit
+
+
+def _takes_reference(model) -> bool:
+    from semsr_core.infer.reference import takes_reference
+
+    return takes_reference(model.card.arch)
+
+
 def run_super_resolve(args: argparse.Namespace) -> int:
     from semsr_core.errors import ModelError
     from semsr_core.infer import super_resolve_file
     from semsr_core.infer.files import check_output_format, disagreement_path, output_paths
 
     model, zssr_settings = _resolve_model(args)
+    _check_reference(model, args)
     if args.scale is not None and args.scale != model.scale:
         raise ModelError(f"model '{model.name or args.model}' enlarges ×{model.scale}, but "
                          f"--scale {args.scale} was asked",
@@ -221,7 +245,7 @@ def run_super_resolve(args: argparse.Namespace) -> int:
                                batch=args.batch, precision=args.precision,
                                output_dtype=output_dtype, scale=args.scale, on_event=printer,
                                consistency=args.consistency, adapt_seconds=args.adapt,
-                               zssr_settings=zssr_settings,
+                               zssr_settings=zssr_settings, reference=args.reference,
                                disagreement_map=disagreement_path(dest)
                                if args.disagreement_map else None)
             printer.close()

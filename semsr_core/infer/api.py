@@ -76,6 +76,7 @@ class _Run:
     clipped: ClipCount = field(default_factory=ClipCount)
     slice_index: int = 0
     source: Any = None
+    reference: str | None = None  # the reference image of a reference-based model
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -85,7 +86,7 @@ class _Run:
               on_event: EventCallback | None, cancel: CancelToken | None,
               values: Any = None, mapping: IntensityMapping | None = None,
               source: Any = None, consistency: str | ConsistencyLog = "model",
-              adapt_seconds: float = 0.0) -> _Run:
+              adapt_seconds: float = 0.0, reference: Any = None) -> _Run:
         """``values`` (the image, array or lazy stack) gives the intensity mapping,
         computed once for the whole stack, unless ``mapping`` is given."""
         card = model.card
@@ -126,7 +127,10 @@ class _Run:
         if torch_device.type == "cpu":
             devices.set_cpu_threads()
         net_scale = 1 if facts.input_at_output_size else card.scale
-        net = network.prepare_network(model.generator, device=torch_device, dtype=dtype,
+        from semsr_core.infer.reference import bind_reference
+
+        module, reference_name = bind_reference(model, reference, adapt_seconds)
+        net = network.prepare_network(module, device=torch_device, dtype=dtype,
                                       scale=net_scale, in_channels=card.in_channels,
                                       out_channels=card.out_channels,
                                       size_multiple=facts.size_multiple,
@@ -155,6 +159,7 @@ class _Run:
                   output_dtype, mapping, consistency, slices, height, width, on_event,
                   cancel)
         run.source = source
+        run.reference = reference_name
         run.progress.report = run._report
         run._plan_remaining(slices)
         return run
@@ -186,6 +191,8 @@ class _Run:
                 "output_dtype": self.output_dtype}
         if self.zssr_settings is not None:
             data["zssr"] = self.zssr_settings.to_dict()
+        if self.reference is not None:
+            data["reference"] = self.reference
         return data
 
     def resolve_slice(self, image: np.ndarray, index: int) -> np.ndarray:
@@ -292,7 +299,7 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
                   cancel: CancelToken | None = None,
                   intensity: IntensityMapping | None = None,
                   consistency: str | ConsistencyLog = "model",
-                  adapt_seconds: float = 0.0) -> Any:
+                  adapt_seconds: float = 0.0, reference: Any = None) -> Any:
     """Super-resolve an image or a stack with ``model``.
 
     image_or_stack: a 2-D array (returns a 2-D array), a (Z, Y, X) array (returns a
@@ -326,12 +333,15 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
     adapt_seconds: "adapt to this image": before enlarging each slice, fine-tune a copy
         of the model for this long on the slice's own downscaled copies (ZSSR's
         training, :func:`~semsr_core.infer.zssr.adaptation_settings`); 0 = off.
+    reference: for reference-based models (MASA-SR) only, and needed by them: an HR
+        image of similar content (a file path or a 2-D array) whose texture the model
+        transfers (:mod:`semsr_core.infer.reference`).
     """
     model = _as_model(model)
     kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,
                   output_dtype=output_dtype, scale=scale, zssr_settings=zssr_settings,
                   on_event=on_event, cancel=cancel, values=image_or_stack, mapping=intensity,
-                  consistency=consistency, adapt_seconds=adapt_seconds)
+                  consistency=consistency, adapt_seconds=adapt_seconds, reference=reference)
     if isinstance(image_or_stack, np.ndarray):
         array = image_or_stack
         if array.ndim == 2:
@@ -420,7 +430,7 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                        cancel: CancelToken | None = None,
                        consistency: str | ConsistencyLog = "model",
                        disagreement_map: str | os.PathLike | None = None,
-                       adapt_seconds: float = 0.0) -> Path:
+                       adapt_seconds: float = 0.0, reference: Any = None) -> Path:
     """Super-resolve an image/stack file into an OME-TIFF, slice by slice.
 
     The output appears under ``output_path`` only when complete (atomic write); its
@@ -429,7 +439,8 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
     measurement-consistency guard found. The input is never overwritten.
     ``disagreement_map``: also write the guard's disagreement map there (OME-TIFF on the
     input's grid and pixel size: how far the network departed from the measurement
-    beyond the noise, in network units). ``adapt_seconds``: see :func:`super_resolve`.
+    beyond the noise, in network units). ``adapt_seconds``, ``reference``: see
+    :func:`super_resolve`.
     Returns the output path.
     """
     from semsr_core.infer.files import remove_stale_partials
@@ -446,7 +457,7 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
     with read_stack(input_path) as stack:
         z, height, width = stack.shape
         run = _Run.start(model, height=height, width=width, slices=z, device=device,
-                         adapt_seconds=adapt_seconds,
+                         adapt_seconds=adapt_seconds, reference=reference,
                          tile=tile, overlap=overlap, batch=batch, precision=precision,
                          output_dtype=output_dtype, scale=scale,
                          zssr_settings=zssr_settings, on_event=on_event, cancel=cancel,

@@ -79,11 +79,13 @@ INPUT_REFERENCED_LOSSES = {"fsesim", "patchnce"}
 
 @dataclass
 class ValidationPair:
-    """A held-out aligned pair, float32 arrays in [0, 1] (LR is HR/scale in size)."""
+    """A held-out aligned pair, float32 arrays in [0, 1] (LR is HR/scale in size);
+    ``reference``: the HR reference image of reference-based recipes (MASA-SR)."""
 
     name: str
     lr: np.ndarray
     hr: np.ndarray
+    reference: np.ndarray | None = None
 
 
 @dataclass
@@ -520,6 +522,7 @@ class Trainer(RunOutputs):
         hr = batch["hr"].to(dev, non_blocking=True)
         real_hr = hr if real is None else real.to(dev, non_blocking=True)
         g_in = self._generator_input(lr, hr)
+        ref = batch["ref"].to(dev, non_blocking=True) if self.g_spec.reference_input else None
         # Unpaired data: content terms keep the input's structure; "hr" is only the
         # other domain's look, for the discriminators.
         reference = g_in if self.cfg.data.pairing == "unpaired" else hr
@@ -537,7 +540,7 @@ class Trainer(RunOutputs):
             for d in self.discriminators.values():
                 d.requires_grad_(False)
             with self._autocast():
-                sr = self._from_net(self.generator(self._to_net(g_in)))
+                sr = self._translate(g_in, ref)
                 total = torch.zeros((), device=dev)
                 for name, module in modules.items():
                     term = terms[name]
@@ -571,7 +574,7 @@ class Trainer(RunOutputs):
                 d.requires_grad_(True)
         else:
             with torch.no_grad(), self._autocast():
-                sr_detached = self._from_net(self.generator(self._to_net(g_in)))
+                sr_detached = self._translate(g_in, ref)
 
         # ---- discriminator updates
         for name, module in adversarial.items():
@@ -597,7 +600,9 @@ class Trainer(RunOutputs):
         self.scaler.update()
         return logged
 
-    def _translate(self, images: torch.Tensor) -> torch.Tensor:
+    def _translate(self, images: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        if ref is not None:  # a reference-based generator (MASA-SR): (image, reference)
+            return self._from_net(self.generator(self._to_net(images), self._to_net(ref)))
         return self._from_net(self.generator(self._to_net(images)))
 
     def _state(self) -> dict[str, Any]:

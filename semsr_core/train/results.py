@@ -103,7 +103,7 @@ class RunOutputs:
         psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
         samples = []
         for pair in self.val_pairs:
-            sr = self.super_resolve_array(pair.lr, model)
+            sr = self.super_resolve_array(pair.lr, model, reference=pair.reference)
             hr = pair.hr[: sr.shape[0], : sr.shape[1]]
             bic = upscale(pair.lr, shape=hr.shape)
             psnrs.append(psnr(hr, sr))
@@ -132,14 +132,17 @@ class RunOutputs:
             self.checkpoints.save_best(self._state())
         self.dist.barrier()
 
-    def super_resolve_array(self, lr: np.ndarray, model=None) -> np.ndarray:
-        """SR of one float32 [0, 1] image with the EMA generator (the exported weights)."""
+    def super_resolve_array(self, lr: np.ndarray, model=None,
+                            reference: np.ndarray | None = None) -> np.ndarray:
+        """SR of one float32 [0, 1] image with the EMA generator (the exported weights);
+        ``reference``: the HR reference of a reference-based model (MASA-SR)."""
         from semsr_core.infer import super_resolve
         from semsr_core.io.intensity import IntensityMapping
 
         return super_resolve(lr.astype(np.float32), model or self.export_model(),
                              device=str(self.device), precision="fp32",
-                             intensity=IntensityMapping.identity(), **_network_output())
+                             intensity=IntensityMapping.identity(), **_network_output(),
+                             **({} if reference is None else {"reference": reference}))
 
     # ----------------------------------------------------- checkpoints / export
 

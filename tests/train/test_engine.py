@@ -20,6 +20,8 @@ TINY_NETS = {
     "zssr": ["generator.features=8", "generator.depth=2"],
     "unet128": ["generator.features=4"],
     "resnet_gen": ["generator.features=8", "generator.blocks=7"],  # CUT's layer 16: block 7
+    "masa": ["generator.features=8", "generator.encoder_blocks=1", "generator.decoder_blocks=1",
+             "generator.fusion_blocks=[1,1,1]"],
 }
 
 
@@ -55,7 +57,7 @@ def _weights(path):
 
 PAIRED = ["srgan", "rirgan", "n1", "n1_reduced", "n2", "en1", "en1_defects", "en1_freqsep",
           "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune",
-          "srgan_labels"]
+          "srgan_labels", "masa_rec", "masa"]
 UNPAIRED = ["fsesim_unpaired", "defect_stylizer", "cut", "cut_monce", "monce_fsesim",
             "qsattn", "lsesim_unpaired"]
 # ZSSR settings small enough for a test (the recipe's are those of [S1]).
@@ -94,7 +96,9 @@ def test_every_recipe_trains_and_exports_a_model_that_super_resolves(
     trained = model.generator.state_dict()
     assert any(not torch.equal(init[k], trained[k]) for k in init if init[k].is_floating_point())
     lr = np.random.default_rng(0).random((40, 40), dtype=np.float32)
-    sr = super_resolve(lr, model, device="cpu")
+    reference = ({"reference": np.random.default_rng(1).random((96, 96), dtype=np.float32)}
+                 if recipe.startswith("masa") else {})  # MASA-SR takes a reference image
+    sr = super_resolve(lr, model, device="cpu", **reference)
     s = model.card.scale
     assert sr.shape == (40 * s, 40 * s) and np.isfinite(sr).all()
     if recipe in PAIRED:  # unpaired data have no aligned validation pairs
