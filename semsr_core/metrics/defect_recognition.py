@@ -1,9 +1,9 @@
 """Do defects stay recognisable? The defect classifier's accuracy on SR, bicubic and HR.
 
-On data with labelled defect masks (``masks/<stem>.tif`` holding the labels that
-``semsr simulate`` writes), each image (HR, and every method's enlargement of LR) is
-cut into the non-overlapping tiles the bundled defect classifier was trained on
-(64×64 HR pixels, :mod:`semsr_core.models.classifier`); each tile's true class comes
+On pairs of matching sizes with labelled defect masks (``masks/<stem>.tif`` holding
+the labels that ``semsr simulate`` writes), each image (HR, and every method's
+enlargement of LR) is cut into the non-overlapping tiles the bundled defect classifier
+was trained on (64×64 HR pixels, :mod:`semsr_core.models.classifier`); each tile's true class comes
 from the mask (:func:`semsr_core.data.tile_labels.tile_grid`: dominant defect by area,
 or "none"). The accuracy of the classifier on HR tiles is the ceiling; a method whose
 tiles are classified as often right as HR's keeps defects as recognisable as the scan

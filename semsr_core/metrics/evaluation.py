@@ -23,10 +23,11 @@ Metrics per pair and method: PSNR, SSIM, MSE (whole image, inside defects, backg
 :mod:`~semsr_core.metrics.full_reference`), gains over the baseline, gradient
 statistics (:mod:`~semsr_core.metrics.no_reference`), the spectrum score
 (:mod:`~semsr_core.metrics.spectrum`), NIQE (:mod:`~semsr_core.metrics.niqe`, also
-of HR; ``None`` for an image under two 96×96 patches) and, on full-reference pairs with
-labelled masks, how often the bundled defect classifier recognises each 64² tile's
-defect (:mod:`~semsr_core.metrics.defect_recognition`, also of HR; pooled over the tiles
-of all pairs). The report folder is written by :mod:`~semsr_core.metrics.report`.
+of HR; ``None`` for an image under two 96×96 patches) and, on pairs of matching sizes
+with labelled masks (labels are not carried through an alignment), how often the
+bundled defect classifier recognises each 64² tile's defect
+(:mod:`~semsr_core.metrics.defect_recognition`, also of HR; pooled over the tiles of all
+pairs). The report folder is written by :mod:`~semsr_core.metrics.report`.
 """
 
 from __future__ import annotations

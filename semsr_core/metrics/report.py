@@ -208,7 +208,8 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
         "patches. [S3]'s perceptual index is not reported: it needs Ma et al.'s score. "
         "Do defects stay recognisable? The bundled defect classifier labels each 64×64 "
         "tile (none, bridge, break, missing, merged, particle) of HR and of each method's "
-        "image on full-reference pairs with labelled masks; 'defects recognised' = share "
+        "image on pairs of matching sizes with labelled masks (not on pairs aligned "
+        "here: the labels are not carried); 'defects recognised' = share "
         "of all tiles whose class it gets right (most hold no defect), 'defect-tile "
         "recall' = the same over the tiles holding a defect; pooled over all tiles. HR's "
         "values are the ceiling.",
@@ -276,7 +277,7 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
                              "each tile's class from the labelled mask (dominant defect by "
                              "area, 'none' under 24 defect pixels): accuracy over all tiles, "
                              "recall over the tiles holding a defect; pooled over the tiles "
-                             "of the full-reference pairs with masks; HR's in 'hr'",
+                             "of the pairs of matching sizes with masks; HR's in 'hr'",
         },
     }
     files = {

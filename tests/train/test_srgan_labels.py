@@ -54,7 +54,7 @@ def test_the_loss_is_the_cross_entropy_of_the_frozen_classifier(classifier_file)
     value.backward()  # the gradient reaches the SR image, not the classifier
     assert sr.grad is not None and float(sr.grad.abs().sum()) > 0
     assert all(p.grad is None and not p.requires_grad for p in loss.classifier.parameters())
-    assert float(loss(sr, torch.full((3,), UNLABELLED))) == 0.0
+    assert float(loss(sr, torch.full((3,), UNLABELLED)).detach()) == 0.0
 
 
 def test_a_super_resolution_model_is_refused_as_classifier(tmp_path):
