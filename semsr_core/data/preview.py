@@ -2,9 +2,10 @@
 
 The training wizard (and ``semsr augment-preview``) shows what an augmentation does to
 the user's own data before a long run starts. :func:`preview` builds the same dataset
-the training engine would (:func:`~semsr_core.data.datasets.training_dataset`) and
-calls its ``__getitem__`` — the exact path of training — so what is shown is what is
-trained on. :func:`preview_grid` lays the samples out as one RGB image: LR (enlarged,
+the training engine would (:func:`~semsr_core.data.datasets.training_dataset`, the
+factory the engine's :func:`~semsr_core.data.datasets.recipe_datasets` makes its sets
+with) and calls its ``__getitem__`` — the exact path of training — so what is shown is
+what is trained on. :func:`preview_grid` lays the samples out as one RGB image: LR (enlarged,
 nearest neighbour, so its pixels stay visible), HR, and HR with the outline of the
 pasted content in red.
 """
@@ -12,7 +13,9 @@ pasted content in red.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,12 +49,16 @@ def preview_samples(dataset: SeededDataset, n: int = 8, seed: int = 0
     return samples
 
 
-def preview(augmentation: str, pairs: TrainingPairs, n: int = 8, seed: int = 0,
+def preview(augmentation: str, pairs: TrainingPairs, n: int = 8, seed: int = 0, *,
+            dataset_options: Mapping[str, Any] | None = None,
             **options) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``n`` training samples of ``augmentation`` (a name of
     :data:`~semsr_core.data.datasets.AUGMENTATIONS`, with its ``options``) on ``pairs``,
     as ``(lr, hr, mask)`` numpy triples; ``seed`` picks both the dataset's random draws
-    and which samples are shown."""
+    and which samples are shown. ``dataset_options`` holds options whose names clash
+    with this function's (``rot16``'s ``n``), e.g. those of
+    :func:`~semsr_core.data.datasets.recipe_augmentations`."""
+    options = {**dict(dataset_options or {}), **options}
     dataset = training_dataset(augmentation, pairs, seed=seed, **options)
     return preview_samples(dataset, n=n, seed=seed)
 

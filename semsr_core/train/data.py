@@ -27,7 +27,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from semsr_core.data.masks import MASKS_FOLDER
 from semsr_core.data.pairs import Pair, find_pairs, pairs_from_hr, split_pairs
-from semsr_core.errors import ConfigError, InputError
+from semsr_core.errors import InputError
 from semsr_core.io.intensity import IntensityMapping, choose_mapping
 from semsr_core.train.config import TrainConfig
 from semsr_core.train.engine import ValidationPair
@@ -116,43 +116,10 @@ def _find(data_dir: Path, cfg: TrainConfig):
     return pairing
 
 
-def _geometric_sets(cfg: TrainConfig, pairs, seed: int) -> list[Dataset]:
-    from semsr_core.data.datasets import PairedPatches, RotatedTiles, ZssrPasted
-
-    d = cfg.data
-    # Inputs already on the output grid (ZSSR-upscaled LR): the patch is the HR patch.
-    patch = d.lr_patch * d.scale // pairs.scale
-    smallest = min(min(lr.shape) for lr in pairs.lr)
-    per_image = max(1, (smallest // patch) ** 2)
-    sets: list[Dataset] = []
-    for name in d.augment or ["none"]:
-        if name == "rot16":
-            sets.append(RotatedTiles(pairs, alpha=patch, n=16, seed=seed))
-        elif name in ("rot90flip", "stretch_shear", "none"):
-            sets.append(PairedPatches(pairs, patch=patch, samples_per_image=per_image,
-                                      geometric=name, seed=seed))
-        else:
-            raise ConfigError(f"data.augment: unknown augmentation {name!r}",
-                              hint="Use rot90flip, rot16, stretch_shear or none; synthetic "
-                                   "defects and patch pasting have their own tables.")
-    if d.paste is not None:
-        sets.append(ZssrPasted(pairs, degradation=d.degradation if pairs.scale > 1 else None,
-                               n1=d.paste.n1, n2=d.paste.n2, patch=patch, seed=seed))
-    return sets
-
-
-def _defect_source(name: str):
-    from semsr_core.data.defects import DefectSource
-
-    if name == "skimage":
-        return DefectSource.default()
-    return DefectSource.from_folder(name)
-
-
 def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
                  val_dir: str | Path | None = None) -> PreparedData:
     """Read, check and split the data, and build the recipe's datasets."""
-    from semsr_core.data.datasets import SyntheticDefects, TrainingPairs
+    from semsr_core.data.datasets import TrainingPairs, recipe_datasets
 
     data_dir = Path(data_dir)
     d, seed = cfg.data, cfg.train.seed
@@ -173,18 +140,7 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
     pairs = TrainingPairs.from_arrays([(lr, hr) for _, lr, hr in train], scale=scale,
                                       names=[n for n, _, _ in train], masks=masks,
                                       mapped=True)
-    real_set = None
-    if d.defects is not None:
-        if d.lr_patch != d.defects.alpha:
-            raise ConfigError(f"data.lr_patch ({d.lr_patch}) must equal data.defects.alpha "
-                              f"({d.defects.alpha}): the α×α tiles are the training patches")
-        defects = SyntheticDefects(pairs, source=_defect_source(d.defects.source),
-                                   degradation=d.degradation, alpha=d.defects.alpha,
-                                   beta=d.defects.beta, seed=seed)
-        sets = [defects]
-        real_set = defects.real_stream()
-    else:
-        sets = _geometric_sets(cfg, pairs, seed)
+    sets, real_set = recipe_datasets(d, pairs, seed)  # the one dataset factory
     train_set = sets[0] if len(sets) == 1 else Concat(sets)
     from semsr_core.data.references import with_references  # MASA-SR: a reference each
 
