@@ -29,6 +29,7 @@ from torch import nn
 
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.infer.consistency import noise_sigma
 
 STAGE = "zssr training"
 
@@ -49,6 +50,14 @@ class ZSSRSettings:
     self_ensemble: super-resolve the 8 rotations/mirrors and take their median.
     seed: random seed of crops and weight updates (same image + seed → same result).
     max_seconds: wall-clock bound of the training (0: none); progress then counts seconds.
+    match_noise: give each LR son the noise the image itself has (σ estimated from its
+        flattest parts; nothing for a clean image), as the ZSSR paper does for noisy
+        inputs: the network then learns from inputs as noisy as the one it will enlarge,
+        and its noisy targets average out instead of teaching it to paint noise.
+    holdout: share of the image's width (its right-hand band) kept out of training to
+        judge the result (0: none). Used to adapt a trained model: when the adapted
+        network does not reconstruct the held-out band better than the model did before,
+        the model is used as it was.
     """
 
     crop: int = 128
@@ -64,6 +73,8 @@ class ZSSRSettings:
     self_ensemble: bool = True
     seed: int = 0
     max_seconds: float = 0.0
+    match_noise: bool = True
+    holdout: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ZSSRSettings:
@@ -83,7 +94,8 @@ class ZSSRSettings:
                 ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
             elif isinstance(default, float):
                 ok = (isinstance(value, int | float) and not isinstance(value, bool)
-                      and (value >= 0 if key == "max_seconds" else value > 0))  # 0: no bound
+                      and (value >= 0 if key in ("max_seconds", "holdout") else value > 0)
+                      and (value < 1 if key == "holdout" else True))  # 0: no bound / none
             else:  # father_scales
                 ok = (isinstance(value, list | tuple) and len(value) > 0
                       and all(isinstance(v, int | float) and 0 < v <= 1 for v in value))
@@ -131,9 +143,11 @@ def minimum_side(scale: int) -> int:
 def adaptation_settings(seconds: float) -> ZSSRSettings:
     """ZSSR's per-image training as a bounded fine-tuning of a trained model ("adapt to
     this image"): a learning rate 10× below ZSSR's own, no self-ensemble, ``seconds``
-    of wall-clock time at most."""
+    of wall-clock time at most, and a fifth of the image held out to judge it (the model
+    is kept as it was where adapting does not help there)."""
     return ZSSRSettings(learning_rate=1e-4, min_learning_rate=1e-7, max_iterations=10**6,
-                        crop=96, self_ensemble=False, max_seconds=float(seconds))
+                        crop=96, self_ensemble=False, max_seconds=float(seconds),
+                        holdout=0.2)
 
 
 PER_IMAGE_NAME = "zssr"
@@ -186,10 +200,14 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
     net = copy.deepcopy(generator).to(device).train()
     net.requires_grad_(True)
     full = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device)
-    fathers = _fathers(full, scale, settings)
+    sigma = noise_sigma(image) if settings.match_noise else 0.0
+    training_part, held_out = _split_holdout(full, scale, settings)
+    fathers = _fathers(training_part, scale, settings)
     areas = np.array([f.shape[-1] * f.shape[-2] for f in fathers], dtype=np.float64)
     probabilities = areas / areas.sum()
-    probe = _reconstruction_probe(full, scale)
+    probe = _reconstruction_probe(training_part, scale)
+    before = (None if held_out is None
+              else _held_out_error(generator, held_out, scale, sigma, device, settings.seed))
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
     lr = settings.learning_rate
     last_change = 0
@@ -211,6 +229,8 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
         target = _random_crop(father, settings.crop, scale, rng)
         target = _random_orientation(target, rng)
         son = _resize(target, (target.shape[-2] // scale, target.shape[-1] // scale))
+        if sigma > 0:
+            son = son + sigma * torch.randn_like(son)
         loss = F.l1_loss(net(son), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -235,7 +255,47 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
             break
     net.eval()
     net.requires_grad_(False)
+    if before is not None:
+        after = _held_out_error(net, held_out, scale, sigma, device, settings.seed)
+        if not after < before:
+            emit(on_event, EventKind.MESSAGE, level="warning",
+                 text=f"adapting to this image did not help on the "
+                      f"{100 * settings.holdout:.0f} % of it held out to judge it (error "
+                      f"{after:.4g} against {before:.4g} before): the model is used as it was")
+            original = copy.deepcopy(generator).to(device).eval()
+            original.requires_grad_(False)
+            return original
     return net
+
+
+def _split_holdout(full: torch.Tensor, scale: int, settings: ZSSRSettings
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the part to train on, the held-out right-hand band or None when there is none or
+    the image is too narrow to spare one: each part needs 8 sons' pixels a side)."""
+    if settings.holdout <= 0:
+        return full, None
+    height, width = full.shape[-2:]
+    band = round(width * settings.holdout) // scale * scale
+    least = 8 * scale
+    if band < least or width - band < least or height // scale * scale < least:
+        return full, None
+    return full[..., : width - band], full[..., : height // scale * scale, width - band:]
+
+
+def _held_out_error(net: nn.Module, band: torch.Tensor, scale: int, sigma: float,
+                    device: torch.device, seed: int) -> float:
+    """Mean squared error of ``net`` enlarging the band's downscaled copy (with the image's
+    noise, the same draw for every network judged) back to the band."""
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        son = _resize(band, (band.shape[-2] // scale, band.shape[-1] // scale))
+        if sigma > 0:
+            noise = torch.randn(son.shape, generator=torch.Generator().manual_seed(seed))
+            son = son + sigma * noise.to(device)
+        error = float(F.mse_loss(net.to(device)(son), band))
+    net.train(was_training)
+    return error
 
 
 def _random_crop(father: torch.Tensor, crop: int, scale: int,

@@ -114,3 +114,47 @@ def test_bad_settings_and_tiny_images_are_refused():
     with pytest.raises(InputError, match="at least 8 pixels"):
         train_zssr(np.zeros((5, 40), np.float32), zssr_model(4).generator, scale=4,
                    device=torch.device("cpu"))
+
+
+def test_sons_as_noisy_as_the_image_teach_it_to_average_noise_out_not_to_paint_it():
+    rng = np.random.default_rng(0)
+    xx = np.mgrid[0:96, 0:96][1]
+    noisy = (0.5 + 0.2 * np.sin(xx / 9.0) + rng.normal(0, 0.05, (96, 96))).astype(np.float32)
+    truth = 0.5 + 0.2 * np.sin(np.mgrid[0:192, 0:192][1] / 18.0)
+    errors = {}
+    for match in (False, True):
+        settings = ZSSRSettings(max_iterations=120, crop=48, match_noise=match)
+        torch.manual_seed(0)
+        model = Model.create("zssr", scale=2)
+        net = train_zssr(noisy, model.generator, scale=2, device=torch.device("cpu"),
+                         settings=settings)
+        with torch.no_grad():
+            out = net(torch.from_numpy(noisy)[None, None]).numpy()[0, 0]
+        errors[match] = float(np.sqrt(np.mean((out - truth) ** 2)))
+    assert errors[True] < 0.75 * errors[False]
+
+
+def test_an_adaptation_that_does_not_help_on_the_held_out_band_gives_back_the_model(image):
+    model = zssr_model()
+    events = []
+    ruinous = ZSSRSettings(**{**FAST, "max_iterations": 10}, learning_rate=5.0,
+                           min_learning_rate=1e-9, holdout=0.25)
+    net = train_zssr(image, model.generator, scale=2, device=torch.device("cpu"),
+                     settings=ruinous, on_event=events.append)
+    for kept, original in zip(net.state_dict().values(),
+                              model.generator.state_dict().values(), strict=True):
+        assert torch.equal(kept, original)
+    warnings = [e.data["text"] for e in events if e.kind is EventKind.MESSAGE]
+    assert any("used as it was" in text for text in warnings)
+    # a helpful adaptation is kept: the same training at a sane rate changes the weights
+    sane = ZSSRSettings(**FAST, holdout=0.25)
+    adapted = train_zssr(image, model.generator, scale=2, device=torch.device("cpu"),
+                         settings=sane)
+    assert any(not torch.equal(a, b) for a, b in zip(
+        adapted.state_dict().values(), model.generator.state_dict().values(), strict=True))
+
+
+def test_the_held_out_share_must_lie_in_0_to_1():
+    with pytest.raises(ConfigError, match="holdout"):
+        ZSSRSettings.from_dict({"holdout": 1.0})
+    assert ZSSRSettings.from_dict({"holdout": 0.2}).holdout == 0.2
