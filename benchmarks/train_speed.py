@@ -1,0 +1,135 @@
+"""Training steps per second of every bundled recipe at its default size: fp32 against
+bf16 autocast, on this CPU, in one run.
+
+Each recipe is timed by :func:`semsr_core.train.estimate.estimate_run` — the training
+wizard's own estimate: the real Trainer on real (simulated) data, one warm-up step and
+``--steps`` timed steps of every phase — twice in turn: ``train.amp=false`` (fp32) and
+bf16 autocast. bf16 is forced for the second (``engine._amp_dtype``) so that it is
+measured even where ``auto`` would not choose it; the ``auto`` column says what a run on
+this machine uses (the estimate reports the precision its timed steps used). VGG-loss
+recipes get random stand-in VGG weights of the public shapes when the real ones are
+absent (the speed of a VGG loss does not depend on its weights).
+
+    OMP_NUM_THREADS=1 timeout 7200 .venv/bin/python benchmarks/train_speed.py
+
+Results go to ``benchmarks/train_speed.json`` (written after every recipe, so a run
+stopped early keeps what it measured) and ``benchmarks/train_speed.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from speed import _stand_in_vgg, _training_data, load_average, machine  # noqa: E402
+
+
+def _measure(recipe: str, data: Path, steps: int, bf16: bool) -> dict:
+    from semsr_core.train import engine, load_config
+    from semsr_core.train.estimate import estimate_run
+
+    original = engine._amp_dtype
+    if bf16:
+        engine._amp_dtype = lambda _device: torch.bfloat16
+    started = time.perf_counter()
+    try:
+        config = load_config(recipe, [f"train.amp={str(bf16).lower()}"])
+        estimate = estimate_run(config, data, device="cpu", steps=steps)
+    finally:
+        engine._amp_dtype = original
+    return {"steps_per_s": {k: (1 / v if v else None)
+                            for k, v in estimate.phase_seconds_per_step.items()},
+            "precision": estimate.precision, "wall_s": time.perf_counter() - started,
+            "load": load_average()}
+
+
+def run(recipes: list[str], steps: int, out: Path) -> dict:
+    from semsr_core.infer.device import training_autocast_dtype
+    from semsr_core.train import load_config
+
+    work = Path(tempfile.mkdtemp(prefix="semsr-train-speed-"))
+    data = _training_data(work)
+    auto = training_autocast_dtype(torch.device("cpu"))
+    results = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                time.gmtime()),
+               "load_start": load_average(), "steps": steps,
+               "auto": "bf16 autocast" if auto == torch.bfloat16 else "fp32",
+               "vgg": _stand_in_vgg(work), "recipes": []}
+    for recipe in recipes:
+        config = load_config(recipe)
+        row: dict = {"recipe": recipe, "size": f"{config.generator.arch}, batch "
+                     f"{config.data.batch}, LR patch {config.data.lr_patch}"}
+        for name, bf16 in (("fp32", False), ("bf16", True)):
+            try:
+                row[name] = _measure(recipe, data, steps, bf16)
+            except Exception as error:  # a recipe that cannot run here: say why
+                row[name] = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+        results["recipes"].append(row)
+        print(f"{recipe}: " + json.dumps({k: row[k].get("steps_per_s", row[k].get("error"))
+                                          for k in ("fp32", "bf16")}), flush=True)
+        results["load_end"] = load_average()
+        out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        out.with_suffix(".md").write_text(report(results))
+    return results
+
+
+def report(results: dict) -> str:
+    m = results["machine"]
+    lines = ["# Training steps per second, every recipe at its default size (CPU)", "",
+             "Command: `OMP_NUM_THREADS=1 timeout 7200 .venv/bin/python "
+             "benchmarks/train_speed.py` (`--recipes` to choose).", "",
+             f"Machine: {m.get('cpu')}, torch threads {m.get('threads')}, torch "
+             f"{m.get('torch')}, bf16: {m.get('bf16')}. Run {results['started']}; load "
+             f"average at the start {results['load_start']}, after the last recipe "
+             f"{results.get('load_end', '—')} (shared machine: compare the two columns of a "
+             f"row, timed in turn, not rows with each other). `auto` on this machine "
+             f"trains in **{results['auto']}**. {results['steps']} timed step(s) per phase "
+             f"after one warm-up, by the wizard's estimate; "
+             f"{results['vgg'] or 'real VGG weights'}.", "",
+             "| recipe | size | phase | fp32 steps/s | bf16 steps/s | bf16 ÷ fp32 |",
+             "|---|---|---|---|---|---|"]
+    for row in results["recipes"]:
+        fp32, bf16 = row["fp32"], row["bf16"]
+        if "error" in fp32 or "error" in bf16:
+            lines.append(f"| {row['recipe']} | {row['size']} | — | "
+                         f"{fp32.get('error', '')} | {bf16.get('error', '')} | — |")
+            continue
+        for phase, a in fp32["steps_per_s"].items():
+            b = bf16["steps_per_s"].get(phase)
+            ratio = f"{b / a:.2f}×" if a and b else "—"
+            lines.append(f"| {row['recipe']} | {row['size']} | {phase} | "
+                         f"{a:.3f} | {b:.3f} | {ratio} |" if a and b else
+                         f"| {row['recipe']} | {row['size']} | {phase} | {a} | {b} | — |")
+    done = {r["recipe"] for r in results["recipes"]}
+    lines += ["", f"Recipes measured: {len(done)}."]
+    notes = ROOT / "benchmarks" / "train_speed.notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    from semsr_core.train import recipe_names
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", nargs="*", help="recipe names (default: all)")
+    parser.add_argument("--steps", type=int, default=1, help="timed steps per phase")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train_speed.json")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    run(args.recipes or list(recipe_names()), args.steps, args.out)
+
+
+if __name__ == "__main__":
+    main()
