@@ -43,7 +43,16 @@ from typing import Any
 import numpy as np
 
 from semsr_core.errors import ConfigError, InputError, ModelError
-from semsr_core.events import CancelToken, Event, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import (
+    CancelToken,
+    Event,
+    EventCallback,
+    Finished,
+    Message,
+    Progress,
+    check_cancel,
+    emit,
+)
 from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
 from semsr_core.metrics.defect_recognition import figures as recognition_figures
 from semsr_core.metrics.defect_recognition import pooled, recognition
@@ -59,9 +68,6 @@ BASELINES = ("bicubic", "nearest")
 #: Metrics whose gain over the baseline is reported (method − baseline).
 GAIN_KEYS = ("psnr", "ssim", "defect_psnr", "background_psnr", "defect_ssim",
              "background_ssim")
-
-#: Largest float outside [0, 1] accepted in a float image (rounding of the writer).
-
 
 @dataclass
 class PairEvaluation:
@@ -176,7 +182,7 @@ def _forward_messages(on_event: EventCallback | None) -> Callable[[Event], None]
         return None
 
     def forward(event: Event) -> None:
-        if event.kind is EventKind.MESSAGE:
+        if isinstance(event.payload, Message):
             on_event(event)
 
     return forward
@@ -201,8 +207,7 @@ def _dataset_scale(pairing: Any, on_event: EventCallback | None
                                             hr_path=pair.hr_path.name)
         except InputError as exc:
             skipped[pair.stem] = str(exc)
-            emit(on_event, EventKind.MESSAGE, level="warning",
-                 text=f"pair {pair.stem} skipped: {exc}")
+            emit(on_event, Message(f"pair {pair.stem} skipped: {exc}", level="warning"))
     if not scales:
         raise InputError("no pair has LR and HR sizes of one integer scale", path=pairing[0]
                          .lr_path.parent.parent, hint="Check the lr/ and hr/ folders.")
@@ -210,8 +215,7 @@ def _dataset_scale(pairing: Any, on_event: EventCallback | None
     for stem, s in scales.items():
         if s != scale:
             skipped[stem] = (f"its sizes give scale {s}, the dataset's other pairs {scale}")
-            emit(on_event, EventKind.MESSAGE, level="warning",
-                 text=f"pair {stem} skipped: {skipped[stem]}")
+            emit(on_event, Message(f"pair {stem} skipped: {skipped[stem]}", level="warning"))
     return scale, scales, skipped
 
 
@@ -361,8 +365,7 @@ def _defect_classifier(on_event: EventCallback | None) -> Any:
     try:
         return load_classifier()
     except ModelError as exc:
-        emit(on_event, EventKind.MESSAGE, level="warning",
-             text=f"defect recognition not measured: {exc}")
+        emit(on_event, Message(f"defect recognition not measured: {exc}", level="warning"))
         return None
 
 
@@ -451,8 +454,7 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
 
     results: list[PairEvaluation] = []
     written: list[Path] = []
-    emit(on_event, EventKind.PROGRESS, done=0, total=len(pairing), stage="evaluate",
-         unit="pair")
+    emit(on_event, Progress(done=0, total=len(pairing), stage="evaluate", unit="pair"))
     try:
         for index, pair in enumerate(pairing):
             check_cancel(cancel)
@@ -464,15 +466,15 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                 result = _evaluate_pair(pair, find_mask(data / MASKS_FOLDER, pair.stem), scale,
                                         loaded, baseline, device, on_event, cancel, classifier)
                 if result.mode == NO_REFERENCE:
-                    emit(on_event, EventKind.MESSAGE, level="warning",
-                         text=f"pair {pair.stem}: no-reference metrics only ({result.reason})")
+                    emit(on_event, Message(f"pair {pair.stem}: no-reference metrics only "
+                                           f"({result.reason})", level="warning"))
                 results.append(result)
                 if figures:
                     check_cancel(cancel)
                     written += report.write_pair_figures(out, result, methods)
                 result.images.clear()  # keep one pair's images in memory at a time
-            emit(on_event, EventKind.PROGRESS, done=index + 1, total=len(pairing),
-                 stage="evaluate", unit="pair")
+            emit(on_event, Progress(done=index + 1, total=len(pairing), stage="evaluate",
+                                    unit="pair"))
         table = aggregate(results, methods)
         hr_means = {key: _finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
                     for key in ("grad_mean", "grad_p95", "niqe")}
@@ -490,5 +492,5 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    emit(on_event, EventKind.FINISHED, report=str(out / "report.json"))
+    emit(on_event, Finished(outputs={"report": str(out / "report.json")}))
     return evaluation

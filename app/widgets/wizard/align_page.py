@@ -150,11 +150,11 @@ class AlignmentPage(QWizardPage):
         self.completeChanged.emit()
 
     def _on_progress(self, event: Any) -> None:
-        from semsr_core.events import EventKind
+        from semsr_core.events import Progress
 
-        if event.kind is EventKind.PROGRESS:
-            self.progress.setMaximum(int(event.data.get("total") or 0))
-            self.progress.setValue(int(event.data.get("done", 0)))
+        if isinstance(event.payload, Progress):
+            self.progress.setMaximum(int(event.payload.total or 0))
+            self.progress.setValue(int(event.payload.done))
 
     def _on_done(self, outcome: Outcome) -> None:
         self.cancel_button.setEnabled(False)

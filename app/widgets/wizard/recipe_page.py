@@ -212,11 +212,11 @@ class RecipePage(QWizardPage):
         self.job.start(work, self._on_estimate)
 
     def _on_progress(self, event: Any) -> None:
-        from semsr_core.events import EventKind
+        from semsr_core.events import Progress
 
-        if event.kind is EventKind.PROGRESS:
-            set_message(self.estimate_label, f"Measuring: step {event.data.get('done')} "
-                         f"of {event.data.get('total')}…")
+        if isinstance(event.payload, Progress):
+            set_message(self.estimate_label, f"Measuring: step {event.payload.done} "
+                         f"of {event.payload.total}…")
 
     def _on_estimate(self, outcome: Outcome) -> None:
         self.estimate_button.setEnabled(self.config is not None)

@@ -26,7 +26,15 @@ from semsr_core.data.align.result import (
 from semsr_core.data.align.writer import write_aligned_pair
 from semsr_core.data.masks import MASKS_FOLDER, find_mask, read_mask_stack
 from semsr_core.errors import InputError, OutputError
-from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import (
+    CancelToken,
+    EventCallback,
+    Finished,
+    Message,
+    Progress,
+    check_cancel,
+    emit,
+)
 
 
 def _check_out_dir(out_dir: Path, inputs: list[Path], overwrite: bool) -> None:
@@ -122,20 +130,18 @@ def align_folder(
                                         "contrast_degree")}
     rows: list[dict[str, Any]] = []
     total = len(pairing.pairs)
-    emit(on_event, EventKind.PROGRESS, done=0, total=total, stage="aligning", unit="pair")
+    emit(on_event, Progress(done=0, total=total, stage="aligning", unit="pair"))
     for done, pair in enumerate(pairing.pairs, start=1):
         check_cancel(cancel)
         for row in _align_file_pair(pair, out, scale, options, keep_suspicious, overwrite,
                                     cancel, masks_dir):
             rows.append(row)
             if not row["written"]:
-                emit(on_event, EventKind.MESSAGE, level="warning",
-                     text=f"{row['stem']}: {row['verdict']}, not used: {row['reason']}")
-        emit(on_event, EventKind.PROGRESS, done=done, total=total, stage="aligning",
-             unit="pair")
+                emit(on_event, Message(f"{row['stem']}: {row['verdict']}, not used: "
+                                       f"{row['reason']}", level="warning"))
+        emit(on_event, Progress(done=done, total=total, stage="aligning", unit="pair"))
     for item in pairing.unmatched:
-        emit(on_event, EventKind.MESSAGE, level="warning",
-             text=f"{item.path}: not paired: {item.reason}")
+        emit(on_event, Message(f"{item.path}: not paired: {item.reason}", level="warning"))
         rows.append({"stem": item.path.stem, "verdict": UNPAIRED, "reason": item.reason,
                      "written": False, "lr_file": "", "hr_file": "", "overlay": "",
                      "unpaired_file": str(item.path)})
@@ -146,7 +152,7 @@ def align_folder(
         counts["masks"] = sum(bool(r.get("mask")) for r in rows)
     report = {"settings": settings, "counts": counts, "pairs": rows}
     write_report(out, report)
-    emit(on_event, EventKind.FINISHED, path=str(out / "report.csv"), **counts)
+    emit(on_event, Finished(outputs={"path": str(out / "report.csv"), **counts}))
     return report
 
 
