@@ -58,5 +58,11 @@ else
 fi
 
 pip install -e ".[$EXTRAS]"
+# The app runs on PySide6 (LGPL). A venv made before the switch still has PyQt6, which
+# qtpy would pick first: take it out so the app and its tests run on the one binding.
+if [[ ",$EXTRAS," == *",gui,"* ]] && "$VPY" -m pip show -q PyQt6 >/dev/null 2>&1; then
+    echo "semsr setup: removing PyQt6 (the app's binding is PySide6)"
+    pip uninstall -y -q PyQt6 PyQt6-Qt6 PyQt6-sip
+fi
 echo "$want" > "$STAMP"
 echo "semsr setup: done ($("$VPY" -c 'import torch; print("torch", torch.__version__, "cuda" if torch.cuda.is_available() else "cpu")'))"
