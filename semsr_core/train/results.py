@@ -1,11 +1,10 @@
-"""What a run leaves behind: validation figures and samples, checkpoints (and resuming
-from them), the exported model with its card, and the verdict against bicubic; and the
-run's training state (:class:`~semsr_core.events.TrainingStateMachine`), announced as
-STATE events.
+"""What a run leaves behind: checkpoints (and resuming from them), the exported model
+with its card, and the verdict against bicubic; and the run's training state
+(:class:`~semsr_core.events.TrainingStateMachine`), announced as STATE events.
 
 :class:`RunOutputs` is a part of :class:`~semsr_core.train.engine.Trainer` (a mixin
 over the trainer's networks, position and plan); the training loop lives in
-``engine.py``.
+:mod:`~semsr_core.train.loop`, validation in :mod:`~semsr_core.train.validation`.
 """
 
 from __future__ import annotations
@@ -16,17 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from semsr_core.errors import InputError
 from semsr_core.events import (
     Finished,
     Message,
-    Metrics,
     RunStarted,
     RunStatus,
-    Sample,
     StateChanged,
     TrainingState,
     TrainingStateMachine,
@@ -84,65 +80,6 @@ class RunOutputs:
         """An error ends the run: CRASHED, unless it had already ended."""
         if self.training_state.can_move(TrainingState.CRASHED):
             self._enter(TrainingState.CRASHED)
-
-    def _validate(self, epoch: int) -> None:
-        began = time.monotonic()
-        self._validate_now(epoch)
-        self.book.add_validation(time.monotonic() - began)
-
-    def _validate_now(self, epoch: int) -> None:
-        self._validated_step = self.pos.global_step
-        if not self.val_pairs or not self.dist.is_main:
-            self.dist.barrier()
-            return
-        from semsr_core.data.resample import upscale
-        from semsr_core.metrics.full_reference import psnr, ssim
-        from semsr_core.metrics.no_reference import gradient_map
-
-        model = self.export_model()  # the weights validated are the ones exported
-        psnrs, ssims, bic_psnrs, bic_ssims = [], [], [], []
-        samples = []
-        for pair in self.val_pairs:
-            sr = self.super_resolve_array(pair.lr, model, reference=pair.reference)
-            hr = pair.hr[: sr.shape[0], : sr.shape[1]]
-            bic = upscale(pair.lr, shape=hr.shape)
-            psnrs.append(psnr(hr, sr))
-            ssims.append(ssim(hr, sr))
-            bic_psnrs.append(psnr(hr, bic))
-            bic_ssims.append(ssim(hr, bic))
-            if len(samples) < self.cfg.train.sample_count:
-                samples.append((pair.name, bic, sr, hr))
-        metrics = {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
-                   "psnr_bicubic": float(np.mean(bic_psnrs)),
-                   "ssim_bicubic": float(np.mean(bic_ssims))}
-        self.last_metrics = metrics
-        if self.pos.global_step == 0 and self.init_card is not None:
-            self.start_metrics = dict(metrics)
-        improved = metrics["psnr"] > self.best_psnr
-        if improved:
-            self.best_psnr = metrics["psnr"]
-        self._emit(Metrics(step=self.pos.global_step, epoch=epoch, **metrics, best=improved))
-        for name, bic, sr, hr in samples:
-            crop = _center_crop_slices(hr.shape, 128)
-            images = {"lr_bicubic": bic[crop], "sr": sr[crop], "hr": hr[crop]}
-            images.update({f"{k}_gradient": gradient_map(v) for k, v in list(images.items())})
-            self._emit(Sample(step=self.pos.global_step, epoch=epoch, name=name,
-                              images=images))
-        if improved:
-            self.checkpoints.save_best(self._state())
-        self.dist.barrier()
-
-    def super_resolve_array(self, lr: np.ndarray, model=None,
-                            reference: np.ndarray | None = None) -> np.ndarray:
-        """SR of one float32 [0, 1] image with the EMA generator (the exported weights);
-        ``reference``: the HR reference of a reference-based model (MASA-SR)."""
-        from semsr_core.infer import super_resolve
-        from semsr_core.io.intensity import IntensityMapping
-
-        return super_resolve(lr.astype(np.float32), model or self.export_model(),
-                             device=str(self.device), precision="fp32",
-                             intensity=IntensityMapping.identity(), **_network_output(),
-                             **({} if reference is None else {"reference": reference}))
 
     # ----------------------------------------------------- checkpoints / export
 
@@ -299,23 +236,3 @@ class RunOutputs:
                                 plan=self.plan.as_dict(), time_use=self._time_summary()))
         self.dist.barrier()
         return path
-
-
-def _network_output() -> dict[str, Any]:
-    """Validation judges the network's own output: without the measurement-consistency
-    guard of ``super_resolve`` (a post-process for users) where it has one. With a
-    contrast gap between LR and HR the guard pulls the result back to the LR's contrast,
-    and validation would then rank weights by the guard, not by what they learned."""
-    import inspect
-
-    from semsr_core.infer import super_resolve
-
-    takes = "consistency" in inspect.signature(super_resolve).parameters
-    return {"consistency": "off"} if takes else {}
-
-
-def _center_crop_slices(shape: tuple[int, ...], size: int) -> tuple[slice, slice]:
-    h, w = shape[-2:]
-    ch, cw = min(size, h), min(size, w)
-    y0, x0 = (h - ch) // 2, (w - cw) // 2
-    return slice(y0, y0 + ch), slice(x0, x0 + cw)

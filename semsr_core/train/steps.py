@@ -1,0 +1,168 @@
+"""One training step: the generator update against the frozen discriminators (with
+every loss term of the phase), then each discriminator's (critic's) update on the real
+stream and the detached SR, with its penalty (WGAN-GP); mixed precision, gradient
+clipping and the learning rates of the step.
+
+The generator is updated every ``n_critic``-th step when the phase has adversarial
+terms, and the EMA copy of its weights follows. :class:`TrainingSteps` is a part (a
+mixin) of :class:`~semsr_core.train.engine.Trainer`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from semsr_core.data.resample import upscale_tensor
+from semsr_core.errors import TrainingError
+from semsr_core.train.optimizers import set_lr
+from semsr_core.train.schedules import Progress, early_stop_factor, learning_rate
+
+# Losses compared with the generator's input rather than the target (unpaired recipes).
+INPUT_REFERENCED_LOSSES = {"fsesim", "patchnce"}
+
+
+class TrainingSteps:
+    """The generator and discriminator updates of one step of a trainer."""
+
+    def _to_net(self, x: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.g_spec.value_range
+        return x if (lo, hi) == (0.0, 1.0) else x * (hi - lo) + lo
+
+    def _from_net(self, y: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.g_spec.value_range
+        return y if (lo, hi) == (0.0, 1.0) else (y - lo) / (hi - lo)
+
+    def _generator_input(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        if self.g_spec.input_at_output_size or self.cfg.data.generator_input == "bicubic":
+            if lr.shape[-2:] != hr.shape[-2:]:
+                return upscale_tensor(lr, shape=hr.shape[-2:])
+        return lr
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _set_learning_rates(self, phase, epoch: int) -> None:
+        cfg = self.cfg
+        step_in_run = self.pos.global_step
+        if cfg.schedule.per_phase:
+            before = sum(self.plan.phase_steps()[: self.pos.phase])
+            prog = Progress(self.pos.epoch_in_phase, step_in_run - before,
+                            self.plan.phase_steps()[self.pos.phase])
+        else:
+            prog = Progress(epoch, step_in_run, self.total_steps)
+        set_lr(self.opt_g, learning_rate(cfg.optimizer.lr, cfg.schedule, prog))
+        for name, opt in self.opt_d.items():
+            d_cfg = cfg.discriminators[name]
+            lr = learning_rate(d_cfg.optimizer.lr, d_cfg.schedule, prog)
+            set_lr(opt, lr * early_stop_factor(epoch, d_cfg.early_stop_epochs))
+
+    def _step(self, phase, batch: dict[str, torch.Tensor], real: torch.Tensor | None,
+              epoch: int) -> dict[str, float]:
+        dev = self.device
+        lr = batch["lr"].to(dev, non_blocking=True)
+        hr = batch["hr"].to(dev, non_blocking=True)
+        real_hr = hr if real is None else real.to(dev, non_blocking=True)
+        g_in = self._generator_input(lr, hr)
+        ref = batch["ref"].to(dev, non_blocking=True) if self.g_spec.reference_input else None
+        # Unpaired data: content terms keep the input's structure; "hr" is only the
+        # other domain's look, for the discriminators.
+        reference = g_in if self.cfg.data.pairing == "unpaired" else hr
+        mask = batch.get("mask") if reference is hr else None  # moved only where used
+        terms = self.cfg.phases[self.pos.phase].losses
+        modules = self.losses[phase.name]
+        adversarial = {n: m for n, m in modules.items() if _is_adversarial(m)}
+        self._set_learning_rates(phase, epoch)
+        generator_turn = not adversarial or (self.pos.global_step % phase.n_critic == 0)
+        logged: dict[str, float] = {}
+
+        self.generator.train()
+        # ---- generator update (discriminators frozen)
+        if generator_turn:
+            for d in self.discriminators.values():
+                d.requires_grad_(False)
+            with self._autocast():
+                sr = self._translate(g_in, ref)
+                total = torch.zeros((), device=dev)
+                for name, module in modules.items():
+                    term = terms[name]
+                    if name in adversarial:
+                        disc = self.discriminators[term.discriminator]
+                        real_logits = disc(module.discriminator_input(real_hr, g_in)).detach()
+                        fake_logits = disc(module.discriminator_input(sr, g_in))
+                        value = module.g_loss(real_logits, fake_logits)
+                    elif self.contrastive.handles(module):
+                        value = self.contrastive.generator_value(module, g_in, sr, hr,
+                                                                 self._translate)
+                    elif name in INPUT_REFERENCED_LOSSES:
+                        value = module(g_in, sr)
+                    elif getattr(module, "needs_tile_labels", False):
+                        value = module(sr, batch["label"])
+                    elif mask is not None and getattr(module, "weights_mask", False):
+                        value = module(sr, reference, mask.to(dev, non_blocking=True))
+                    else:
+                        value = module(sr, reference)
+                    total = total + term.weight * value.float()
+                    logged[f"g/{name}"] = float(value.detach())
+            _check_finite(total, "generator loss", self.pos.global_step)
+            self.opt_g.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self._clip(self.generator, self.opt_g, self.cfg.train.grad_clip)
+            self.scaler.step(self.opt_g)
+            self.ema.update(self.generator, self.pos.global_step)
+            logged["g/total"] = float(total.detach())
+            sr_detached = sr.detach()
+            for d in self.discriminators.values():
+                d.requires_grad_(True)
+        else:
+            with torch.no_grad(), self._autocast():
+                sr_detached = self._translate(g_in, ref)
+
+        # ---- discriminator updates
+        for name, module in adversarial.items():
+            d_name = terms[name].discriminator
+            disc = self.discriminators[d_name]
+            opt = self.opt_d[d_name]
+            with self._autocast():
+                real_in = module.discriminator_input(real_hr, g_in)
+                fake_in = module.discriminator_input(sr_detached, g_in)
+                d_loss = module.d_loss(disc(real_in), disc(fake_in)).float()
+            penalty = module.penalty(disc, real_in.float(), fake_in.float())
+            if penalty is not None:
+                d_loss = d_loss + penalty
+                logged[f"d/{d_name}/penalty"] = float(penalty.detach())
+            _check_finite(d_loss, f"discriminator '{d_name}' loss", self.pos.global_step)
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(d_loss).backward()
+            self._clip(disc, opt, self.cfg.discriminators[d_name].grad_clip)
+            self.scaler.step(opt)
+            logged[f"d/{d_name}/{name}"] = float(d_loss.detach())
+        if self.contrastive:
+            logged.update(self.contrastive.auxiliary_step(phase.name, g_in, sr_detached, hr))
+        self.scaler.update()
+        return logged
+
+    def _translate(self, images: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        if ref is not None:  # a reference-based generator (MASA-SR): (image, reference)
+            return self._from_net(self.generator(self._to_net(images), self._to_net(ref)))
+        return self._from_net(self.generator(self._to_net(images)))
+
+    def _clip(self, net: nn.Module, opt: torch.optim.Optimizer, max_norm: float) -> None:
+        if max_norm > 0:
+            self.scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+
+
+def _is_adversarial(module: nn.Module) -> bool:
+    from semsr_core.losses.adversarial import AdversarialLoss
+
+    return isinstance(module, AdversarialLoss)
+
+
+def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingError(
+            f"the {what} became {float(loss)} at step {step}; lower the learning rate, "
+            "enable gradient clipping (train.grad_clip) or check the data for NaN/Inf")
