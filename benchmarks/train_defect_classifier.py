@@ -15,7 +15,7 @@ Held out: pairs of other seeds (from ``--test-seed``), every tile of the 64-px g
 each image (the data ``semsr evaluate`` sees) plus one 64-px tile centred on each
 defect; the accuracy per class is the share of that class's tiles classified right.
 
-    nice -n 10 .venv/bin/python benchmarks/train_defect_classifier.py [--minutes 6]
+    nice -n 10 .venv/bin/python benchmarks/train_defect_classifier.py [--minutes 20]
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def _text(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--minutes", type=float, default=6.0, help="training time")
-    parser.add_argument("--pairs", type=int, default=500, help="simulated training pairs")
+    parser.add_argument("--minutes", type=float, default=20.0, help="training time (wall clock)")
+    parser.add_argument("--pairs", type=int, default=400, help="simulated training pairs")
     parser.add_argument("--test-pairs", type=int, default=120)
     parser.add_argument("--defect-rate", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=20000, help="first training seed")
