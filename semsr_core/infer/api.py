@@ -28,7 +28,15 @@ import numpy as np
 
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError, InputError, ModelError
-from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import (
+    CancelToken,
+    EventCallback,
+    Finished,
+    Message,
+    Progress,
+    check_cancel,
+    emit,
+)
 from semsr_core.infer import device as devices
 from semsr_core.infer import network, normalize, tiling, zssr
 from semsr_core.infer.consistency import ConsistencyLog
@@ -175,13 +183,13 @@ class _Run:
         self.progress.planned = self.progress.done + self._tiles_per_slice() * remaining_slices
 
     def _report(self, done: int, planned: int) -> None:
-        emit(self.on_event, EventKind.PROGRESS, stage=STAGE, done=done, total=planned,
-             unit="tile", postfix=f"slice {self.slice_index + 1}/{self.slices}")
+        emit(self.on_event, Progress(stage=STAGE, done=done, total=planned, unit="tile",
+                                    postfix=f"slice {self.slice_index + 1}/{self.slices}"))
 
     def _shrunk(self, tile: int) -> None:
         self.tile = tile
-        emit(self.on_event, EventKind.MESSAGE, level="warning",
-             text=f"out of memory on {self.net.device}; continuing with {tile}-pixel tiles")
+        emit(self.on_event, Message(f"out of memory on {self.net.device}; continuing with "
+                                   f"{tile}-pixel tiles", level="warning"))
 
     # ------------------------------------------------------------------- work
     def settings(self) -> dict[str, Any]:
@@ -231,7 +239,7 @@ class _Run:
             lr, normalize.from_network_range(y, card.value_range), card.scale, index,
             self.slices)
         if warning:
-            emit(self.on_event, EventKind.MESSAGE, level="warning", text=warning)
+            emit(self.on_event, Message(warning, level="warning"))
         out, clipped = self.mapping.from_unit(sr, self.output_dtype)
         check_slice(out, image, index=index, path=self.source, model=card.name or card.arch)
         self.clipped.add(clipped)
@@ -264,7 +272,7 @@ class _Run:
 
     def warn_if_clipped(self) -> None:
         if self.clipped.total:
-            emit(self.on_event, EventKind.MESSAGE, level="warning", text=self.clipped.note())
+            emit(self.on_event, Message(self.clipped.note(), level="warning"))
 
 
 def _probe_bytes_per_pixel(net: network.PreparedNetwork) -> float:
@@ -448,8 +456,8 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
 
     model = _as_model(model)
     for stale in remove_stale_partials(output_path):
-        emit(on_event, EventKind.MESSAGE, level="info",
-             text=f"removed {stale.name}, left behind by an interrupted earlier run")
+        emit(on_event, Message(f"removed {stale.name}, left behind by an interrupted "
+                               "earlier run"))
     if disagreement_map is not None:
         if not isinstance(consistency, ConsistencyLog):
             consistency = ConsistencyLog(consistency)
@@ -475,7 +483,8 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                         metadata={**meta, "operation": "disagreement map"},
                         protect=[input_path, output_path], overwrite=overwrite)
     path = Path(written) if written is not None else Path(output_path)
-    emit(on_event, EventKind.FINISHED, output=str(path), slices=z,
-         clipped_low=run.clipped.low, clipped_high=run.clipped.high,
-         disagreeing_fraction=run.consistency.record["disagreeing_fraction_max"])
+    emit(on_event, Finished(outputs={
+        "output": str(path), "slices": z, "clipped_low": run.clipped.low,
+        "clipped_high": run.clipped.high,
+        "disagreeing_fraction": run.consistency.record["disagreeing_fraction_max"]}))
     return path

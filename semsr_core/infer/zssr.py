@@ -28,7 +28,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from semsr_core.errors import ConfigError, InputError
-from semsr_core.events import CancelToken, EventCallback, EventKind, check_cancel, emit
+from semsr_core.events import (
+    CancelToken,
+    EventCallback,
+    Message,
+    Progress,
+    check_cancel,
+    emit,
+)
 from semsr_core.infer.consistency import noise_sigma
 
 STAGE = "zssr training"
@@ -215,15 +222,16 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
     errors: list[float] = []
     timed = settings.max_seconds > 0
     total = math.ceil(settings.max_seconds) if timed else settings.max_iterations
-    emit(on_event, EventKind.PROGRESS, stage=STAGE, done=0, total=total,
-         unit="s" if timed else "it")
+    unit = "s" if timed else "it"
+    emit(on_event, Progress(stage=STAGE, done=0, total=total, unit=unit))
     started = time.monotonic()
     for iteration in range(1, settings.max_iterations + 1):
         check_cancel(cancel)
         elapsed = time.monotonic() - started
         if timed and elapsed >= settings.max_seconds:
-            emit(on_event, EventKind.PROGRESS, stage=STAGE, done=total, total=total,
-                 unit="s", postfix=f"time bound reached after {iteration - 1} iterations")
+            emit(on_event, Progress(stage=STAGE, done=total, total=total, unit="s",
+                                    postfix=f"time bound reached after {iteration - 1} "
+                                            "iterations"))
             break
         father = fathers[rng.choice(len(fathers), p=probabilities)]
         target = _random_crop(father, settings.crop, scale, rng)
@@ -245,23 +253,22 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
             last_change = iteration
             for group in optimizer.param_groups:
                 group["lr"] = lr
-        emit(on_event, EventKind.PROGRESS, stage=STAGE,
-             done=min(int(elapsed), total) if timed else iteration, total=total,
-             unit="s" if timed else "it", postfix=f"lr {lr:.0e}, L1 {loss.item():.4f}")
+        emit(on_event, Progress(stage=STAGE, done=min(int(elapsed), total) if timed
+                                else iteration, total=total, unit=unit,
+                                postfix=f"lr {lr:.0e}, L1 {loss.item():.4f}"))
         if lr < settings.min_learning_rate:
-            emit(on_event, EventKind.PROGRESS, stage=STAGE, done=total, total=total,
-                 unit="s" if timed else "it",
-                 postfix=f"converged after {iteration} iterations")
+            emit(on_event, Progress(stage=STAGE, done=total, total=total, unit=unit,
+                                    postfix=f"converged after {iteration} iterations"))
             break
     net.eval()
     net.requires_grad_(False)
     if before is not None:
         after = _held_out_error(net, held_out, scale, sigma, device, settings.seed)
         if not after < before:
-            emit(on_event, EventKind.MESSAGE, level="warning",
-                 text=f"adapting to this image did not help on the "
-                      f"{100 * settings.holdout:.0f} % of it held out to judge it (error "
-                      f"{after:.4g} against {before:.4g} before): the model is used as it was")
+            emit(on_event, Message(
+                f"adapting to this image did not help on the {100 * settings.holdout:.0f} % "
+                f"of it held out to judge it (error {after:.4g} against {before:.4g} "
+                "before): the model is used as it was", level="warning"))
             original = copy.deepcopy(generator).to(device).eval()
             original.requires_grad_(False)
             return original
