@@ -65,6 +65,11 @@ class ZSSRSettings:
         judge the result (0: none). Used to adapt a trained model: when the adapted
         network does not reconstruct the held-out band better than the model did before,
         the model is used as it was.
+    max_fine_share: refuse to learn from an image whose structure lies mostly (more than
+        this share of its spectral energy above the noise) at frequencies its ×scale
+        smaller copy cannot hold — fine gratings and lattices: there the copies teach
+        aliasing, not structure (measured: −2 to −13.6 dB against the model on gratings).
+        The model is then used as it was (0: no check). Used to adapt a trained model.
     """
 
     crop: int = 128
@@ -82,6 +87,7 @@ class ZSSRSettings:
     max_seconds: float = 0.0
     match_noise: bool = True
     holdout: float = 0.0
+    max_fine_share: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ZSSRSettings:
@@ -101,8 +107,10 @@ class ZSSRSettings:
                 ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
             elif isinstance(default, float):
                 ok = (isinstance(value, int | float) and not isinstance(value, bool)
-                      and (value >= 0 if key in ("max_seconds", "holdout") else value > 0)
-                      and (value < 1 if key == "holdout" else True))  # 0: no bound / none
+                      and (value >= 0 if key in ("max_seconds", "holdout", "max_fine_share")
+                           else value > 0)
+                      and (value < 1 if key == "holdout" else True)
+                      and (value <= 1 if key == "max_fine_share" else True))  # 0: none
             else:  # father_scales
                 ok = (isinstance(value, list | tuple) and len(value) > 0
                       and all(isinstance(v, int | float) and 0 < v <= 1 for v in value))
@@ -154,7 +162,7 @@ def adaptation_settings(seconds: float) -> ZSSRSettings:
     is kept as it was where adapting does not help there)."""
     return ZSSRSettings(learning_rate=1e-4, min_learning_rate=1e-7, max_iterations=10**6,
                         crop=96, self_ensemble=False, max_seconds=float(seconds),
-                        holdout=0.2)
+                        holdout=0.2, max_fine_share=0.75)
 
 
 PER_IMAGE_NAME = "zssr"
@@ -202,6 +210,15 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
         raise InputError(f"the image is {image.shape[0]}×{image.shape[1]} pixels; ZSSR at "
                          f"×{scale} needs at least {minimum_side(scale)} pixels a side",
                          hint="Use a larger image or another model.")
+    if settings.max_fine_share > 0:
+        share = fine_structure_share(image, scale)
+        if share > settings.max_fine_share:
+            emit(on_event, Message(
+                f"not adapted to this image: {100 * share:.0f} % of its structure is finer "
+                f"than its ×{scale} smaller copy can show (a fine grating or lattice), so "
+                "the image cannot teach itself; the model is used as it was",
+                level="warning"))
+            return _unchanged(generator, device)
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     net = copy.deepcopy(generator).to(device).train()
@@ -269,10 +286,38 @@ def train_zssr(image: np.ndarray, generator: nn.Module, *, scale: int,
                 f"adapting to this image did not help on the {100 * settings.holdout:.0f} % "
                 f"of it held out to judge it (error {after:.4g} against {before:.4g} "
                 "before): the model is used as it was", level="warning"))
-            original = copy.deepcopy(generator).to(device).eval()
-            original.requires_grad_(False)
-            return original
+            return _unchanged(generator, device)
     return net
+
+
+def _unchanged(generator: nn.Module, device: torch.device) -> nn.Module:
+    original = copy.deepcopy(generator).to(device).eval()
+    original.requires_grad_(False)
+    return original
+
+
+def fine_structure_share(image: np.ndarray, scale: int) -> float:
+    """Share of the image's spectral energy (above its noise floor) at frequencies beyond
+    what a ``scale``× smaller copy can hold (above 1/(2·scale) cycles per pixel).
+
+    The noise floor per frequency is the median power of the highest frequencies
+    (white noise is flat there; a grating's few peaks do not move a median). Natural
+    images, noisy or not, read 0.1–0.66 at ×4 on the out-of-domain benchmark; its fine
+    gratings and lattices 0.84–1.0.
+    """
+    x = np.asarray(image, np.float64)
+    x = x - x.mean()
+    power = np.abs(np.fft.fft2(x)) ** 2
+    fy = np.abs(np.fft.fftfreq(x.shape[0]))[:, None]
+    fx = np.abs(np.fft.fftfreq(x.shape[1]))[None, :]
+    radius = np.maximum(fy, fx)
+    floor = float(np.median(power[radius >= 0.4]))
+    fine = radius > 0.5 / scale
+    fine_energy = max(float(power[fine].sum()) - fine.sum() * floor, 0.0)
+    total = float(power.sum()) - (power.size - 1) * floor
+    if total <= 0:
+        return 0.0
+    return min(fine_energy / total, 1.0)
 
 
 def _split_holdout(full: torch.Tensor, scale: int, settings: ZSSRSettings

@@ -158,3 +158,25 @@ def test_the_held_out_share_must_lie_in_0_to_1():
     with pytest.raises(ConfigError, match="holdout"):
         ZSSRSettings.from_dict({"holdout": 1.0})
     assert ZSSRSettings.from_dict({"holdout": 0.2}).holdout == 0.2
+
+
+def test_a_fine_grating_is_not_adapted_to_but_a_natural_image_is(image):
+    from semsr_core.infer.zssr import adaptation_settings, fine_structure_share
+
+    xx = np.mgrid[0:64, 0:64][1]
+    grating = (0.5 + 0.4 * np.sin(2 * np.pi * xx / 3.1)).astype(np.float32)
+    assert fine_structure_share(grating, 4) > 0.9
+    assert fine_structure_share(image, 4) < 0.5
+    rng = np.random.default_rng(1)
+    noisy = np.clip(image + rng.normal(0, 0.08, image.shape), 0, 1).astype(np.float32)
+    assert fine_structure_share(noisy, 4) < 0.75  # noise is not structure
+    model = zssr_model(4)
+    events = []
+    settings = adaptation_settings(2.0)
+    kept = train_zssr(grating, model.generator, scale=4, device=torch.device("cpu"),
+                      settings=settings, on_event=events.append)
+    for a, b in zip(kept.state_dict().values(), model.generator.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    assert any("finer than its ×4 smaller copy" in e.data["text"] for e in events
+               if e.kind is EventKind.MESSAGE)
