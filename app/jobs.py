@@ -74,8 +74,11 @@ LayerData = tuple[Any, dict[str, Any], str]
 
 def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveSettings, *,
                         on_event: Any = None, cancel: Any = None,
-                        disagreement: list[LayerData] | None = None) -> LayerData:
+                        disagreement: list[LayerData] | None = None,
+                        reference: Any = None) -> LayerData:
     """Super-resolve a layer's data with ``model`` (a Model, name or file) → new layer data.
+    ``reference``: the HR reference image (2-D array) a reference-based model (MASA-SR)
+    takes; refused for other models (:mod:`semsr_core.infer.reference`).
 
     One slice of a stack is mapped to intensities as its whole stack is (the engine's
     policy), so slices enlarged one by one agree. With a ``disagreement`` list, the
@@ -108,7 +111,7 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
     kwargs = settings.engine_kwargs()
     log = ConsistencyLog(kwargs.pop("consistency"), keep_maps=disagreement is not None)
     result = super_resolve(image, model, **kwargs, consistency=log, intensity=intensity,
-                           on_event=on_event, cancel=cancel)
+                           on_event=on_event, cancel=cancel, reference=reference)
     if not isinstance(result, np.ndarray):
         result = _collect(result, data.shape[0])
     if disagreement is not None:
@@ -204,8 +207,10 @@ def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,
 
 def super_resolve_files(inputs: Sequence[str | os.PathLike], output_folder: str | os.PathLike,
                         model: Any, settings: SuperResolveSettings, *, overwrite: bool = False,
-                        on_event: Any = None, cancel: Any = None) -> Iterator[Path]:
-    """Enlarge each input file (folders: their images) into ``output_folder``.
+                        on_event: Any = None, cancel: Any = None,
+                        reference: Any = None) -> Iterator[Path]:
+    """Enlarge each input file (folders: their images) into ``output_folder``
+    (``reference``: as for :func:`super_resolve_layer`, the same for every file).
 
     Outputs are named ``<input stem>_sr<scale>x.ome.tif``; each path is yielded once its
     file is complete, so a cancelled batch still reports what it wrote.
@@ -222,4 +227,5 @@ def super_resolve_files(inputs: Sequence[str | os.PathLike], output_folder: str 
     for number, (source, dest) in enumerate(pairs, start=1):
         emit(on_event, Message(text=f"file {number}/{len(pairs)}: {source.name}", level="info"))
         yield super_resolve_file(source, dest, model, overwrite=overwrite,
-                                 **settings.engine_kwargs(), on_event=on_event, cancel=cancel)
+                                 **settings.engine_kwargs(), on_event=on_event, cancel=cancel,
+                                 reference=reference)
