@@ -170,10 +170,13 @@ def bf16_conv_speedup(repeats: int = 7) -> float:
     enter the timings), best of each; about 0.05 s with AMX, 0.15 s without. The flags
     say what the CPU can decode; this says whether it is fast (a virtual CPU may not be).
     """
-    conv32 = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
-    conv16 = torch.nn.Conv2d(64, 64, 3, padding=1).to(torch.bfloat16)
-    conv16 = conv16.to(memory_format=torch.channels_last)
-    x32 = torch.rand(1, 64, 64, 64).contiguous(memory_format=torch.channels_last)
+    # the layers' initialisation and the input draw from torch's random generator: on a
+    # fork of it, so that measuring (lazily, inside a seeded training) changes no run
+    with torch.random.fork_rng(devices=[]):
+        conv32 = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+        conv16 = torch.nn.Conv2d(64, 64, 3, padding=1).to(torch.bfloat16)
+        conv16 = conv16.to(memory_format=torch.channels_last)
+        x32 = torch.rand(1, 64, 64, 64).contiguous(memory_format=torch.channels_last)
     x16 = x32.to(torch.bfloat16)
     best = {"fp32": float("inf"), "bf16": float("inf")}
     threads = torch.get_num_threads()

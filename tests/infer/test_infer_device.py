@@ -107,3 +107,15 @@ def test_given_tile_and_batch_are_kept_and_the_cpu_batches_one():
     _, gpu_batch = choose_tile_and_batch(per_pixel=1000, free=2**34, device_type="cuda",
                                          tile=256, batch=None, overlap=16)
     assert gpu_batch == 16
+
+
+def test_measuring_bf16_speed_leaves_torchs_random_stream_as_it_was():
+    """A seeded training that measures the CPU on its way must run as it would without."""
+    from semsr_core.infer.device import bf16_conv_speedup
+
+    bf16_conv_speedup.cache_clear()
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    bf16_conv_speedup(repeats=1)
+    assert torch.equal(torch.rand(4), expected)
