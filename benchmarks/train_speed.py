@@ -109,7 +109,7 @@ def report(results: dict) -> str:
             b = bf16["steps_per_s"].get(phase)
             ratio = f"{b / a:.2f}×" if a and b else "—"
             lines.append(f"| {row['recipe']} | {row['size']} | {phase} | "
-                         f"{a:.3f} | {b:.3f} | {ratio} |" if a and b else
+                         f"{a:.3g} | {b:.3g} | {ratio} |" if a and b else
                          f"| {row['recipe']} | {row['size']} | {phase} | {a} | {b} | — |")
     done = {r["recipe"] for r in results["recipes"]}
     lines += ["", f"Recipes measured: {len(done)}."]
@@ -126,7 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipes", nargs="*", help="recipe names (default: all)")
     parser.add_argument("--steps", type=int, default=1, help="timed steps per phase")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train_speed.json")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the .md from the --out JSON without measuring")
     args = parser.parse_args(argv)
+    if args.report_only:
+        results = json.loads(args.out.read_text())
+        args.out.with_suffix(".md").write_text(report(results))
+        return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     run(args.recipes or list(recipe_names()), args.steps, args.out)
 
