@@ -167,7 +167,7 @@ def bf16_conv_speedup(repeats: int = 7) -> float:
     A 64→64-channel 3×3 convolution on a 64×64 channels-last tensor (the shape of SR
     trunks), each precision timed ``repeats`` times in turn after a warm-up on one
     thread, in the thread's own CPU time (so that other jobs on a busy machine do not
-    enter the timings), best of each; about 0.05 s with AMX, 0.15 s without. The flags
+    enter the timings), best of each; about 0.2 s on a 2-core Xeon without AMX. The flags
     say what the CPU can decode; this says whether it is fast (a virtual CPU may not be).
     """
     # the layers' initialisation and the input draw from torch's random generator: on a
