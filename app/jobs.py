@@ -229,3 +229,45 @@ def super_resolve_files(inputs: Sequence[str | os.PathLike], output_folder: str 
         yield super_resolve_file(source, dest, model, overwrite=overwrite,
                                  **settings.engine_kwargs(), on_event=on_event, cancel=cancel,
                                  reference=reference)
+
+
+def super_resolve_files_on_cluster(inputs: Sequence[str | os.PathLike],
+                                   output_folder: str | os.PathLike, model: Any,
+                                   settings: SuperResolveSettings, cluster: str, *,
+                                   overwrite: bool = False, on_event: Any = None,
+                                   cancel: Any = None, reference: Any = None) -> list[Path]:
+    """Enlarge each input file on a Dask cluster (``cluster``: ``local`` for a cluster of
+    this machine's cores, or a scheduler's address such as ``tcp://host:8786``), one task
+    per slice (:func:`semsr_core.infer.batch.super_resolve_batch`). Outputs are named as
+    :func:`super_resolve_files` names them; a file is written only when all its slices are
+    back, so a cancelled batch keeps the files finished before and leaves no partial one.
+    Adapting to each image and reference-based models run only in this process."""
+    from semsr_core.errors import Cancelled, ConfigError
+    from semsr_core.events import Progress, emit
+    from semsr_core.infer.batch import super_resolve_batch
+    from semsr_core.models import Model
+
+    if settings.adapt_seconds:
+        raise ConfigError("'Adapt to image' does not run on a cluster",
+                          hint="Leave the Cluster field empty to adapt in this process.")
+    if reference is not None:
+        raise ConfigError("a reference-based model does not run on a cluster yet",
+                          hint="Leave the Cluster field empty to run it in this process.")
+    if isinstance(model, Model):  # ZSSR, made for this run: nothing a worker can load
+        raise ConfigError(f"'{model.name}' trains on each image and does not run on a cluster",
+                          hint="Leave the Cluster field empty, or choose a model file.")
+
+    def progress(done: int, total: int, what: str) -> None:
+        emit(on_event, Progress(done=done, total=total, stage="cluster", unit="slice",
+                                postfix=what))
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+
+    folder = Path(output_folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return super_resolve_batch([Path(p) for p in inputs], folder, model, cluster=cluster,
+                               device=settings.device, tile=settings.tile,
+                               overlap=settings.overlap, precision=settings.precision,
+                               output_dtype=settings.output_dtype,
+                               consistency=settings.consistency, overwrite=overwrite,
+                               on_progress=progress)

@@ -15,7 +15,12 @@ from typing import Any
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from semsr_app.jobs import LayerSource, SuperResolveSettings, super_resolve_files
+from semsr_app.jobs import (
+    LayerSource,
+    SuperResolveSettings,
+    super_resolve_files,
+    super_resolve_files_on_cluster,
+)
 from semsr_app.widgets.parts import CancellableWorker, Outcome, run_guarded
 
 
@@ -53,8 +58,14 @@ class RunningJob:
         else:
             inputs, output = self.input_paths(), self.output_edit.text().strip()
             overwrite = self.overwrite.isChecked()
+            cluster = self.cluster_edit.text().strip()
 
             def work() -> list[Path]:
+                if cluster:
+                    outcome.files.extend(super_resolve_files_on_cluster(
+                        inputs, output, model, settings, cluster, overwrite=overwrite,
+                        on_event=self._relay.event.emit, cancel=token, reference=reference))
+                    return outcome.files
                 for path in super_resolve_files(inputs, output, model, settings,
                                                 overwrite=overwrite, reference=reference,
                                                 on_event=self._relay.event.emit,
@@ -63,7 +74,8 @@ class RunningJob:
                 return outcome.files
 
             self._on_done = self._files_written
-            what = f"Super-resolving {len(inputs)} input(s) into {output}"
+            what = f"Super-resolving {len(inputs)} input(s) into {output}" + (
+                f" on the cluster '{cluster}'" if cluster else "")
         self._cancel_token = token
         self._delivered = False
         self._file_prefix = ""

@@ -77,6 +77,13 @@ class SourceChooser:
         pick_output = QPushButton("Folder…")
         pick_output.clicked.connect(self._choose_output_folder)
         files_form.addRow("Output", side_by_side(self.output_edit, pick_output))
+        self.cluster_edit = QLineEdit()
+        self.cluster_edit.setPlaceholderText("empty: here; local; or tcp://scheduler:8786")
+        self.cluster_edit.setToolTip(
+            "Send the files to a Dask cluster, one task per slice: 'local' for a cluster of "
+            "this computer's cores, or the address of a running scheduler (its workers must "
+            "read the same files and model). Empty: run here, in this process.")
+        files_form.addRow("Cluster", self.cluster_edit)
         self.open_results = QCheckBox("Open the results as layers")
         self.open_results.setChecked(True)
         self.overwrite = QCheckBox("Replace existing output files")
