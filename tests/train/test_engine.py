@@ -22,6 +22,8 @@ TINY_NETS = {
     "resnet_gen": ["generator.features=8", "generator.blocks=7"],  # CUT's layer 16: block 7
     "masa": ["generator.features=8", "generator.encoder_blocks=1", "generator.decoder_blocks=1",
              "generator.fusion_blocks=[1,1,1]"],
+    "lir": ["generator.features=4", "generator.blocks=1", "generator.noise_channels=2",
+            "phases.gan.losses.lir.features=4"],
 }
 
 
@@ -57,9 +59,9 @@ def _weights(path):
 
 PAIRED = ["srgan", "rirgan", "n1", "n1_reduced", "n2", "en1", "en1_defects", "en1_freqsep",
           "wgangp_sr", "pix2pix_unet", "pix2pix_resnet", "zssr", "zssr_pix2pix", "finetune",
-          "srgan_labels", "masa_rec", "masa"]
+          "srgan_labels", "masa_rec", "masa", "monce_paired"]
 UNPAIRED = ["fsesim_unpaired", "defect_stylizer", "cut", "cut_monce", "monce_fsesim",
-            "qsattn", "lsesim_unpaired"]
+            "qsattn", "lsesim_unpaired", "lir", "lir_sesim"]
 # ZSSR settings small enough for a test (the recipe's are those of [S1]).
 QUICK_ZSSR = "data.zssr={max_iterations = 2, self_ensemble = false, crop = 32}"
 
