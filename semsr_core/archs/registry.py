@@ -18,6 +18,7 @@ from torch import nn
 
 from semsr_core.archs.dcgan_d import DCGANDiscriminator
 from semsr_core.archs.defect_classifier import DefectClassifier
+from semsr_core.archs.lir import LIRNet
 from semsr_core.archs.masa import MASANet
 from semsr_core.archs.n2_d import N2Discriminator
 from semsr_core.archs.patchgan import PatchGAN9, PatchGAN34, PatchGAN70
@@ -88,6 +89,8 @@ _SPECS: tuple[ArchSpec, ...] = (
              "[S1] §3.2.1; pix2pix/CycleGAN"),
     ArchSpec("masa", "generator", MASANet, min_size=4, source="[S1] §2.3, §3.3; MASA-SR",
              reference_input=True),
+    ArchSpec("lir", "generator", LIRNet, _TANH, True, 4, 8,
+             "[S1] §2.2, §3.4; Du et al. 2020 (LIR)"),
     # discriminators and critics (logits / scores, no output activation)
     ArchSpec("srgan_d", "discriminator", SRGANDiscriminator, size_multiple=16, min_size=32,
              source="[S2] SRGAN; [S0] §1.2 (N1, features=32)"),

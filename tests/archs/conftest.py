@@ -16,6 +16,7 @@ SMALL = {
     "unet128": {"features": 2},
     "unet256": {"features": 2},
     "resnet_gen": {"features": 4, "blocks": 1},
+    "lir": {"features": 4, "blocks": 1, "noise_channels": 2},
     "srgan_d": {"features": 4},
     "srgan_d_reduced": {"features": 4},
     "dcgan_d": {"features": 2},

@@ -9,13 +9,13 @@ from semsr_core import archs
 from semsr_core.errors import ConfigError
 
 GENERATORS = {"srresnet", "srresnet_in", "rrdbnet", "wgan_resnet", "rir", "zssr", "unet",
-              "unet64", "unet128", "unet256", "resnet_gen"}
+              "unet64", "unet128", "unet256", "resnet_gen", "lir"}
 REFERENCE_GENERATORS = {"masa"}  # take (image, reference): tests/archs/test_masa.py
 DISCRIMINATORS = {"srgan_d", "srgan_d_reduced", "dcgan_d", "patchgan34", "patchgan70",
                   "patchgan9", "wgan_critic", "n2_d"}
 CLASSIFIERS = {"defect_classifier"}
-TANH_HEADS = {"wgan_resnet", "unet", "unet64", "unet128", "unet256", "resnet_gen"}
-PIX2PIX_INPUT = {"unet", "unet64", "unet128", "unet256", "resnet_gen"}
+TANH_HEADS = {"wgan_resnet", "unet", "unet64", "unet128", "unet256", "resnet_gen", "lir"}
+PIX2PIX_INPUT = {"unet", "unet64", "unet128", "unet256", "resnet_gen", "lir"}
 
 
 def test_registry_lists_every_network_with_its_kind():
