@@ -148,6 +148,21 @@ def _line(output: str, start: str) -> str:
     return found[-1] if found else ""
 
 
+def _plan_text(events: list[dict]) -> str:
+    """The run's first plan, in the words `semsr train` prints it (a ``plan`` event; runs
+    logged before typed events sent it as a message with a ``plan`` key)."""
+    from semsr_core.train.budget import RunPlan
+
+    for event in events:
+        if event["kind"] == "plan":
+            fields = {k: v for k, v in event["plan"].items() if k not in ("total_steps",
+                                                                           "minutes")}
+            return "plan: " + RunPlan(**fields).describe()
+        if event["kind"] == "message" and event.get("plan"):
+            return event["text"]
+    return ""
+
+
 def cli_path(dtype: str, minutes: float, work: Path, uint16_held: Path | None = None) -> dict:
     sim, lab, held = work / "sim", work / "lab", work / "held"
     simulate(sim)
@@ -162,9 +177,8 @@ def cli_path(dtype: str, minutes: float, work: Path, uint16_held: Path | None = 
     verdict = json.loads((run / "verdict.json").read_text(encoding="utf-8"))
     events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
     finished = [e for e in events if e["kind"] == "finished"][-1]
-    plan = [e for e in events if e.get("plan") and e["kind"] == "message"]
     result = {"dtype": dtype, "align": align_out.strip().splitlines()[-1],
-              "plan": plan[0]["text"] if plan else "", "train": _line(train_out, "finished")
+              "plan": _plan_text(events), "train": _line(train_out, "finished")
               or _line(train_out, "time_limit"), "verdict": verdict["text"],
               "time_use": finished.get("time_use", {}), "train_wall_s": round(wall, 1),
               "steps": finished["step"]}
