@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 
 
 def _bce(logits: Tensor, target_is_real: bool) -> Tensor:
@@ -45,8 +46,10 @@ def _check_same_shape(real_logits: Tensor, fake_logits: Tensor, loss_name: str) 
         )
 
 
-class AdversarialLoss(nn.Module):
+class AdversarialLoss(Loss):
     """Base class: the interface the training engine uses for every GAN flavour."""
+
+    role = LossRole.ADVERSARIAL
 
     def transform(self, image: Tensor) -> Tensor:
         """The filter applied to an image before the discriminator sees it (identity here)."""

@@ -6,7 +6,7 @@ semsr the classifier is the bundled defect classifier (trained on the simulator'
 labelled defects, ``benchmarks/train_defect_classifier.py``) and the label of a
 training sample is its HR tile's defect class, from the pair's labelled mask
 (:mod:`semsr_core.data.tile_labels`: dominant defect by area, or "none"). The engine
-passes the batch's labels (``"label"``) to losses with ``needs_tile_labels``; tiles of
+passes the batch's labels (``"label"``) to losses of role ``TILE_LABELS``; tiles of
 pairs without a mask carry :data:`~semsr_core.data.tile_labels.UNLABELLED` and are
 left out. The classifier's weights never change: they are frozen and in no optimiser.
 
@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from semsr_core.data.tile_labels import UNLABELLED
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 
 
-class DefectClassLoss(nn.Module):
+class DefectClassLoss(Loss):
     """Cross-entropy of the frozen defect classifier ``model`` on SR against the tiles'
     classes: ``mean_i −log softmax(f(sr_i))[y_i]`` over the labelled tiles (0 when none
     of the batch is labelled).
@@ -34,7 +35,7 @@ class DefectClassLoss(nn.Module):
         model: the classifier's name or file (``defect-classifier``: the bundled one).
     """
 
-    needs_tile_labels = True
+    role = LossRole.TILE_LABELS
 
     def __init__(self, model: str = "defect-classifier"):
         super().__init__()

@@ -10,10 +10,11 @@ their images (each with its own discriminator).
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from semsr_core.errors import ConfigError
 from semsr_core.losses.adversarial import RelativisticAverageGAN
+from semsr_core.losses.roles import Loss, LossRole
 
 
 def _check_kernel(kernel_size: int) -> None:
@@ -47,8 +48,10 @@ def highpass(x: Tensor, kernel_size: int = 5) -> Tensor:
     return x - lowpass(x, kernel_size)
 
 
-class LowFrequencyContentLoss(nn.Module):
+class LowFrequencyContentLoss(Loss):
     """L_cont = L1(W(sr), W(hr)) ([S0] eq. B.2): matches only low frequencies."""
+
+    role = LossRole.PIXEL
 
     def __init__(self, kernel_size: int = 5):
         super().__init__()

@@ -15,9 +15,10 @@ import os
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 from semsr_core.losses.vgg import VGGFeatures
 
 
@@ -42,7 +43,7 @@ def correlation_maps(features: Tensor, rows: Tensor, cols: Tensor, patch_size: i
     return torch.einsum("bcn,bcnp->bnp", queries, keys)
 
 
-class SpatialCorrelativeLoss(nn.Module):
+class SpatialCorrelativeLoss(Loss):
     """FSeSim: distance between the self-similarity maps of source and output.
 
     Args:
@@ -59,6 +60,8 @@ class SpatialCorrelativeLoss(nn.Module):
     is symmetric and gradients reach whichever argument requires them, so the order
     cannot silently stop training. The per-layer distances are averaged.
     """
+
+    role = LossRole.INPUT_REFERENCED
 
     def __init__(self, layers: tuple[str, ...] | list[str] = ("22", "33", "43"),
                  num_points: int = 256, patch_size: int = 7, distance: str = "cosine",

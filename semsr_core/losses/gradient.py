@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from semsr_core.losses.pixel import check_same_shape
+from semsr_core.losses.roles import Loss, LossRole
 
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
@@ -30,8 +31,10 @@ def sobel_magnitude(x: Tensor, eps: float = 1e-12) -> Tensor:
     return torch.sqrt(gx * gx + gy * gy + eps)
 
 
-class GradientLoss(nn.Module):
+class GradientLoss(Loss):
     """``mean |sobel(sr) − sobel(hr)|``: zero for identical images and constant offsets."""
+
+    role = LossRole.PIXEL
 
     def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
         check_same_shape(sr, hr, "gradient")

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from semsr_core.errors import ConfigError
 from semsr_core.losses.fsesim import correlation_maps
+from semsr_core.losses.roles import Loss, LossRole
 
 
 def map_distance(source_maps: Tensor, output_maps: Tensor, distance: str) -> Tensor:
@@ -103,7 +104,7 @@ class OwnFeatures(nn.Module):
         return {"1": first, "2": self.stage2(first)}
 
 
-class LSeSimLoss(nn.Module):
+class LSeSimLoss(Loss):
     """LSeSim: FSeSim's map distance on features of a structure network trained by InfoNCE.
 
     Args:
@@ -123,6 +124,9 @@ class LSeSimLoss(nn.Module):
     x_aug, as [S1] describes); the engine minimises it with the network's optimiser.
     ``state_dict`` holds the trained parts only (never the fixed VGG16 weights).
     """
+
+    role = LossRole.INPUT_REFERENCED
+    trains_structure_net = True
 
     def __init__(self, backbone: str = "vgg16",
                  layers: tuple[str, ...] | list[str] = ("22", "33", "43"),

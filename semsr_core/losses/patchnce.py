@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 
 
 def projection_head(in_dim: int, dim: int) -> nn.Module:
@@ -32,7 +33,7 @@ def projection_head(in_dim: int, dim: int) -> nn.Module:
     return head
 
 
-class PatchNCELoss(nn.Module):
+class PatchNCELoss(Loss):
     """InfoNCE between output and source encoder features at sampled locations.
 
     Args:
@@ -59,6 +60,8 @@ class PatchNCELoss(nn.Module):
     are averaged. ``loss(source_image, output_image)`` works too after
     :meth:`use_encoder` (in CUT, the generator's encoder layers).
     """
+
+    role = LossRole.CONTRASTIVE
 
     def __init__(self, num_layers: int = 5, num_patches: int = 256, temperature: float = 0.07,
                  mlp_dim: int = 256, layers: Sequence[int] | None = None,

@@ -10,9 +10,10 @@ of the plain loss: rare structure is not averaged away by the background it sits
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 
 
 def check_same_shape(sr: Tensor, hr: Tensor, loss_name: str) -> None:
@@ -25,7 +26,9 @@ def check_same_shape(sr: Tensor, hr: Tensor, loss_name: str) -> None:
         )
 
 
-class _PixelLoss(nn.Module):
+class _PixelLoss(Loss):
+    role = LossRole.PIXEL
+    uses_mask = True  # weighted by the mask when mask_weight > 1
     name = ""
 
     def __init__(self, mask_weight: float = 1.0):

@@ -1,7 +1,10 @@
 """The loss registry: a recipe names a loss and its parameters; :func:`build` makes it.
 
 A recipe's parameters are the constructor's keyword arguments, so adding a loss is
-adding its class here. Loss modules are imported only when a loss is built.
+adding its class here. Loss modules are imported only when a loss is built or asked
+about. What a loss is (pixel, input-referenced, adversarial, ...; whether it takes the
+defect mask) is declared by its class (:mod:`semsr_core.losses.roles`); the sets of
+names here are derived from those declarations, never written by hand.
 """
 
 from __future__ import annotations
@@ -10,12 +13,10 @@ import importlib
 import inspect
 from typing import Any
 
-from torch import nn
-
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 
-# name → (module, class). Pixel/feature losses are called loss(sr, hr); adversarial
-# ones are AdversarialLoss objects (see semsr_core.losses.adversarial).
+# name → (module, class); each class declares its role (semsr_core.losses.roles).
 _LOSSES: dict[str, tuple[str, str]] = {
     "l1": ("semsr_core.losses.pixel", "L1Loss"),
     "l2": ("semsr_core.losses.pixel", "L2Loss"),
@@ -38,16 +39,12 @@ _LOSSES: dict[str, tuple[str, str]] = {
     "defect_class": ("semsr_core.losses.defect_class", "DefectClassLoss"),
 }
 
-ADVERSARIAL = frozenset({"gan_ns", "gan_ls", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",
-                         "texture", "color"})
-
-
 def names() -> tuple[str, ...]:
     """The loss names a recipe may use, sorted."""
     return tuple(sorted(_LOSSES))
 
 
-def loss_class(name: str) -> type[nn.Module]:
+def loss_class(name: str) -> type[Loss]:
     """The class registered under ``name``; ConfigError naming the choices if unknown."""
     if name not in _LOSSES:
         raise ConfigError(f"unknown loss {name!r}", hint=f"choose from {', '.join(names())}")
@@ -55,13 +52,28 @@ def loss_class(name: str) -> type[nn.Module]:
     return getattr(importlib.import_module(module), attribute)
 
 
+def role(name: str) -> LossRole:
+    """The role the loss ``name`` declares; ConfigError naming the choices if unknown."""
+    return loss_class(name).role
+
+
 def is_adversarial(name: str) -> bool:
     """Whether ``name`` is a GAN loss (needs a discriminator) rather than loss(sr, hr)."""
-    loss_class(name)
-    return name in ADVERSARIAL
+    return role(name) is LossRole.ADVERSARIAL
 
 
-def build(name: str, **params: Any) -> nn.Module:
+def with_role(wanted: LossRole) -> frozenset[str]:
+    """The names of the losses whose class declares the role ``wanted`` (imports every
+    loss module)."""
+    return frozenset(n for n in _LOSSES if role(n) is wanted)
+
+
+def using_masks() -> frozenset[str]:
+    """The names of the losses that accept a sample's defect mask (``uses_mask``)."""
+    return frozenset(n for n in _LOSSES if loss_class(n).uses_mask)
+
+
+def build(name: str, **params: Any) -> Loss:
     """Make the loss ``name`` with the recipe's ``params`` (its constructor's arguments).
 
     Unknown names and unknown parameter keys are ConfigErrors that name them and list

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from semsr_core.errors import ConfigError, ModelError
+from semsr_core.losses.roles import Loss, LossRole
 from semsr_core.resources import user_dir
 
 # Channels of each convolution; "M" is a 2×2 max-pool (torchvision's configs "E" and "D").
@@ -277,7 +278,7 @@ class VGGFeatures(nn.Module):
         return out
 
 
-class VGGLoss(nn.Module):
+class VGGLoss(Loss):
     """Perceptual loss: Σ_l w_l · d(φ_l(sr), φ_l(hr)) over the chosen VGG layers.
 
     Args:
@@ -287,6 +288,8 @@ class VGGLoss(nn.Module):
         criterion: ``"mse"`` (eq. 3.8 of [S0]) or ``"l1"``.
         value_range, weights, arch: as for :class:`VGGFeatures`.
     """
+
+    role = LossRole.PIXEL
 
     def __init__(self, layers: str | list[str] | Mapping[str, float] = "54",
                  after_activation: bool = True, criterion: str = "mse",

@@ -1,16 +1,19 @@
 """The training engine's contrastive terms: CUT's PatchNCE family and learned structure nets.
 
-Two kinds of loss need more from the engine than ``loss(sr, reference)``:
+Two kinds of loss need more from the engine than ``loss(sr, reference)``; each says so
+in its class (:mod:`semsr_core.losses.roles`):
 
-- encoder losses (PatchNCE, MoNCE, QS-Attn; [S1] App. A) compare features of the
-  generator's own encoder. They get an encoder (``generator.encode`` on images mapped
-  to the generator's value range); their projection heads are made for its channel
-  counts before the first step and join the generator's optimiser as a parameter
-  group (CUT optimises them with the generator's settings). With ``identity`` on,
-  the loss between a target-domain image and its translation is averaged in (eq. A.3).
-- losses with a trained part of their own (LSeSim's structure network, [S1] §2.2)
-  expose ``structure_step(source, output, other)``; it is called once per step after
-  the generator's update, with its own optimiser at the generator's learning rate.
+- encoder losses (role ``CONTRASTIVE``: PatchNCE, MoNCE, QS-Attn; [S1] App. A)
+  compare features of the generator's own encoder. They get an encoder
+  (``generator.encode`` on images mapped to the generator's value range); their
+  projection heads are made for its channel counts before the first step and join the
+  generator's optimiser as a parameter group (CUT optimises them with the generator's
+  settings). With ``identity`` on, the loss between a target-domain image and its
+  translation is averaged in (eq. A.3).
+- losses with a trained part of their own (``trains_structure_net``: LSeSim's
+  structure network, [S1] §2.2) expose ``structure_step(source, output, other)``; it
+  is called once per step after the generator's update, with its own optimiser at the
+  generator's learning rate. Their generator term is input-referenced.
 
 Their trainable state (heads, structure networks and their optimiser) is saved in
 every checkpoint and restored on resume.
@@ -25,18 +28,19 @@ import torch
 from torch import Tensor, nn
 
 from semsr_core.errors import ConfigError
+from semsr_core.losses.roles import Loss, LossRole
 
 Translate = Callable[[Tensor], Tensor]
 
 
-def is_encoder_loss(module: nn.Module) -> bool:
-    from semsr_core.losses.patchnce import PatchNCELoss
+def is_encoder_loss(module: Loss) -> bool:
+    """Whether the loss compares the generator's encoder features (role CONTRASTIVE)."""
+    return module.role is LossRole.CONTRASTIVE
 
-    return isinstance(module, PatchNCELoss)
 
-
-def has_structure_net(module: nn.Module) -> bool:
-    return callable(getattr(module, "structure_step", None))
+def has_structure_net(module: Loss) -> bool:
+    """Whether the loss has a structure network the engine trains (LSeSim)."""
+    return module.trains_structure_net
 
 
 class ContrastiveTerms:
@@ -67,9 +71,6 @@ class ContrastiveTerms:
     def __bool__(self) -> bool:
         return bool(self.modules)
 
-    def handles(self, module: nn.Module) -> bool:
-        return is_encoder_loss(module) or has_structure_net(module)
-
     # ------------------------------------------------------------ set-up
 
     def _attach_encoder(self, key: str, module: nn.Module) -> None:
@@ -98,11 +99,9 @@ class ContrastiveTerms:
 
     # ------------------------------------------------------------ a step
 
-    def generator_value(self, module: nn.Module, g_in: Tensor, sr: Tensor, hr: Tensor,
+    def generator_value(self, module: Loss, g_in: Tensor, sr: Tensor, hr: Tensor,
                         translate: Translate) -> Tensor:
-        """The term's value for the generator's loss (back-propagates into it)."""
-        if not is_encoder_loss(module):
-            return module(g_in, sr)
+        """An encoder loss's value for the generator's loss (back-propagates into it)."""
         value = module(g_in if module.keys == "input" else hr, sr)
         if module.identity:  # CUT: G should leave a target-domain image as it is
             value = 0.5 * (value + module(hr, translate(hr)))

@@ -35,6 +35,7 @@ from torch import nn
 
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import CancelToken, EventCallback
+from semsr_core.losses.roles import LossRole
 from semsr_core.train.budget import RunPlan, TimeBook, steps_in_epoch, validation_subset
 from semsr_core.train.config import TrainConfig
 from semsr_core.train.contrastive import ContrastiveTerms
@@ -46,15 +47,10 @@ from semsr_core.train.pacing import RunPacing
 from semsr_core.train.results import CHECKPOINT_VERSION, RunOutputs, _Position
 from semsr_core.train.run_folder import RunFolder
 from semsr_core.train.runlog import RunLog
-from semsr_core.train.steps import (
-    INPUT_REFERENCED_LOSSES,
-    TrainingSteps,
-    _is_adversarial,
-)
+from semsr_core.train.steps import TrainingSteps
 from semsr_core.train.validation import Validation, ValidationPair
 
-__all__ = ["CHECKPOINT_VERSION", "INPUT_REFERENCED_LOSSES", "TrainResult", "Trainer",
-           "ValidationPair"]
+__all__ = ["CHECKPOINT_VERSION", "TrainResult", "Trainer", "ValidationPair"]
 
 
 class Trainer(TrainingLoop, RunPacing, TrainingSteps, Validation, RunOutputs):
@@ -120,6 +116,9 @@ class Trainer(TrainingLoop, RunPacing, TrainingSteps, Validation, RunOutputs):
             self.discriminators = {
                 n: nn.parallel.DistributedDataParallel(d, device_ids=ids)
                 for n, d in self.discriminators.items()}
+        # phase → adversarial term → the discriminator it trains against (the recipe's
+        # choice, or the only one); the config itself is never written to
+        self.loss_discriminators: dict[str, dict[str, str]] = {}
         self.losses = self._build_losses()
         if _needs_tile_labels(self.losses):  # defect_class: each sample's tile class
             from semsr_core.data.tile_labels import with_tile_labels
@@ -158,6 +157,7 @@ class Trainer(TrainingLoop, RunPacing, TrainingSteps, Validation, RunOutputs):
         built: dict[str, dict[str, nn.Module]] = {}
         for phase in self.cfg.phases:
             built[phase.name] = {}
+            self.loss_discriminators[phase.name] = against = {}
             if phase.epochs == 0:  # skipped phase: do not ask for e.g. VGG weights
                 continue
             for name, term in phase.losses.items():
@@ -165,13 +165,20 @@ class Trainer(TrainingLoop, RunPacing, TrainingSteps, Validation, RunOutputs):
                     module = losses.build(name, **term.params())
                 except ConfigError as exc:
                     raise ConfigError(f"phases.{phase.name}.losses.{name}: {exc}") from None
-                if _is_adversarial(module) and term.discriminator is None:
-                    if len(self.discriminators) != 1:
-                        raise ConfigError(f"phases.{phase.name}.losses.{name}: name its "
-                                          "discriminator (discriminator = \"...\")")
-                    term.discriminator = next(iter(self.discriminators))
+                if module.role is LossRole.ADVERSARIAL:
+                    against[name] = self._discriminator_of(phase.name, name, term)
                 built[phase.name][name] = module.to(self.device)
         return built
+
+    def _discriminator_of(self, phase: str, loss: str, term) -> str:
+        """The discriminator an adversarial term trains against: the one the recipe
+        names, or the only one there is."""
+        if term.discriminator is not None:
+            return term.discriminator
+        if len(self.discriminators) != 1:
+            raise ConfigError(f"phases.{phase}.losses.{loss}: name its "
+                              "discriminator (discriminator = \"...\")")
+        return next(iter(self.discriminators))
 
     def _steps_in_epoch(self, phase) -> int:
         if len(self.train_set) < 1:
@@ -217,8 +224,7 @@ def _load_initial_weights(generator: nn.Module, init: str) -> dict[str, Any]:
 
 
 def _needs_tile_labels(built: dict[str, dict[str, nn.Module]]) -> bool:
-    return any(getattr(m, "needs_tile_labels", False) for p in built.values()
-               for m in p.values())
+    return any(m.role is LossRole.TILE_LABELS for p in built.values() for m in p.values())
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:

@@ -4,8 +4,11 @@ stream and the detached SR, with its penalty (WGAN-GP); mixed precision, gradien
 clipping and the learning rates of the step.
 
 The generator is updated every ``n_critic``-th step when the phase has adversarial
-terms, and the EMA copy of its weights follows. :class:`TrainingSteps` is a part (a
-mixin) of :class:`~semsr_core.train.engine.Trainer`.
+terms, and the EMA copy of its weights follows. Each loss term is called as its class
+declares (:class:`~semsr_core.losses.roles.LossRole`, ``uses_mask``), and an
+adversarial term trains against the discriminator the trainer bound it to
+(``Trainer.loss_discriminators``). :class:`TrainingSteps` is a part (a mixin) of
+:class:`~semsr_core.train.engine.Trainer`.
 """
 
 from __future__ import annotations
@@ -15,11 +18,9 @@ from torch import nn
 
 from semsr_core.data.resample import upscale_tensor
 from semsr_core.errors import TrainingError
+from semsr_core.losses.roles import LossRole
 from semsr_core.train.optimizers import set_lr
 from semsr_core.train.schedules import Progress, early_stop_factor, learning_rate
-
-# Losses compared with the generator's input rather than the target (unpaired recipes).
-INPUT_REFERENCED_LOSSES = {"fsesim", "patchnce"}
 
 
 class TrainingSteps:
@@ -70,10 +71,13 @@ class TrainingSteps:
         # Unpaired data: content terms keep the input's structure; "hr" is only the
         # other domain's look, for the discriminators.
         reference = g_in if self.cfg.data.pairing == "unpaired" else hr
-        mask = batch.get("mask") if reference is hr else None  # moved only where used
         terms = self.cfg.phases[self.pos.phase].losses
         modules = self.losses[phase.name]
-        adversarial = {n: m for n, m in modules.items() if _is_adversarial(m)}
+        against = self.loss_discriminators[phase.name]  # adversarial term → discriminator
+        adversarial = {n: m for n, m in modules.items() if m.role is LossRole.ADVERSARIAL}
+        mask = batch.get("mask") if reference is hr else None
+        if mask is not None and any(m.uses_mask for m in modules.values()):
+            mask = mask.to(dev, non_blocking=True)  # moved only where used
         self._set_learning_rates(phase, epoch)
         generator_turn = not adversarial or (self.pos.global_step % phase.n_critic == 0)
         logged: dict[str, float] = {}
@@ -87,24 +91,24 @@ class TrainingSteps:
                 sr = self._translate(g_in, ref)
                 total = torch.zeros((), device=dev)
                 for name, module in modules.items():
-                    term = terms[name]
-                    if name in adversarial:
-                        disc = self.discriminators[term.discriminator]
+                    role = module.role
+                    if role is LossRole.ADVERSARIAL:
+                        disc = self.discriminators[against[name]]
                         real_logits = disc(module.discriminator_input(real_hr, g_in)).detach()
                         fake_logits = disc(module.discriminator_input(sr, g_in))
                         value = module.g_loss(real_logits, fake_logits)
-                    elif self.contrastive.handles(module):
+                    elif role is LossRole.CONTRASTIVE:
                         value = self.contrastive.generator_value(module, g_in, sr, hr,
                                                                  self._translate)
-                    elif name in INPUT_REFERENCED_LOSSES:
+                    elif role is LossRole.INPUT_REFERENCED:
                         value = module(g_in, sr)
-                    elif getattr(module, "needs_tile_labels", False):
+                    elif role is LossRole.TILE_LABELS:
                         value = module(sr, batch["label"])
-                    elif mask is not None and getattr(module, "weights_mask", False):
-                        value = module(sr, reference, mask.to(dev, non_blocking=True))
-                    else:
+                    elif mask is not None and module.uses_mask:
+                        value = module(sr, reference, mask)
+                    else:  # LossRole.PIXEL
                         value = module(sr, reference)
-                    total = total + term.weight * value.float()
+                    total = total + terms[name].weight * value.float()
                     logged[f"g/{name}"] = float(value.detach())
             _check_finite(total, "generator loss", self.pos.global_step)
             self.opt_g.zero_grad(set_to_none=True)
@@ -122,7 +126,7 @@ class TrainingSteps:
 
         # ---- discriminator updates
         for name, module in adversarial.items():
-            d_name = terms[name].discriminator
+            d_name = against[name]
             disc = self.discriminators[d_name]
             opt = self.opt_d[d_name]
             with self._autocast():
@@ -153,12 +157,6 @@ class TrainingSteps:
         if max_norm > 0:
             self.scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(net.parameters(), max_norm)
-
-
-def _is_adversarial(module: nn.Module) -> bool:
-    from semsr_core.losses.adversarial import AdversarialLoss
-
-    return isinstance(module, AdversarialLoss)
 
 
 def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:
