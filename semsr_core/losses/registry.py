@@ -34,6 +34,7 @@ _LOSSES: dict[str, tuple[str, str]] = {
     "monce": ("semsr_core.losses.monce", "MoNCELoss"),
     "qsattn": ("semsr_core.losses.qsattn", "QSAttnNCELoss"),
     "lsesim": ("semsr_core.losses.lsesim", "LSeSimLoss"),
+    "lir": ("semsr_core.losses.lir", "LIRLoss"),
     "gan_ls": ("semsr_core.losses.lsgan", "LeastSquaresGAN"),
     "gradient": ("semsr_core.losses.gradient", "GradientLoss"),
     "defect_class": ("semsr_core.losses.defect_class", "DefectClassLoss"),

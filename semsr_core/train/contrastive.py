@@ -14,6 +14,11 @@ in its class (:mod:`semsr_core.losses.roles`):
   structure network, [S1] §2.2) expose ``structure_step(source, output, other)``; it
   is called once per step after the generator's update, with its own optimiser at the
   generator's learning rate. Their generator term is input-referenced.
+- losses built on the generator's own parts (role ``CONTRASTIVE`` with
+  ``attach_generator``: LIR, :mod:`semsr_core.losses.lir`) get the generator and its
+  value-range maps before the first step, are called ``loss(source, output, hr)``
+  (``hr``: the clean domain on unpaired data) and train their discriminators through
+  ``structure_step`` as above.
 
 Their trainable state (heads, structure networks and their optimiser) is saved in
 every checkpoint and restored on resume.
@@ -35,7 +40,12 @@ Translate = Callable[[Tensor], Tensor]
 
 def is_encoder_loss(module: Loss) -> bool:
     """Whether the loss compares the generator's encoder features (role CONTRASTIVE)."""
-    return module.role is LossRole.CONTRASTIVE
+    return module.role is LossRole.CONTRASTIVE and not uses_generator_parts(module)
+
+
+def uses_generator_parts(module: Loss) -> bool:
+    """Whether the loss runs the generator's own parts (LIR): ``attach_generator``."""
+    return callable(getattr(module, "attach_generator", None))
 
 
 def has_structure_net(module: Loss) -> bool:
@@ -56,6 +66,9 @@ class ContrastiveTerms:
                     self.modules[f"{phase}/{name}"] = module
         heads: list[nn.Parameter] = []
         for key, module in self.modules.items():
+            if uses_generator_parts(module):  # before its optimiser: it makes parts
+                generator = getattr(trainer.generator, "module", trainer.generator)
+                module.attach_generator(generator, trainer._to_net, trainer._from_net)
             if is_encoder_loss(module):
                 self._attach_encoder(key, module)
                 heads += list(module.parameters())
@@ -102,6 +115,8 @@ class ContrastiveTerms:
     def generator_value(self, module: Loss, g_in: Tensor, sr: Tensor, hr: Tensor,
                         translate: Translate) -> Tensor:
         """An encoder loss's value for the generator's loss (back-propagates into it)."""
+        if uses_generator_parts(module):
+            return module(g_in, sr, hr)
         value = module(g_in if module.keys == "input" else hr, sr)
         if module.identity:  # CUT: G should leave a target-domain image as it is
             value = 0.5 * (value + module(hr, translate(hr)))

@@ -12,7 +12,7 @@ from semsr_core.losses.adversarial import AdversarialLoss
 
 SPEC_NAMES = {"l1", "l2", "vgg", "gan_ns", "gan_ragan", "gan_rsgan", "wgan_gp", "cgan",
               "content_lf", "texture", "color", "fsesim", "patchnce", "gradient",
-              "monce", "gan_ls", "qsattn", "defect_class", "lsesim"}
+              "monce", "gan_ls", "qsattn", "defect_class", "lsesim", "lir"}
 
 
 def test_every_loss_of_the_spec_is_registered():
