@@ -96,3 +96,28 @@ def test_semsr_train_lir_two_steps_trains_every_network_and_super_resolves(
     result = np.asarray(read_stack(out)[0])
     assert result.shape == (4 * source.shape[0], 4 * source.shape[1])
     assert np.isfinite(result.astype(np.float64)).all()
+
+
+def test_a_resumed_lir_run_ends_as_an_uninterrupted_one(sim_data, tmp_path):
+    from semsr_core.events import CancelToken, EventKind
+    from semsr_core.infer.device import bf16_conv_speedup
+    from semsr_core.train import resume, train
+
+    bf16_conv_speedup()  # measured once per process from torch's RNG: before the runs
+    sets = [*SMALL, "phases.gan.steps_per_epoch=4"]
+    whole = train("lir", sim_data, tmp_path / "whole", overrides=sets, device="cpu")
+    cancel = CancelToken()
+
+    def stop_after_two(event):
+        if event.kind is EventKind.STEP and event.data["step"] == 2:
+            cancel.cancel()
+
+    part = train("lir", sim_data, tmp_path / "part", overrides=sets, device="cpu",
+                 on_event=stop_after_two, cancel=cancel)
+    assert part.status == "stopped" and part.step == 2
+    assert resume(tmp_path / "part", device="cpu").step == whole.step == 4
+    a, b = _state(tmp_path / "whole", 4), _state(tmp_path / "part", 4)
+    for k in a["generator"]:
+        assert torch.allclose(a["generator"][k], b["generator"][k], atol=1e-6), k
+    lir_a, lir_b = (s["contrastive"]["modules"]["gan/lir"] for s in (a, b))
+    assert all(torch.allclose(lir_a[k], lir_b[k], atol=1e-6) for k in lir_a)
