@@ -8,7 +8,6 @@ adding its file and one :class:`ArchSpec` line below.
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import typing
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from semsr_core.archs.unet import UNet, UNet64, UNet128, UNet256
 from semsr_core.archs.wgan_critic import WGANCritic
 from semsr_core.archs.wgan_resnet import WGANResNet
 from semsr_core.archs.zssr import ZSSRNet
+from semsr_core.arguments import check_kwargs
 from semsr_core.errors import ConfigError
 
 Kind = Literal["generator", "discriminator", "classifier"]
@@ -145,21 +145,10 @@ def build(name: str, /, **config: Any) -> nn.Module:
 
 
 def _checked_config(arch: ArchSpec, config: dict[str, Any]) -> dict[str, Any]:
-    parameters = {
-        key: p
-        for key, p in inspect.signature(arch.cls.__init__).parameters.items()
-        if key != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
+    check_kwargs(arch.cls, config, what=arch.name)
     hints = typing.get_type_hints(arch.cls.__init__)
-    accepted = ", ".join(parameters)
-    checked = {}
-    for key, value in config.items():
-        if key not in parameters:
-            raise ConfigError(
-                f"{arch.name}: unknown key '{key}'", hint=f"Accepted keys: {accepted}."
-            )
-        checked[key] = _typed_value(arch.name, key, value, hints.get(key))
-    return checked
+    return {key: _typed_value(arch.name, key, value, hints.get(key))
+            for key, value in config.items()}
 
 
 def _typed_value(arch: str, key: str, value: Any, expected: Any) -> Any:

@@ -24,12 +24,12 @@ Use :func:`degrade` to pick one by name (the name used in configs and on the com
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
 
+from semsr_core.arguments import check_kwargs
 from semsr_core.errors import ConfigError, InputError
 
 #: Blur of the "crappify" degradation, in HR pixels ([S3] 5.1.2).
@@ -171,11 +171,7 @@ def degrade(name: str, hr: np.ndarray, s: int, *,
         raise ConfigError(f"unknown degradation {name!r}",
                           hint=f"Choose one of: {', '.join(DEGRADATIONS)}.")
     func = DEGRADATIONS[name]
-    known = set(inspect.signature(func).parameters) - {"hr", "s", "rng"}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(f"degradation {name!r} has no option {unknown[0]!r}",
-                          hint=f"Its options are: {', '.join(sorted(known)) or 'none'}.")
+    check_kwargs(func, params, what=f"degradation {name!r}", ignore=("hr", "s", "rng"))
     if name in RANDOM_DEGRADATIONS:
         params["rng"] = rng
     return func(hr, s, **params)

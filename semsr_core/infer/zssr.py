@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semsr_core.arguments import check_kwargs
 from semsr_core.errors import ConfigError, InputError
 from semsr_core.events import (
     CancelToken,
@@ -93,12 +94,9 @@ class ZSSRSettings:
     def from_dict(cls, data: dict[str, Any] | None) -> ZSSRSettings:
         """Settings from a config/card table; unknown or ill-typed keys name the key."""
         data = dict(data or {})
-        known = {f.name: f for f in fields(cls)}
+        check_kwargs(cls, data, what="zssr")
         values: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in known:
-                raise ConfigError(f"zssr: unknown key '{key}'",
-                                  hint=f"Accepted keys: {', '.join(known)}.")
             default = getattr(cls, key)
             if isinstance(default, bool):
                 ok = isinstance(value, bool)

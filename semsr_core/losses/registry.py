@@ -10,9 +10,9 @@ names here are derived from those declarations, never written by hand.
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any
 
+from semsr_core.arguments import check_kwargs
 from semsr_core.errors import ConfigError
 from semsr_core.losses.roles import Loss, LossRole
 
@@ -81,11 +81,5 @@ def build(name: str, **params: Any) -> Loss:
     what is accepted.
     """
     cls = loss_class(name)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"loss {name!r} has no parameter {', '.join(repr(k) for k in unknown)}",
-            hint=f"its parameters are: {', '.join(accepted) or 'none'}",
-        )
+    check_kwargs(cls, params, what=f"loss {name!r}")
     return cls(**params)

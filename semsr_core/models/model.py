@@ -55,12 +55,11 @@ class Model:
         the channels go to the constructor when it takes them (a network that works
         at the output size takes no ``scale``; the card still records it).
         """
-        import inspect
-
         from semsr_core import __version__, archs
+        from semsr_core.arguments import accepted_keywords
 
         arch_spec = archs.spec(arch)
-        accepted = inspect.signature(arch_spec.cls).parameters
+        accepted = accepted_keywords(arch_spec.cls)
         common = {"in_channels": in_channels, "out_channels": out_channels, "scale": scale}
         full = {**{k: v for k, v in common.items() if k in accepted}, **config}
         generator = archs.build(arch, **full)

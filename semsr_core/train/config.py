@@ -12,13 +12,13 @@ so an override is checked exactly like the file.
 from __future__ import annotations
 
 import copy
-import inspect
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from semsr_core.arguments import check_kwargs
 from semsr_core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -347,12 +347,8 @@ def _check_arch_keys(config: TrainConfig, origin: str) -> None:
         if spec.kind != kind:
             raise ConfigError(f"{origin}: {where}.arch: '{net.arch}' is a {spec.kind}, "
                               f"not a {kind}")
-        params = inspect.signature(spec.cls).parameters
-        accepted = [p for p in params if p != "self"]
-        for key in net.arch_kwargs():
-            if key not in params:
-                raise ConfigError(f"{origin}: {where}.{key}: unknown key for arch "
-                                  f"'{net.arch}' (accepted: {', '.join(accepted)})")
+        check_kwargs(spec.cls, net.arch_kwargs(), what=f"{origin}: arch '{net.arch}'",
+                     key_prefix=f"{where}.")
 
 
 def _check_loss_keys(config: TrainConfig, origin: str) -> None:
@@ -366,14 +362,11 @@ def _check_loss_keys(config: TrainConfig, origin: str) -> None:
                 cls = losses.loss_class(name)
             except ConfigError as exc:
                 raise ConfigError(f"{origin}: {where}: {exc}") from None
-            accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-            if losses.is_adversarial(name):
-                accepted.append("discriminator")
-            for key in term.params():
-                if key not in accepted:
-                    raise ConfigError(f"{origin}: {where}.{key}: unknown key (accepted: "
-                                      f"{', '.join(['weight', *accepted])})")
-            if losses.is_adversarial(name):
+            adversarial = cls.role is losses.LossRole.ADVERSARIAL
+            check_kwargs(cls, term.params(), what=f"{origin}: loss '{name}'",
+                         extra=("weight", "discriminator") if adversarial else ("weight",),
+                         key_prefix=f"{where}.")
+            if adversarial:
                 if term.discriminator is None and len(config.discriminators) != 1:
                     raise ConfigError(f"{origin}: {where}.discriminator: name which of the "
                                       f"[discriminators] this term trains against")

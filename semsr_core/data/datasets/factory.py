@@ -11,9 +11,9 @@ options is exactly the set training makes of them.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
+from semsr_core.arguments import check_kwargs
 from semsr_core.data.datasets.base import SeededDataset
 from semsr_core.data.datasets.pasted import SyntheticDefects, ZssrPasted
 from semsr_core.data.datasets.patches import PairedPatches
@@ -44,12 +44,8 @@ def training_dataset(augmentation: str, pairs: TrainingPairs, *, seed: int = 0,
         raise ConfigError(f"unknown augmentation {augmentation!r}",
                           hint=f"Choose one of: {', '.join(AUGMENTATIONS)}.")
     cls, fixed = AUGMENTATIONS[augmentation]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "pairs", "seed"}
-    allowed -= set(fixed)
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(f"augmentation {augmentation!r} has no option {unknown[0]!r}",
-                          hint=f"Its options are: {', '.join(sorted(allowed))}.")
+    check_kwargs(cls, options, what=f"augmentation {augmentation!r}",
+                 ignore=("pairs", "seed", *fixed))
     return cls(pairs, seed=seed, **fixed, **options)
 
 
