@@ -1,30 +1,28 @@
 """``semsr gui``: napari with semsr's panels docked and SEM files opened.
 
 :func:`open_viewer` builds the window (also used by tests and the screenshot
-script); :func:`launch` shows it and runs the Qt event loop. The panels, tabbed on
-the right: Super-resolve, Training (the monitor, whose "New training…" opens the
-training wizard), Compare and Export.
+script); :func:`launch` shows it and runs the Qt event loop; :func:`main` is the
+entry of ``python -m semsr_app.widgets.X`` for the panels that open in the whole
+window (Super-resolve, Compare, Export). The panels, tabbed on the right:
+Super-resolve, Training (the monitor, whose "New training…" opens the training
+wizard), Compare and Export. This module imports the panels; no panel imports it
+(what they need of the running plugin is in :mod:`semsr_app.plugin`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-PLUGIN_NAME = "semsr"
-MANIFEST = Path(__file__).with_name("napari.yaml")
-
-
-def ensure_plugin_registered() -> None:
-    """Register the semsr manifest with napari's plugin manager if discovery missed it
-    (a source checkout not installed with pip), so menus and readers offer semsr."""
-    from npe2 import PluginManager, PluginManifest
-
-    manager = PluginManager.instance()
-    if PLUGIN_NAME not in manager:
-        manager.register(PluginManifest.from_file(MANIFEST))
+from semsr_app.plugin import (  # noqa: F401 - importable from here as before
+    MANIFEST,
+    PLUGIN_NAME,
+    ensure_plugin_registered,
+    show_dock,
+    super_resolve_panel,
+)
 
 
 def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
@@ -66,28 +64,6 @@ def open_viewer(files: Sequence[str | os.PathLike] = (), *, show: bool = True,
     window.add_dock_widget(ExportPanel(viewer), name="Export", area="right", tabify=True)
     show_dock(viewer, "Super-resolve")
     return viewer, panel
-
-
-def show_dock(viewer: Any, name: str) -> None:
-    """Bring the tab of dock ``name`` to the front."""
-    widget = viewer.window.dock_widgets[name]
-    dock = getattr(widget, "native", widget).parent()
-    if dock is not None:
-        dock.show()
-        dock.raise_()
-
-
-def super_resolve_panel(viewer: Any) -> Any:
-    """The Super-resolve panel docked in ``viewer`` (docked now if there is none)."""
-    from semsr_app.widgets.super_resolve import SuperResolvePanel
-
-    for widget in viewer.window.dock_widgets.values():
-        if isinstance(widget, SuperResolvePanel):
-            return widget
-    ensure_plugin_registered()
-    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, "Super-resolve",
-                                                         tabify=True)
-    return widget
 
 
 TIFF_PATTERNS = ("*.tif", "*.tiff", "*.TIF", "*.TIFF")
@@ -166,3 +142,8 @@ def launch(files: Sequence[str | os.PathLike] = (), *, grid: bool = False) -> in
     fit_window(viewer, resize=not saved_size)
     napari.run()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open semsr's window with the files named on the command line (or ``argv``)."""
+    return launch(sys.argv[1:] if argv is None else argv)

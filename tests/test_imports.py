@@ -19,28 +19,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"semsr_core": ROOT / "semsr_core", "semsr_app": ROOT / "app"}
 
-#: Imports that still close a cycle, in code that other work is reshaping (issue 18):
-#: (importing module or package prefix, imported module), each a lazy import. They are
-#: left out of the graph; nothing may be added here: any other cycle fails.
-KNOWN_BACK_EDGES = [
-    # io.picture borrows io.write's atomic writer, and io.write calls io.picture
-    ("semsr_core.io.picture", "semsr_core.io.write"),
-    # the store reads the model folders through the package so that tests can replace
-    # semsr_core.models.bundled_models_dir
-    ("semsr_core.models.store", "semsr_core.models"),
-    # each panel's main() (python -m semsr_app.widgets.X) opens the app through launch
-    ("semsr_app.widgets.", "semsr_app.launch"),
-]
-
-
-def known(importer: str, imported: str) -> bool:
-    """Whether ``importer`` importing ``imported`` is one of :data:`KNOWN_BACK_EDGES`
-    (a source ending in "." names every module under it)."""
-    return any(imported == target and (importer == source or (
-        source.endswith(".") and importer.startswith(source)))
-        for source, target in KNOWN_BACK_EDGES)
-
-
 def module_files() -> dict[str, Path]:
     """Every module's dotted name and its file."""
     found = {}
@@ -119,11 +97,9 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_no_module_imports_itself_back_through_others():
-    graph = {name: {t for t in targets if not known(name, t)}
-             for name, targets in import_graph(module_files()).items()}
-    new = [sorted(c) for c in cycles(graph)]
-    assert not new, ("import cycles (break them: move the shared piece into a module both "
-                     f"import, or pass it in): {new}")
+    found = [sorted(c) for c in cycles(import_graph(module_files()))]
+    assert not found, ("import cycles (break them: move the shared piece into a module "
+                       f"both import, or pass it in): {found}")
 
 
 def test_the_cycle_check_finds_a_cycle_through_a_lazy_import(tmp_path):

@@ -314,7 +314,7 @@ def bundled(tmp_path, monkeypatch):
     """A stand-in for resources/models, so tests never write into the repository."""
     folder = tmp_path / "bundled"
     folder.mkdir()
-    monkeypatch.setattr(models, "bundled_models_dir", lambda: folder)
+    monkeypatch.setattr(models.store, "bundled_models_dir", lambda: folder)
     return folder
 
 

@@ -76,7 +76,8 @@ def write_picture(destination: Path, slices: Iterator[Any], out_dtype: np.dtype 
                   pixel_size_nm: float | None,
                   provenance: Callable[[], str | None]) -> Path:
     """Write the one 2-D image ``slices`` yields to ``destination`` (PNG or JPEG)."""
-    from semsr_core.io.write import _converted, _disk_errors, _output_dtype, atomic_destination
+    from semsr_core.io.atomic import _disk_errors, atomic_destination
+    from semsr_core.io.tiff_writer import _converted, _output_dtype
 
     fmt = picture_format(destination)
     first = next(slices, None)

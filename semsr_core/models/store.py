@@ -54,11 +54,9 @@ def bundled_models_dir() -> Path:
 
 
 def _model_folders() -> list[tuple[str, Path]]:
-    """The two folders, looked up on :mod:`semsr_core.models` at each call, so that
-    replacing ``semsr_core.models.bundled_models_dir`` (tests do) takes effect here."""
-    from semsr_core import models
-
-    return [("user", models.user_models_dir()), ("bundled", models.bundled_models_dir())]
+    """The two folders, looked up in this module at each call, so that replacing
+    ``semsr_core.models.store.bundled_models_dir`` (tests do) takes effect everywhere."""
+    return [("user", user_models_dir()), ("bundled", bundled_models_dir())]
 
 
 SR_TASK = "super-resolution"

@@ -175,9 +175,9 @@ def test_models_in_the_user_folder_are_offered_and_a_bad_model_file_is_refused(
 
 
 def test_run_waits_for_a_model_and_a_source(make_napari_viewer, monkeypatch, tmp_path):
-    from semsr_core import models
+    from semsr_core.models import store
 
-    monkeypatch.setattr(models, "bundled_models_dir", lambda: tmp_path)  # none installed
+    monkeypatch.setattr(store, "bundled_models_dir", lambda: tmp_path)  # none installed
     _viewer, panel = _panel(make_napari_viewer, None)
     assert not panel.run_button.isEnabled()
     assert "model" in panel.status.text().lower()

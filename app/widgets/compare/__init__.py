@@ -33,8 +33,8 @@ from semsr_app.widgets.compare.grid import (
     GRADIENT_PERCENTILE,
     ROLES,
 )
-from semsr_app.widgets.compare.panel import NO_LAYER, ComparePanel, main
+from semsr_app.widgets.compare.panel import NO_LAYER, ComparePanel
 from semsr_app.widgets.compare.profile import CURVE_COLOURS, LINE_COLOUR, PROFILE_NAME
 
 __all__ = ["CURVE_COLOURS", "DERIVED_KEY", "GRADIENT_COLORMAP", "GRADIENT_PERCENTILE",
-           "LINE_COLOUR", "NO_LAYER", "PROFILE_NAME", "ROLES", "ComparePanel", "main"]
+           "LINE_COLOUR", "NO_LAYER", "PROFILE_NAME", "ROLES", "ComparePanel"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from semsr_app.widgets.compare.panel import main
+from semsr_app.launch import main
 
 sys.exit(main())

@@ -10,7 +10,6 @@ grid view are :mod:`.grid`'s.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -368,10 +367,3 @@ def _compare_guarded(inputs: SliceInputs) -> SliceViews | str:
         return str(exc)
     except MemoryError:
         return "out of memory comparing this slice; crop the layers or close other programs"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Open semsr's window (the Compare panel is one of its tabs) with the given files."""
-    from semsr_app.launch import launch
-
-    return launch(sys.argv[1:] if argv is None else argv)

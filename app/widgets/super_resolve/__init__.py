@@ -24,8 +24,8 @@ from semsr_app.widgets.super_resolve.choices import (
     ZSSR_MODEL,
     ZSSR_SECONDS,
 )
-from semsr_app.widgets.super_resolve.panel import SuperResolvePanel, main
+from semsr_app.widgets.super_resolve.panel import SuperResolvePanel
 
 __all__ = ["GUARDS", "IMAGE_FILTER", "MODEL_FILTER", "OPEN_MODEL", "OUTPUT_TYPES",
            "PRECISIONS", "TILE_CHOICES", "ZSSR_LABEL", "ZSSR_MODEL", "ZSSR_SECONDS",
-           "Outcome", "SuperResolvePanel", "main"]
+           "Outcome", "SuperResolvePanel"]

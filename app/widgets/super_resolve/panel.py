@@ -18,7 +18,6 @@ Run it on its own with ``python -m semsr_app.widgets.super_resolve [FILES]``.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import Qt
@@ -103,10 +102,3 @@ class SuperResolvePanel(QWidget, SourceChooser, ModelChooser, RunningJob):
         if missing or self.status.property("semsr_hint"):
             self.status.setText(missing)
             self.status.setProperty("semsr_hint", bool(missing))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Open napari with the Super-resolve panel docked and the given files opened."""
-    from semsr_app.launch import launch
-
-    return launch(sys.argv[1:] if argv is None else argv)

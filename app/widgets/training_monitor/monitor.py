@@ -266,7 +266,7 @@ class TrainingMonitor(PastRuns, QWidget):
         if self.on_model is not None:
             self.on_model(path)
             return True
-        from semsr_app.launch import super_resolve_panel
+        from semsr_app.plugin import super_resolve_panel
 
         panel = super_resolve_panel(self.viewer) if self.viewer is not None else None
         if panel is None:

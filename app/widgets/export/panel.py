@@ -11,14 +11,10 @@ background worker; the panel lists what was written, errors become notifications
 "Save model file…" writes a model — an installed one, or one the Super-resolve panel
 offers (a trained run's ``model.semsr``, an imported ``.pth``) — as a ``.semsr`` file
 to share (:func:`semsr_core.models.export_model`: weights and model card in one file).
-
-``python -m semsr_app.widgets.export [FILES]`` opens semsr's window
-(this panel is one of its tabs) with the files.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -231,14 +227,3 @@ def _write_guarded(folder: str, layer_data: list[tuple[Any, dict[str, Any], str]
         reason = exc.strerror or str(exc)
         return (f"{folder}: cannot write there ({reason}). Choose a folder you can write "
                 "to.")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Open semsr's window (the Export panel is one of its tabs) with the given files."""
-    from semsr_app.launch import launch
-
-    return launch(sys.argv[1:] if argv is None else argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
