@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -80,7 +81,10 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Any, path: str | os.PathLike | None = None) -> ModelCard:
-        """Validate a card read from a file; errors name the file and the key."""
+        """Validate a card read from a file (by the pydantic schema of
+        :func:`_card_schema`); errors name the file and the key."""
+        from pydantic import ValidationError
+
         if not isinstance(data, dict):
             raise ModelError(
                 "the model card is not a JSON object",
@@ -90,61 +94,96 @@ class ModelCard:
         known = {f.name for f in fields(cls)} - {"extra"}
         values = {k: v for k, v in data.items() if k in known}
         extra = {k: v for k, v in data.items() if k not in known}
-
-        def bad(key: str, what: str) -> ModelError:
-            return ModelError(
+        try:
+            checked = _card_schema().model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "card"
+            what = str(first["msg"]).removeprefix("Value error, ")
+            raise ModelError(
                 f"model card key '{key}' {what}",
                 path=path,
                 hint="The file was damaged or written by another program; "
                 "re-export or re-import the model.",
-            )
-
-        if not isinstance(values.get("arch"), str) or not values["arch"]:
-            raise bad("arch", "is missing or not a name")
-        for key in ("scale", "in_channels", "out_channels"):
-            value = values.get(key, getattr(cls, key, None))
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(key, f"must be a whole number ≥ 1, not {value!r}")
-        for key in ("config", "normalization", "training", "metrics", "source"):
-            if key in values and not isinstance(values[key], dict):
-                raise bad(key, "must be a JSON object")
-        for key in ("name", "description", "recipe", "semsr_version", "created"):
-            if key in values and not isinstance(values[key], str):
-                raise bad(key, "must be a string")
-        config = values.get("config", {})
-        for key in ("scale", "in_channels", "out_channels"):
-            if key in config and key in values and config[key] != values[key]:
-                raise bad(
-                    f"config.{key}", f"is {config[key]!r} but the card's {key} is {values[key]!r}"
-                )
-        norm = values.get("normalization", {"mode": "auto"})
-        if norm.get("mode") not in NORMALIZATION_MODES:
-            raise bad(
-                "normalization.mode",
-                f"must be one of {NORMALIZATION_MODES}, not {norm.get('mode')!r}",
-            )
-        if norm["mode"] == "percentile":
-            low, high = norm.get("low"), norm.get("high")
-            if (
-                not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-                or not 0 <= low < high <= 100
-            ):
-                raise bad(
-                    "normalization",
-                    "with mode 'percentile' needs numbers "
-                    f"0 ≤ low < high ≤ 100, not low={low!r}, high={high!r}",
-                )
+            ) from None
+        values = checked.model_dump(include=set(values))
         if "value_range" in values:
-            vr = values["value_range"]
-            if (
-                not isinstance(vr, list | tuple)
-                or len(vr) != 2
-                or not all(isinstance(v, int | float) for v in vr)
-                or not vr[0] < vr[1]
-            ):
-                raise bad("value_range", f"must be [low, high] with low < high, not {vr!r}")
-            values["value_range"] = (float(vr[0]), float(vr[1]))
+            values["value_range"] = tuple(values["value_range"])
         return cls(**values, extra=extra)
+
+
+@functools.cache
+def _card_schema():
+    """The pydantic schema of a card's known keys (built on first use: pydantic is
+    imported only where a card is read)."""
+    from typing import Annotated
+
+    from pydantic import (
+        BaseModel,
+        ConfigDict,
+        Field,
+        StrictFloat,
+        StrictInt,
+        StrictStr,
+        field_validator,
+        model_validator,
+    )
+
+    whole = Annotated[StrictInt, Field(ge=1)]
+
+    class CardSchema(BaseModel):
+        """Types and rules of the card's keys; the messages are the user's."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        arch: Annotated[StrictStr, Field(min_length=1)]
+        config: dict[str, Any] = {}
+        scale: whole = 4
+        in_channels: whole = 1
+        out_channels: whole = 1
+        normalization: dict[str, Any] = {"mode": "auto"}
+        value_range: tuple[StrictFloat | StrictInt, StrictFloat | StrictInt] = (0.0, 1.0)
+        name: StrictStr = ""
+        description: StrictStr = ""
+        recipe: StrictStr = ""
+        training: dict[str, Any] = {}
+        metrics: dict[str, Any] = {}
+        semsr_version: StrictStr = ""
+        created: StrictStr = ""
+        source: dict[str, Any] = {}
+
+        @field_validator("normalization")
+        @classmethod
+        def _known_mode(cls, norm: dict[str, Any]) -> dict[str, Any]:
+            if norm.get("mode") not in NORMALIZATION_MODES:
+                raise ValueError(f"must be one of {NORMALIZATION_MODES}, not "
+                                 f"{norm.get('mode')!r}")
+            if norm["mode"] == "percentile":
+                low, high = norm.get("low"), norm.get("high")
+                numbers = all(isinstance(v, int | float) and not isinstance(v, bool)
+                              for v in (low, high))
+                if not numbers or not 0 <= low < high <= 100:
+                    raise ValueError("with mode 'percentile' needs numbers 0 ≤ low < high ≤ "
+                                     f"100, not low={low!r}, high={high!r}")
+            return norm
+
+        @field_validator("value_range")
+        @classmethod
+        def _ordered(cls, vr: tuple[float, float]) -> tuple[float, float]:
+            if not vr[0] < vr[1]:
+                raise ValueError(f"must be [low, high] with low < high, not {list(vr)!r}")
+            return (float(vr[0]), float(vr[1]))
+
+        @model_validator(mode="after")
+        def _config_agrees(self) -> CardSchema:
+            for key in ("scale", "in_channels", "out_channels"):
+                if key in self.config and key in self.model_fields_set \
+                        and self.config[key] != getattr(self, key):
+                    raise ValueError(f"config.{key} is {self.config[key]!r} but the card's "
+                                     f"{key} is {getattr(self, key)!r}")
+            return self
+
+    return CardSchema
 
 
 def _now() -> str:
