@@ -93,7 +93,7 @@ def preview_grid(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
 
 def write_png(image: np.ndarray, path: str | os.PathLike) -> Path:
     """Write an RGB uint8 image as PNG atomically (temporary file, then rename)."""
-    import imageio.v3 as iio
+    from semsr_core.io.picture import png_bytes
 
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -104,5 +104,5 @@ def write_png(image: np.ndarray, path: str | os.PathLike) -> Path:
         raise OutputError("the output folder does not exist", path=folder,
                           hint="Create it or choose another output path.")
     with atomic_destination(path) as tmp:
-        iio.imwrite(tmp, image, extension=".png")
+        tmp.write_bytes(png_bytes(image))
     return path

@@ -101,15 +101,29 @@ def write_picture(destination: Path, slices: Iterator[Any], out_dtype: np.dtype 
     return destination
 
 
-def _save(temporary: Path, pixels: np.ndarray, fmt: str, text: str) -> None:
+def png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """``image`` (2-D gray or H×W×3 RGB, uint8 or uint16 gray) encoded as PNG, with
+    ``text`` as international text chunks: the one PNG encoder of semsr (results,
+    previews, training samples, alignment overlays)."""
+    import io
+
     from PIL import Image, PngImagePlugin
 
-    picture = Image.fromarray(pixels)
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def _save(temporary: Path, pixels: np.ndarray, fmt: str, text: str) -> None:
+    from PIL import Image
+
     if fmt == "PNG":
-        info = PngImagePlugin.PngInfo()
-        info.add_itxt(PROVENANCE_KEY, text)
-        picture.save(temporary, format="PNG", pnginfo=info)
+        temporary.write_bytes(png_bytes(pixels, {PROVENANCE_KEY: text}))
     else:
+        picture = Image.fromarray(pixels)
         picture.save(temporary, format="JPEG", quality=95, comment=text.encode("utf-8"))
     with open(temporary, "rb+") as written:
         os.fsync(written.fileno())

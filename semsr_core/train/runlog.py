@@ -48,7 +48,7 @@ class RunLog:
             raise write_failure(exc, self.path) from exc
 
     def _write_sample(self, event: Event) -> Path:
-        import imagecodecs
+        from semsr_core.io.picture import png_bytes
 
         images: dict[str, np.ndarray] = dict(event.payload.images)
         # each panel stretched between its own minimum and maximum
@@ -56,7 +56,7 @@ class RunLog:
         step = event.payload.step
         path = self.run_dir / "samples" / f"step_{step:08d}.png"
         make_folder(path.parent)
-        write_bytes_atomic(path, imagecodecs.png_encode(grid))  # OutputError on a full disk
+        write_bytes_atomic(path, png_bytes(grid))  # OutputError on a full disk
         return path.relative_to(self.run_dir)
 
     def close(self) -> None:

@@ -58,16 +58,15 @@ def overlay_image(lr_up: np.ndarray, hr: np.ndarray, lr_up_after: np.ndarray | N
 def write_overlay(path: Path, lr: np.ndarray, hr: np.ndarray, result: Any) -> None:
     """The overlay PNG of one aligned pair (``result`` an ``AlignmentResult``), written
     atomically."""
-    import imagecodecs
-
     from semsr_core.data.align.pair import upscale
+    from semsr_core.io.picture import png_bytes
 
     lr_up = upscale(np.asarray(lr, dtype=np.float64), result.scale)
     after = (upscale(np.asarray(result.lr, dtype=np.float64), result.scale)
              if result.lr.size else None)
     picture = overlay_image(lr_up, np.asarray(hr, dtype=np.float64), after,
                             np.asarray(result.hr, dtype=np.float64))
-    write_bytes_atomic(path, imagecodecs.png_encode(picture))
+    write_bytes_atomic(path, png_bytes(picture))
 
 
 def write_report(out: Path, report: dict[str, Any]) -> None:
