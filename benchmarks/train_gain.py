@@ -48,11 +48,33 @@ RUNS = {
                      "discriminators.d.features=32", "data.batch=8",
                      "phases.pretrain.epochs={epochs}", "phases.gan.epochs={epochs}",
                      "train.validate_every_epochs={every}", "train.export=\"best\""],
+    # the rest of issue 17: the same quarter-width resnet_gen for the CUT family and
+    # LSeSim (its own small structure network: no VGG16 file needed); MASA-SR at a
+    # quarter width with fewer blocks ([S1]'s 40² LR crops); LIR at a quarter width, two
+    # residual blocks per part, the authors' 64² crops, batch 4
+    "qsattn": ["generator.features=16", "discriminators.d.features=16", "data.lr_patch=32",
+               "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
+               "train.export=\"best\""],
+    "monce_fsesim": ["generator.features=16", "discriminators.d.features=16",
+                     "data.lr_patch=32", "phases.gan.epochs={epochs}",
+                     "train.validate_every_epochs={every}", "train.export=\"best\""],
+    "lsesim_unpaired": ["generator.features=16", "discriminators.d.features=16",
+                        "data.lr_patch=32", "phases.gan.losses.lsesim.backbone=\"own\"",
+                        "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
+                        "train.export=\"best\""],
+    "masa_rec": ["generator.features=16", "generator.encoder_blocks=2",
+                 "generator.decoder_blocks=1", "generator.fusion_blocks=[2,2,1]",
+                 "data.batch=4", "phases.rec.epochs={epochs}",
+                 "train.validate_every_epochs={every}", "train.export=\"best\""],
+    "lir": ["generator.features=16", "generator.blocks=2", "discriminators.d.features=16",
+            "phases.gan.losses.lir.features=16", "data.batch=4", "phases.gan.epochs={epochs}",
+            "train.validate_every_epochs={every}", "train.export=\"best\""],
 }
 
 
-def _test_figures(model_path: Path, folder: Path) -> dict[str, float]:
-    """Mean PSNR/SSIM of the model and of bicubic on the pairs in ``folder``."""
+def _test_figures(model_path: Path, folder: Path, reference=None) -> dict[str, float]:
+    """Mean PSNR/SSIM of the model and of bicubic on the pairs in ``folder`` (with
+    ``reference`` as every pair's reference image for a reference-based model)."""
     import numpy as np
 
     from semsr_core import super_resolve
@@ -67,12 +89,30 @@ def _test_figures(model_path: Path, folder: Path) -> dict[str, float]:
     for lr_path in sorted((folder / "lr").glob("*.tif")):
         lr = to_unit_range(np.asarray(read_stack(lr_path)[0]))
         hr = to_unit_range(np.asarray(read_stack(folder / "hr" / lr_path.name)[0]))
-        sr = super_resolve(lr, model, device="cpu", output_dtype="float32")
+        given = {} if reference is None else {"reference": reference}
+        sr = super_resolve(lr, model, device="cpu", output_dtype="float32", **given)
         bic = upscale(lr, shape=hr.shape)
         rows.append((psnr(hr, sr), ssim(hr, sr), psnr(hr, bic), ssim(hr, bic)))
     psnr_sr, ssim_sr, psnr_bic, ssim_bic = (float(v) for v in np.mean(rows, axis=0))
     return {"psnr": psnr_sr, "ssim": ssim_sr, "psnr_bicubic": psnr_bic,
             "ssim_bicubic": ssim_bic, "pairs": len(rows)}
+
+
+def _reference_for(model_path: Path, train_folder: Path):
+    """For a reference-based model (MASA-SR), the first training pair's HR, in [0, 1]:
+    the test pairs have no reference of their own (validation, too, falls back on a
+    training HR); None for other models."""
+    import numpy as np
+
+    from semsr_core import archs
+    from semsr_core.io import read_stack
+    from semsr_core.io.intensity import to_unit_range
+    from semsr_core.models import load_model
+
+    if not archs.spec(load_model(model_path).card.arch).reference_input:
+        return None
+    first = sorted((train_folder / "hr").glob("*.tif"))[0]
+    return to_unit_range(np.asarray(read_stack(first)[0]))
 
 
 def _recognition(model_path: Path, folder: Path, out: Path) -> dict[str, float | None]:
@@ -128,8 +168,11 @@ def main() -> None:
         none = {"psnr": float("nan"), "psnr_bicubic": float("nan")}
         best = max(validations, key=lambda m: m["psnr"]) if validations else none
         last = validations[-1] if validations else none
-        m = _test_figures(result.model_path, work / "test")
-        recognition = _recognition(result.model_path, work / "test", work / f"eval_{recipe}")
+        reference = _reference_for(result.model_path, work / "train")
+        m = _test_figures(result.model_path, work / "test", reference)
+        # semsr evaluate takes no reference images: no recognition for MASA-SR
+        recognition = None if reference is not None else _recognition(
+            result.model_path, work / "test", work / f"eval_{recipe}")
         results[recipe] = {
             "status": result.status, "steps": result.step, "epochs": result.epoch,
             "minutes": round((time.monotonic() - started) / 60, 1),
