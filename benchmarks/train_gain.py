@@ -55,6 +55,12 @@ RUNS = {
     "qsattn": ["generator.features=16", "discriminators.d.features=16", "data.lr_patch=32",
                "phases.gan.epochs={epochs}", "train.validate_every_epochs={every}",
                "train.export=\"best\""],
+    # paired, so it validates: a short run below bicubic would export nothing; export it
+    # anyway (its verdict still says so) to measure it on the test pairs
+    "monce_paired": ["generator.features=16", "discriminators.d.features=16",
+                     "data.lr_patch=32", "phases.gan.epochs={epochs}",
+                     "train.validate_every_epochs={every}", "train.export=\"best\"",
+                     "train.export_worse=true"],
     "monce_fsesim": ["generator.features=16", "discriminators.d.features=16",
                      "data.lr_patch=32", "phases.gan.epochs={epochs}",
                      "train.validate_every_epochs={every}", "train.export=\"best\""],
