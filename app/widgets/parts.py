@@ -94,3 +94,13 @@ def dock_size_hint(widget: QWidget, hint: QSize) -> QSize:
     """``hint`` narrowed to :data:`DOCK_WIDTH` (never below the widget's minimum)."""
     return QSize(max(widget.minimumSizeHint().width(), min(hint.width(), DOCK_WIDTH)),
                  hint.height())
+
+
+def qt_alive(widget: QWidget) -> bool:
+    """Whether the C++ side of ``widget`` still exists (napari may have closed it while a
+    worker ran)."""
+    try:
+        widget.objectName()
+    except RuntimeError:
+        return False
+    return True

@@ -46,7 +46,7 @@ from semsr_app.comparison import (
 from semsr_app.layers import sr_scale_translate
 from semsr_app.widgets.compare.grid import DERIVED_KEY, ROLES, ComparedLayers
 from semsr_app.widgets.compare.profile import ProfileTool
-from semsr_app.widgets.parts import dock_size_hint, side_by_side
+from semsr_app.widgets.parts import dock_size_hint, qt_alive, side_by_side
 
 if TYPE_CHECKING:
     import napari
@@ -210,7 +210,7 @@ class ComparePanel(ComparedLayers, ProfileTool, QWidget):
 
     def _alive(self) -> bool:
         """False once Qt has deleted the panel (napari closed) while work was running."""
-        return _qt_alive(self.status)
+        return qt_alive(self.status)
 
     def _on_layers_changed(self, event: Any = None) -> None:
         if not self._alive():
@@ -347,13 +347,6 @@ class ComparePanel(ComparedLayers, ProfileTool, QWidget):
 
 
 
-def _qt_alive(widget: QWidget) -> bool:
-    """Whether the C++ side of ``widget`` still exists."""
-    try:
-        widget.objectName()
-    except RuntimeError:
-        return False
-    return True
 
 
 

@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from semsr_app.widgets.parts import qt_alive
 from semsr_app.writer import file_name
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class ExportPanel(QWidget):
         self.worker.start()
 
     def _on_written(self, result: list[str] | str) -> None:
-        if not _qt_alive(self.status):  # napari was closed while writing
+        if not qt_alive(self.status):  # napari was closed while writing
             return
         if isinstance(result, str):
             self._report_error(result)
@@ -191,12 +192,12 @@ class ExportPanel(QWidget):
 
     def _on_crashed(self, exc: BaseException) -> None:
         # napari's worker already shows the error (with its traceback) as a notification.
-        if _qt_alive(self.status):
+        if qt_alive(self.status):
             self.status.setText(f"Failed: {type(exc).__name__}: {exc}")
 
     def _on_finished(self) -> None:
         self.worker = None
-        if _qt_alive(self.status):
+        if qt_alive(self.status):
             self.save_button.setEnabled(bool(self.selected_layers()))
 
     def _report_error(self, text: str) -> None:
@@ -204,13 +205,6 @@ class ExportPanel(QWidget):
         show_error(text)
 
 
-def _qt_alive(widget: QWidget) -> bool:
-    """Whether the C++ side of ``widget`` still exists."""
-    try:
-        widget.objectName()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _write_guarded(folder: str, layer_data: list[tuple[Any, dict[str, Any], str]]
