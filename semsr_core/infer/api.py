@@ -38,8 +38,8 @@ from semsr_core.events import (
     emit,
 )
 from semsr_core.infer import device as devices
-from semsr_core.infer import network, normalize, tiling, zssr
-from semsr_core.infer.consistency import ConsistencyLog
+from semsr_core.infer import network, normalize, self_check, tiling, zssr
+from semsr_core.infer.consistency import ConsistencyLog, SelfCheckFn
 from semsr_core.infer.output_check import check_slice
 from semsr_core.io.intensity import ClipCount, IntensityMapping
 
@@ -237,13 +237,28 @@ class _Run:
             y = self._tiled(x, net)
         sr, warning = self.consistency.apply(
             lr, normalize.from_network_range(y, card.value_range), card.scale, index,
-            self.slices)
+            self.slices, self_check=self._self_check(net))
         if warning:
             emit(self.on_event, Message(warning, level="warning"))
         out, clipped = self.mapping.from_unit(sr, self.output_dtype)
         check_slice(out, image, index=index, path=self.source, model=card.name or card.arch)
         self.clipped.add(clipped)
         return out
+
+    def _self_check(self, net: network.PreparedNetwork) -> SelfCheckFn | None:
+        """:mod:`self_check` with this network, where it applies: a network that enlarges
+        the LR itself (not one given a pre-enlarged image, nor ZSSR: its own training
+        judges it). Its extra pass counts in no progress bar."""
+        if self.facts.input_at_output_size or self.is_zssr:
+            return None
+        value_range = self.model.card.value_range
+
+        def enlarge(unit: np.ndarray) -> np.ndarray:
+            x = normalize.to_network_range(unit, value_range)
+            y = self._tiled(x, net, progress=tiling.TileProgress())
+            return normalize.from_network_range(y, value_range)
+
+        return self_check.for_network(enlarge, self.model.card.scale)
 
     def _pre_upscale(self, unit: np.ndarray) -> np.ndarray:
         """The LR image on the output grid for networks that work at the output size:
@@ -260,11 +275,13 @@ class _Run:
                                          on_event=self.on_event, cancel=self.cancel), 0, 1)
         return upscale(unit, card.scale, clip=False)
 
-    def _tiled(self, x: np.ndarray, net: network.PreparedNetwork) -> np.ndarray:
+    def _tiled(self, x: np.ndarray, net: network.PreparedNetwork,
+               progress: tiling.TileProgress | None = None) -> np.ndarray:
         result = tiling.run_tiled(
             x[None], partial(network.run_network, net), scale=net.scale, out_channels=1,
             tile=self.tile, overlap=self.overlap, batch=self.batch,
-            size_multiple=net.size_multiple, progress=self.progress, cancel=self.cancel,
+            size_multiple=net.size_multiple, progress=progress or self.progress,
+            cancel=self.cancel,
             is_out_of_memory=devices.is_out_of_memory,
             release_memory=partial(devices.release_cached_memory, net.device),
             on_tile_shrink=self._shrunk)

@@ -25,6 +25,7 @@ network's output. Everything runs in network units ([0, 1] by the intensity poli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +143,9 @@ def _regions(mask: np.ndarray, count: int = 5) -> list[tuple[int, int, int, int]
             for i in order]
 
 
+SelfCheckFn = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any]]]
+"""(LR, network output, operator) → (the output to project from, its summary)."""
+
 AUTO_OPERATORS = ("area", "bicubic")
 """What ``auto`` chooses from: the sharp measurements. Blur + decimation explains any
 over-smoothed output well, so it is used only when a card or the user names it."""
@@ -154,9 +158,12 @@ def choose_operator(lr: np.ndarray, sr: np.ndarray, scale: int) -> str:
 
 
 def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: str = "auto",
-                      project: bool = True) -> tuple[np.ndarray, Consistency]:
+                      project: bool = True, start: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, Consistency]:
     """Check ``sr`` (network units, ``scale``× ``lr``) against ``lr`` and, with
-    ``project``, return it projected onto the measurement within the noise."""
+    ``project``, return it projected onto the measurement within the noise. The check
+    and its map are of ``sr``; the projection starts from ``start`` where given (the
+    self-check's blend of ``sr`` with bicubic)."""
     lr = np.asarray(lr, np.float32)
     sr = np.asarray(sr, np.float32)
     if sr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
@@ -178,7 +185,7 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
             low = ndimage.gaussian_filter(now, width, mode="nearest")
             return (low + _shrink(now - low, threshold)).astype(np.float32)
 
-        out = sr.astype(np.float64)
+        out = (sr if start is None else start).astype(np.float64)
         for _ in range(ITERATIONS):
             out = out + upscale(step_of(out), scale, clip=False)
         if operator == "area":  # block mean: make each block's mean equal at once
@@ -222,12 +229,26 @@ class ConsistencyLog:
         self.record.update(setting=self.choice, slices=[], disagreeing_fraction_max=0.0)
 
     def apply(self, lr: np.ndarray, sr: np.ndarray, scale: int, index: int,
-              slices: int) -> tuple[np.ndarray, str | None]:
-        """The slice's output (projected unless ``off``) and its warning, if any."""
+              slices: int, self_check: SelfCheckFn | None = None
+              ) -> tuple[np.ndarray, str | None]:
+        """The slice's output (projected unless ``off``) and its warning, if any.
+
+        ``self_check`` (where the network can be run again): given the LR, the network's
+        output and the operator, the output to project from and its JSON-ready summary
+        (:mod:`semsr_core.infer.self_check`); used only when projecting.
+        """
         project = self.choice != "off"
         operator = self.choice if project else "auto"
-        out, found = check_and_project(lr, sr, scale, operator=operator, project=project)
+        start, checked = None, None
+        if project and self_check is not None:
+            if operator == "auto":
+                operator = choose_operator(lr, sr, scale)
+            start, checked = self_check(lr, sr, operator)
+        out, found = check_and_project(lr, sr, scale, operator=operator, project=project,
+                                       start=start)
         summary = found.summary(scale)
+        if checked is not None:
+            summary["self_check"] = checked
         if len(self.record["slices"]) < 1000:  # bounded, even for very long stacks
             self.record["slices"].append({"slice": index, **summary})
         self.record["disagreeing_fraction_max"] = max(self.record["disagreeing_fraction_max"],
