@@ -79,7 +79,7 @@ def test_a_noisy_scan_keeps_the_network_without_running_the_check(smooth_lr, rng
 
 
 def test_an_image_too_small_to_check_is_kept():
-    lr = np.full((40, 40), 0.5, np.float32)
+    lr = np.full((28, 28), 0.5, np.float32)
     found = self_check.check(lr, SCALE, "area", lambda x: upscale(x, SCALE, clip=False))
     assert found.weight == 1.0 and found.alpha is None and "too small" in found.reason
 
@@ -148,3 +148,15 @@ def test_the_bundled_model_no_longer_loses_on_a_clean_smooth_cell():
     lr = bicubic_measure(truth, SCALE)
     out = super_resolve(lr, "default-x4", device="cpu", output_dtype="float32")
     assert psnr(truth, out) > psnr(truth, upscale(lr, SCALE, clip=False)) - 0.2
+
+
+def test_a_fine_lattice_keeps_the_network_without_running_the_check():
+    """A lattice finer than its ×4 smaller copy can show: the son has none of it."""
+    yy, xx = np.indices((96, 96))
+    lattice = (0.5 + 0.3 * np.cos(2 * np.pi * yy / 3.0) * np.cos(2 * np.pi * xx / 3.0))
+
+    def must_not_run(image: np.ndarray) -> np.ndarray:
+        raise AssertionError("the self-check ran on a fine lattice")
+
+    found = self_check.check(lattice.astype(np.float32), SCALE, "area", must_not_run)
+    assert found.weight == 1.0 and found.alpha is None and "finer" in found.reason
