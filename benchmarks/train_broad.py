@@ -104,6 +104,13 @@ def _natural_crop(pool: list[np.ndarray], rng: np.random.Generator) -> np.ndarra
     return strip[top:top + HR_SIDE, left:left + HR_SIDE]
 
 
+NOISE = {"share": 0.5, "dose": (10.0, 1000.0), "read_max": 0.02}
+"""Which pairs get noise and how much: ``share`` of them, shot noise at a dose drawn
+log-uniformly from ``dose`` (e⁻/pixel), Gaussian read noise up to ``read_max``.
+``--noise-share``, ``--dose`` and ``--read-max`` change it (a low-noise expert:
+``--dose 1000 100000 --read-max 0.005``)."""
+
+
 def broad_pair(rng: np.random.Generator, scale: int, pool: list[np.ndarray]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
     """One (LR, HR, mask, look) of the broad mix, HR in [0, 1]."""
@@ -122,9 +129,10 @@ def broad_pair(rng: np.random.Generator, scale: int, pool: list[np.ndarray]
     hr = np.clip(np.asarray(hr, np.float32), 0.0, 1.0)
     how = str(rng.choice(["area", "bicubic", "crappify"], p=[0.45, 0.35, 0.2]))
     look = {"content": kind, "degradation": how}
-    if rng.random() < 0.5:
-        dose = float(np.exp(rng.uniform(np.log(10), np.log(1000))))
-        read = float(rng.uniform(0.0, 0.02))
+    if rng.random() < NOISE["share"]:
+        low, high = NOISE["dose"]
+        dose = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        read = float(rng.uniform(0.0, NOISE["read_max"]))
         look.update(dose=round(dose, 1), read_noise=round(read, 4))
         if rng.random() < 0.2:
             lr = degrade("sem-noise", hr, scale, rng=rng, dose=dose, read_noise=read,
@@ -154,7 +162,8 @@ def write_broad(out: Path, count: int, seed: int, scale: int) -> dict:
             write_stack(out / "masks" / name, mask.astype(np.uint8))
         key = f"{look['content']}/{look['degradation']}{'+noise' if 'dose' in look else ''}"
         kinds[key] = kinds.get(key, 0) + 1
-    return {"pairs": count, "first_seed": seed, "hr_side": HR_SIDE, "looks": kinds}
+    return {"pairs": count, "first_seed": seed, "hr_side": HR_SIDE, "noise": dict(NOISE),
+            "looks": kinds}
 
 
 def write_defect_source(out: Path) -> Path:
@@ -169,6 +178,18 @@ def _uint16(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)
 
 
+def _noise_arguments(args: argparse.Namespace) -> str:
+    """The noise options as given, for the card's command (empty when the defaults)."""
+    words = ""
+    if args.noise_share != 0.5:
+        words += f" --noise-share {args.noise_share:g}"
+    if tuple(args.dose) != (10.0, 1000.0):
+        words += f" --dose {args.dose[0]:g} {args.dose[1]:g}"
+    if args.read_max != 0.02:
+        words += f" --read-max {args.read_max:g}"
+    return words
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=sorted(MODELS))
@@ -181,11 +202,17 @@ def main() -> None:
     ap.add_argument("--out", help="write the model here instead (no bundling)")
     ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--work", help="keep data and run here; given again, the run continues")
+    ap.add_argument("--noise-share", type=float, default=NOISE["share"],
+                    help="share of the pairs with shot and read noise")
+    ap.add_argument("--dose", type=float, nargs=2, default=NOISE["dose"], metavar=("LOW", "HIGH"),
+                    help="shot-noise dose range, e⁻/pixel")
+    ap.add_argument("--read-max", type=float, default=NOISE["read_max"])
     args = ap.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    NOISE.update(share=args.noise_share, dose=tuple(args.dose), read_max=args.read_max)
     spec = MODELS[args.name]
     if spec.get("init") and not args.init:
         ap.error(f"{args.name} starts from another model: give --init")
@@ -224,6 +251,7 @@ def main() -> None:
     card.training["command"] = (f"python benchmarks/train_broad.py {args.name} --minutes "
                                 f"{args.minutes:g} --pairs {args.pairs}"
                                 + (f" --init {args.init}" if args.init else "")
+                                + _noise_arguments(args)
                                 + "".join(f" --set '{e}'" for e in args.extra))
     card.training["overrides"] = info["overrides"]
     card.training["minutes_this_session"] = round(minutes, 1)
