@@ -15,7 +15,8 @@ ZSSR_SECONDS = 60
 MODEL_FILTER = "semsr or ESRGAN models (*.semsr *.safetensors *.pth *.pt);;All files (*)"
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 TILE_CHOICES = ("auto", "96", "128", "256", "512", "1024", "2048")
-PRECISIONS = (("auto (bf16 where native: CUDA, AMX CPUs; else fp16/fp32)", "auto"),
+PRECISIONS = (("auto (bf16/fp16 on CUDA; bf16 on CPUs where it measures faster; else fp32)",
+               "auto"),
               ("fp32", "fp32"),
               ("fp16", "fp16"), ("bf16", "bf16"))
 OUTPUT_TYPES = (("same as input (e.g. uint16)", "input"), ("float32", "float32"))
