@@ -258,7 +258,11 @@ class _Run:
             y = self._tiled(x, net, progress=tiling.TileProgress())
             return normalize.from_network_range(y, value_range)
 
-        return self_check.for_network(enlarge, self.model.card.scale)
+        def note(text: str) -> None:
+            where = f"slice {self.slice_index}: " if self.slices > 1 else ""
+            emit(self.on_event, Message(where + text, level="info"))
+
+        return self_check.for_network(enlarge, self.model.card.scale, note)
 
     def _pre_upscale(self, unit: np.ndarray) -> np.ndarray:
         """The LR image on the output grid for networks that work at the output size:

@@ -130,15 +130,24 @@ def apply(lr: np.ndarray, sr: np.ndarray, scale: int, found: SelfCheck) -> np.nd
     return (bicubic + np.float32(found.weight) * (sr - bicubic)).astype(np.float32)
 
 
-def for_network(enlarge: Callable[[np.ndarray], np.ndarray], scale: int
+NOTE_BELOW = 0.95
+"""A weight below this is told to the user (the output is partly bicubic)."""
+
+
+def for_network(enlarge: Callable[[np.ndarray], np.ndarray], scale: int,
+                on_note: Callable[[str], None] | None = None
                 ) -> Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any]]]:
     """The consistency guard's ``self_check`` for a network that ``enlarge`` runs: given
     the LR, the network's output and the operator, the output to project from and the
-    check's summary."""
+    check's summary. ``on_note`` is told, in a sentence, when part of the network's
+    change was left out."""
 
     def checked(lr: np.ndarray, sr: np.ndarray, operator: str
                 ) -> tuple[np.ndarray, dict[str, Any]]:
         found = check(lr, scale, operator, enlarge)
+        if on_note is not None and found.weight < NOTE_BELOW:
+            on_note(f"self-check: {found.reason}; the rest is bicubic (--consistency off "
+                    "keeps the model's output as it is)")
         return apply(lr, sr, scale, found), found.summary()
 
     return checked

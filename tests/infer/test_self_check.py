@@ -11,6 +11,7 @@ from torch import nn
 from semsr_core import super_resolve
 from semsr_core.data.degrade import area
 from semsr_core.data.resample import upscale
+from semsr_core.events import EventKind
 from semsr_core.infer import self_check
 from semsr_core.infer.consistency import ConsistencyLog
 from semsr_core.io.intensity import IntensityMapping
@@ -116,9 +117,9 @@ def _texturing():
 def test_super_resolve_weights_out_invented_texture_and_records_it(smooth_lr):
     truth, lr = smooth_lr
     as_is = IntensityMapping.identity()
-    log = ConsistencyLog()
+    log, events = ConsistencyLog(), []
     guarded = super_resolve(lr, _texturing(), device="cpu", output_dtype="float32",
-                            intensity=as_is, consistency=log)
+                            intensity=as_is, consistency=log, on_event=events.append)
     raw = super_resolve(lr, _texturing(), device="cpu", output_dtype="float32",
                         intensity=as_is, consistency="off")
     bicubic = upscale(lr, SCALE, clip=False)
@@ -126,6 +127,9 @@ def test_super_resolve_weights_out_invented_texture_and_records_it(smooth_lr):
     assert psnr(truth, guarded) > psnr(truth, bicubic) - 0.2  # the guard leaves none
     checked = log.record["slices"][0]["self_check"]
     assert checked["weight"] < 0.1 and checked["noise_share"] == 0.0
+    notes = [e.data["text"] for e in events if e.kind is EventKind.MESSAGE
+             and e.data["text"].startswith("self-check:")]
+    assert len(notes) == 1 and "the rest is bicubic" in notes[0]
 
 
 def test_with_the_guard_off_there_is_no_self_check(smooth_lr):
