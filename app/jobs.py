@@ -116,7 +116,9 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
         result = _collect(result, data.shape[0])
     if disagreement is not None:
         disagreement.append(disagreement_layer_data(source, log, model))
-    return sr_layer_data(source, result, model, settings, np.dtype(data.dtype))
+    layer = sr_layer_data(source, result, model, settings, np.dtype(data.dtype))
+    layer[1]["metadata"]["provenance"]["consistency"] = log.record  # as output files have it
+    return layer
 
 
 def disagreement_layer_data(source: LayerSource, log: Any, model: Any) -> LayerData:

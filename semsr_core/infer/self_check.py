@@ -134,6 +134,21 @@ NOTE_BELOW = 0.95
 """A weight below this is told to the user (the output is partly bicubic)."""
 
 
+def note_of(record: dict[str, Any] | None) -> str | None:
+    """One sentence for a whole call from its guard record (``ConsistencyLog.record``):
+    the slice where the least of the network's change was kept, when below
+    :data:`NOTE_BELOW`; None otherwise."""
+    slices = [(s["slice"], s["self_check"]) for s in (record or {}).get("slices", [])
+              if s.get("self_check")]
+    if not slices:
+        return None
+    index, least = min(slices, key=lambda item: item[1]["weight"])
+    if least["weight"] >= NOTE_BELOW:
+        return None
+    where = f" (slice {index})" if len(slices) > 1 else ""
+    return f"Self-check{where}: {least['reason']}; the rest is bicubic."
+
+
 def for_network(enlarge: Callable[[np.ndarray], np.ndarray], scale: int,
                 on_note: Callable[[str], None] | None = None
                 ) -> Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any]]]:

@@ -245,3 +245,22 @@ def test_without_the_map_and_with_the_guard_off_only_the_result_is_added(
     assert [layer.name for layer in viewer.layers] == ["sem_stack_lr",
                                                         "sem_stack_lr [SR ×4]"]
     assert viewer.layers[1].metadata["provenance"]["settings"]["consistency"] == "off"
+
+
+def test_a_clean_smooth_image_says_what_the_self_check_kept(make_napari_viewer, qtbot):
+    """The bundled model on a clean, smooth fluorescence crop: the panel's last line
+    says that only part of the model's change was kept, and why."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from semsr_core.data.degrade import bicubic
+
+    cell = skimage_data.cell()[150:406, 150:406].astype(np.float32) / 255.0
+    viewer, panel = _panel(make_napari_viewer, None)
+    viewer.add_image(bicubic(cell, 4), name="cell")
+    panel.adapt_spin.setValue(0)
+    _run_and_wait(qtbot, panel)
+    sr = viewer.layers["cell [SR ×4]"]
+    record = sr.metadata["provenance"]["consistency"]  # as the output files have it
+    weights = [s["self_check"]["weight"] for s in record["slices"]]
+    assert weights and weights[0] < 0.95
+    assert "Self-check: on this image's ×4 smaller copy" in panel.status.text()
+    assert "the rest is bicubic" in panel.status.text()

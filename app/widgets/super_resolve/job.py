@@ -157,7 +157,11 @@ class RunningJob:
             if high > low:
                 layer.contrast_limits_range = (low, high)
                 layer.contrast_limits = kwargs["contrast_limits"]
-        self._report_info(f"Added '{layer.name}' ({' × '.join(map(str, data.shape))} pixels).")
+        from semsr_core.infer.self_check import note_of
+
+        note = note_of(kwargs["metadata"]["provenance"].get("consistency"))
+        self._report_info(f"Added '{layer.name}' ({' × '.join(map(str, data.shape))} pixels)."
+                          + (f" {note}" if note else ""))
 
     def _files_written(self, outcome: Outcome) -> None:
         from semsr_app.reader import stack_layer_data
