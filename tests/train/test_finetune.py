@@ -46,6 +46,22 @@ def test_a_retrained_bundled_model_with_other_sizes_is_fine_tuned_as_it_is(
     assert sizes["unshuffle"] == 2  # an option the recipe never names
 
 
+def test_a_finetune_of_a_model_file_reads_its_card(tmp_path):
+    """``finetune --set generator.init=<file>``: the lab's own model, fine-tuned further;
+    architecture, sizes and scale come from the file's card."""
+    from semsr_core.models import Model
+
+    path = tmp_path / "ours.semsr"
+    Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4).save(path)
+    config = load_config("finetune", [f'generator.init="{path}"'])
+    sizes = config.generator.arch_kwargs()
+    assert config.generator.arch == "rrdbnet" and config.generator.init == str(path)
+    assert (sizes["blocks"], sizes["features"], sizes["growth"]) == (1, 8, 4)
+    assert config.data.scale == 2
+    with pytest.raises(ConfigError, match="generator.init: .*nowhere.semsr"):
+        load_config("finetune", [f'generator.init="{tmp_path / "nowhere.semsr"}"'])
+
+
 def test_generator_sizes_in_a_finetune_are_refused_naming_the_key():
     with pytest.raises(ConfigError, match="generator.blocks: the generator's sizes come from"):
         load_config("finetune", ["generator.blocks=4"])
