@@ -177,8 +177,8 @@ def _collect(slices: Iterator[np.ndarray], count: int) -> np.ndarray:
 def sr_layer_data(source: LayerSource, result: np.ndarray, model: Any,
                   settings: SuperResolveSettings, input_dtype: np.dtype) -> LayerData:
     """The napari layer of a super-resolved result, placed over its source layer."""
-    from semsr_core.infer.api import provenance
     from semsr_core.infer.device import resolve_device
+    from semsr_core.infer.provenance import provenance
 
     factor = model.scale
     scale, translate = sr_scale_translate(source.scale, source.translate, factor)

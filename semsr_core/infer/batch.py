@@ -260,7 +260,7 @@ class _FileJob:
     def write(
         self, model: Any, options: dict[str, Any], output_format: str, overwrite: bool
     ) -> Path:
-        from semsr_core.infer.api import output_pixel_size, provenance
+        from semsr_core.infer.provenance import output_pixel_size, provenance
         from semsr_core.io import write_stack
 
         settings = {**options, "executor": "dask.distributed", "tasks": "one per slice"}
