@@ -107,7 +107,7 @@ def _natural_crop(pool: list[np.ndarray], rng: np.random.Generator) -> np.ndarra
 NOISE = {"share": 0.5, "dose": (10.0, 1000.0), "read_max": 0.02}
 """Which pairs get noise and how much: ``share`` of them, shot noise at a dose drawn
 log-uniformly from ``dose`` (e⁻/pixel), Gaussian read noise up to ``read_max``.
-``--noise-share``, ``--dose`` and ``--read-max`` change it (a low-noise expert:
+``--noise-share``, ``--dose`` and ``--read-max`` change it (e.g. a low-noise mix:
 ``--dose 1000 100000 --read-max 0.005``)."""
 
 
