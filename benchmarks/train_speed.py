@@ -54,30 +54,41 @@ def _measure(recipe: str, data: Path, steps: int, bf16: bool) -> dict:
             "load": load_average()}
 
 
-def run(recipes: list[str], steps: int, out: Path) -> dict:
+def run(recipes: list[str], steps: int, out: Path, precisions: tuple[str, ...] = ("fp32", "bf16"),
+        append: bool = False) -> dict:
+    """Time ``recipes``; with ``append``, add to the results already in ``out`` (recipes
+    measured there are skipped) and note this run's start beside the first's."""
     from semsr_core.infer.device import training_autocast_dtype
     from semsr_core.train import load_config
 
     work = Path(tempfile.mkdtemp(prefix="semsr-train-speed-"))
     data = _training_data(work)
     auto = training_autocast_dtype(torch.device("cpu"))
-    results = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                time.gmtime()),
-               "load_start": load_average(), "steps": steps,
-               "auto": "bf16 autocast" if auto == torch.bfloat16 else "fp32",
-               "vgg": _stand_in_vgg(work), "recipes": []}
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    vgg = _stand_in_vgg(work)  # the environment points VGG losses at them
+    if append and out.exists():
+        results = json.loads(out.read_text())
+        results.setdefault("continued", []).append(
+            {"started": started, "load_start": load_average(), "precisions": precisions})
+        recipes = [r for r in recipes if r not in {row["recipe"] for row in results["recipes"]}]
+    else:
+        results = {"machine": machine(), "started": started, "load_start": load_average(),
+                   "steps": steps, "auto": "bf16 autocast" if auto == torch.bfloat16
+                   else "fp32", "vgg": vgg, "recipes": []}
     for recipe in recipes:
         config = load_config(recipe)
         row: dict = {"recipe": recipe, "size": f"{config.generator.arch}, batch "
                      f"{config.data.batch}, LR patch {config.data.lr_patch}"}
         for name, bf16 in (("fp32", False), ("bf16", True)):
+            if name not in precisions:
+                continue
             try:
                 row[name] = _measure(recipe, data, steps, bf16)
             except Exception as error:  # a recipe that cannot run here: say why
                 row[name] = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
         results["recipes"].append(row)
         print(f"{recipe}: " + json.dumps({k: row[k].get("steps_per_s", row[k].get("error"))
-                                          for k in ("fp32", "bf16")}), flush=True)
+                                          for k in precisions}), flush=True)
         results["load_end"] = load_average()
         out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
         out.with_suffix(".md").write_text(report(results))
@@ -100,7 +111,7 @@ def report(results: dict) -> str:
              "| recipe | size | phase | fp32 steps/s | bf16 steps/s | bf16 ÷ fp32 |",
              "|---|---|---|---|---|---|"]
     for row in results["recipes"]:
-        fp32, bf16 = row["fp32"], row["bf16"]
+        fp32, bf16 = row["fp32"], row.get("bf16", {"steps_per_s": {}})
         if "error" in fp32 or "error" in bf16:
             lines.append(f"| {row['recipe']} | {row['size']} | — | "
                          f"{fp32.get('error', '')} | {bf16.get('error', '')} | — |")
@@ -109,14 +120,25 @@ def report(results: dict) -> str:
             b = bf16["steps_per_s"].get(phase)
             ratio = f"{b / a:.2f}×" if a and b else "—"
             lines.append(f"| {row['recipe']} | {row['size']} | {phase} | "
-                         f"{a:.3g} | {b:.3g} | {ratio} |" if a and b else
-                         f"| {row['recipe']} | {row['size']} | {phase} | {a} | {b} | — |")
+                         f"{_rate(a)} | {_rate(b) if 'bf16' in row else 'not timed'} | "
+                         f"{ratio} |")
+    from semsr_core.train import recipe_names
+
     done = {r["recipe"] for r in results["recipes"]}
-    lines += ["", f"Recipes measured: {len(done)}."]
+    missing = sorted(set(recipe_names()) - done)
+    lines += ["", f"Recipes measured: {len(done)} of {len(done) + len(missing)}"
+              + (f" (not yet: {', '.join(missing)})." if missing else ".")]
+    for more in results.get("continued", []):
+        lines.append(f"Continued {more['started']} ({', '.join(more['precisions'])} only), "
+                     f"load average at its start {more['load_start']}.")
     notes = ROOT / "benchmarks" / "train_speed.notes.md"
     if notes.exists():
         lines += ["", notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:.3g}" if value else "—"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,6 +148,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipes", nargs="*", help="recipe names (default: all)")
     parser.add_argument("--steps", type=int, default=1, help="timed steps per phase")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train_speed.json")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"],
+                        choices=["fp32", "bf16"], help="which to time (default both)")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the --out results, skipping recipes measured there")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the .md from the --out JSON without measuring")
     args = parser.parse_args(argv)
@@ -134,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         args.out.with_suffix(".md").write_text(report(results))
         return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    run(args.recipes or list(recipe_names()), args.steps, args.out)
+    run(args.recipes or list(recipe_names()), args.steps, args.out, tuple(args.precisions),
+        args.append)
 
 
 if __name__ == "__main__":
