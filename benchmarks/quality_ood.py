@@ -203,15 +203,24 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _condition(row: dict) -> tuple:
+    """What a row was measured on: scale, image, LR kind and noise."""
+    return row["scale"], row["image"], row["degradation"], row["noise"]
+
+
+def _bicubic_rows(rows: list[dict]) -> dict[tuple, dict]:
+    """Bicubic's row of each condition, the baseline every gain is taken against."""
+    return {_condition(r): r for r in rows if r["method"] == "bicubic"}
+
+
 def summarise(rows: list[dict]) -> dict:
     """Gain over bicubic per (scale, method, class, noise) and the worst image."""
-    bic = {(r["scale"], r["image"], r["degradation"], r["noise"]): r for r in rows
-           if r["method"] == "bicubic"}
+    bic = _bicubic_rows(rows)
     table: dict = {}
     for r in rows:
         if r["method"] == "bicubic":
             continue
-        b = bic[(r["scale"], r["image"], r["degradation"], r["noise"])]
+        b = bic[_condition(r)]
         key = (r["scale"], r["method"], r["class"], "clean" if r["noise"] == "clean"
                else "noisy")
         entry = table.setdefault(key, {"gain": [], "ssim_gain": [], "mean_err": [],
@@ -234,13 +243,12 @@ def headline(rows: list[dict]) -> list[str]:
     semsr-made periodic class left out) and LR kind, the mean gain on clean and on noisy
     LR with the worst image, how many clean conditions fall more than 0.2 dB below
     bicubic, and the mean-intensity error (mean, max)."""
-    bic = {(r["scale"], r["image"], r["degradation"], r["noise"]): r["psnr"] for r in rows
-           if r["method"] == "bicubic"}
+    bic = _bicubic_rows(rows)
     groups: dict = {}
     for r in rows:
         if r["method"] == "bicubic" or "semsr-made" in r["class"]:
             continue
-        gain = r["psnr"] - bic[(r["scale"], r["image"], r["degradation"], r["noise"])]
+        gain = r["psnr"] - bic[_condition(r)]["psnr"]
         entry = groups.setdefault((r["scale"], r["method"]), {"clean": [], "noisy": [],
                                                               "err": []})
         entry["clean" if r["noise"] == "clean" else "noisy"].append((gain, r["image"]))

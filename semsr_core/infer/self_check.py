@@ -146,7 +146,12 @@ def note_of(record: dict[str, Any] | None) -> str | None:
     if least["weight"] >= NOTE_BELOW:
         return None
     where = f" (slice {index})" if len(slices) > 1 else ""
-    return f"Self-check{where}: {least['reason']}; the rest is bicubic."
+    return f"Self-check{where}: {_rest_is_bicubic(least['reason'])}."
+
+
+def _rest_is_bicubic(reason: str) -> str:
+    """The user's sentence for a weight below 1: what the check found, and what follows."""
+    return f"{reason}; the rest is bicubic"
 
 
 def for_network(enlarge: Callable[[np.ndarray], np.ndarray], scale: int,
@@ -161,7 +166,7 @@ def for_network(enlarge: Callable[[np.ndarray], np.ndarray], scale: int,
                 ) -> tuple[np.ndarray, dict[str, Any]]:
         found = check(lr, scale, operator, enlarge)
         if on_note is not None and found.weight < NOTE_BELOW:
-            on_note(f"self-check: {found.reason}; the rest is bicubic (--consistency off "
+            on_note(f"self-check: {_rest_is_bicubic(found.reason)} (--consistency off "
                     "keeps the model's output as it is)")
         return apply(lr, sr, scale, found), found.summary()
 

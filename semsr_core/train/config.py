@@ -80,7 +80,8 @@ class GeneratorConfig(NetConfig):
     from (fine-tuning, e.g. a lab's own pairs on top of ``default-x4``). The model must
     have the same architecture and configuration. ``init = "bundled"`` names the bundled
     model of the data's scale (``default-x4``, ``default-x2``); its architecture and
-    sizes are then read from that model's card (see :func:`resolve_bundled_generator`)."""
+    sizes are then read from that model's card, as they are for any model named here
+    without an ``arch`` (see :func:`resolve_init_generator`)."""
 
     init: str | None = None
 
@@ -383,7 +384,7 @@ def bundled_model_name(scale: int) -> str:
     return f"default-x{scale}"
 
 
-def resolve_bundled_generator(raw: dict[str, Any], origin: str = "config") -> dict[str, Any]:
+def resolve_init_generator(raw: dict[str, Any], origin: str = "config") -> dict[str, Any]:
     """``generator.init = "bundled"`` → the bundled model of ``data.scale``, with the
     generator's ``arch`` and sizes from that model's card (a copy of ``raw``). The same
     for any other model (a name or a file) in ``init`` when the generator names no
@@ -431,7 +432,7 @@ def resolve_bundled_generator(raw: dict[str, Any], origin: str = "config") -> di
 
 def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainConfig:
     """Validate a raw dict into a :class:`TrainConfig` (ConfigError names the key)."""
-    raw = resolve_bundled_generator(raw, origin)
+    raw = resolve_init_generator(raw, origin)
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as exc:

@@ -346,10 +346,6 @@ class ComparePanel(ComparedLayers, ProfileTool, QWidget):
             self.request_update()
 
 
-
-
-
-
 def _compare_guarded(inputs: SliceInputs) -> SliceViews | str:
     """Compare in the worker; user errors come back as their message."""
     from semsr_core.errors import SemsrError

@@ -205,8 +205,6 @@ class ExportPanel(QWidget):
         show_error(text)
 
 
-
-
 def _write_guarded(folder: str, layer_data: list[tuple[Any, dict[str, Any], str]]
                    ) -> list[str] | str:
     """Write in the worker; user errors and OS errors come back as a message."""
