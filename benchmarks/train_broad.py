@@ -11,7 +11,10 @@
 Why: the models trained on the SEM simulator alone lost to bicubic by 11 dB on average
 on scikit-image's images (issue 12): they darkened them and painted layouts over
 lattices. These models learn only what bicubic misses (``generator.skip="bicubic"``:
-an untrained network is bicubic) from content of many kinds:
+an untrained network is bicubic), and only at scales of a few input pixels
+(``generator.highpass=1.5``: the Gaussian low-pass, σ 1.5 input pixels, of what the
+network adds is taken away, so it cannot brighten, darken or paint blobs the scan would
+have shown), from content of many kinds:
 
 - content (HR, 128² pixels): 30 % the SEM simulator's clean HR scene (every layout, its
   defects and masks), 35 % natural images — only the strips of scikit-image's images
@@ -55,7 +58,7 @@ from semsr_core.train import resume, train
 HR_SIDE = 128
 LAYOUTS = ("hexmesh", "lines", "vias", "particles", "mixed")
 _SMALL = ["generator.blocks=2", "generator.features=32", "generator.growth=16",
-          "generator.skip=\"bicubic\""]
+          "generator.skip=\"bicubic\"", "generator.highpass=1.5"]
 _TRAIN = ["train.validate_every_epochs=5", "train.checkpoint_every=200"]
 _MASKED = "phases.pretrain.losses.l1.mask_weight=4"  # simulated defects count 4×
 
@@ -82,7 +85,8 @@ MODELS = {
         description="×4 perceptual model: L1 + 0.1·RaGAN with a PatchGAN-34 on synthetic "
                     "defects (benchmarks/default_x4_gan.toml), from default-x4, on the "
                     "broad mix",
-        overrides=["generator.skip=\"bicubic\"", "phases.gan.epochs={epochs}",
+        overrides=["generator.skip=\"bicubic\"", "generator.highpass=1.5",
+                   "phases.gan.epochs={epochs}",
                    "data.defects.source=\"{defect_source}\"", *_TRAIN]),
 }
 

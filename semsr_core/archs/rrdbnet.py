@@ -9,6 +9,8 @@ first; ``unshuffle`` reproduces that.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,6 +60,29 @@ class RRDB(nn.Module):
         return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
 
 
+class ToneCurve(nn.Module):
+    """A learnable pointwise tone curve, x + conv1×1(LeakyReLU(conv1×1(x))): piecewise
+    linear with :data:`HIDDEN` knots, first spread evenly over [−0.2, 1.2]; the
+    identity at start."""
+
+    HIDDEN = 16
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.inner = nn.Conv2d(channels, self.HIDDEN, 1)
+        self.outer = nn.Conv2d(self.HIDDEN, channels, 1)
+        with torch.no_grad():  # unit k: LeakyReLU(x − knot k) of its channel's value
+            self.inner.weight.zero_()
+            for k in range(self.HIDDEN):
+                self.inner.weight[k, k % channels] = 1.0
+            self.inner.bias.copy_(-torch.linspace(-0.2, 1.2, self.HIDDEN))
+        nn.init.zeros_(self.outer.weight)
+        nn.init.zeros_(self.outer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.outer(F.leaky_relu(self.inner(x), 0.2))
+
+
 class RRDBNet(nn.Module):
     """ESRGAN generator: conv, B RRDBs with a long skip, nearest ×2 upsamplings, two convs.
 
@@ -84,6 +109,17 @@ class RRDBNet(nn.Module):
             semsr), so it learns only what bicubic misses; ``conv_last`` then starts at
             zero, so an untrained network is exactly bicubic. Adds no parameters: the
             state-dict keys stay ESRGAN's.
+        highpass: with ``skip="bicubic"``, the σ (in input pixels) of a Gaussian whose
+            low-pass of the network's change is taken away before it is added: the
+            network then cannot brighten, darken or paint anything wider than a few
+            input pixels (its change has zero local mean over a few σ), only sharpen
+            and denoise. 0 (the default) keeps the change as it is.
+        tone: a learnable pointwise tone curve on the input (``tone.*``: two 1×1
+            convolutions around a LeakyReLU, added to the input; it starts as the
+            identity). A lab's pairs whose LR and HR differ in contrast, gamma or
+            brightness teach it that gap while a ``highpass`` keeps the network from
+            changing anything wider than a few pixels. Off (the default): no ``tone.*``
+            keys, ESRGAN's state dict.
     """
 
     def __init__(
@@ -96,6 +132,8 @@ class RRDBNet(nn.Module):
         growth: int = 32,
         unshuffle: int = 1,
         skip: str = "none",
+        highpass: float = 0.0,
+        tone: bool = False,
     ):
         super().__init__()
         require_choice("rrdbnet", "scale", scale, (1, 2, 4, 8))
@@ -105,6 +143,11 @@ class RRDBNet(nn.Module):
             raise ConfigError("rrdbnet: skip='bicubic' needs in_channels == out_channels, "
                               f"not {in_channels} and {out_channels}",
                               hint="Use skip='none' for networks that change channels.")
+        if highpass and (skip != "bicubic" or not highpass > 0):
+            raise ConfigError(f"rrdbnet: highpass={highpass!r} needs skip='bicubic' and "
+                              "a σ > 0 in input pixels",
+                              hint="Use e.g. skip='bicubic', highpass=1.5, or leave "
+                                   "highpass at 0.")
         for key, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
@@ -127,12 +170,16 @@ class RRDBNet(nn.Module):
         self.conv_last = nn.Conv2d(features, out_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
         self.skip = skip
+        self.highpass = float(highpass)
+        self.tone = ToneCurve(in_channels) if tone else None
         if skip == "bicubic":
             nn.init.zeros_(self.conv_last.weight)
             nn.init.zeros_(self.conv_last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
+        if self.tone is not None:
+            x = self.tone(x)
         source = x
         if self.unshuffle > 1:
             pad_h = -height % self.unshuffle
@@ -147,7 +194,28 @@ class RRDBNet(nn.Module):
             feat = self.lrelu(conv_up(F.interpolate(feat, scale_factor=2, mode="nearest")))
         out = self.conv_last(self.lrelu(self.conv_hr(feat)))
         out = out[..., : height * self.scale, : width * self.scale]
-        if self.skip == "bicubic":
-            out = out + F.interpolate(source, scale_factor=self.scale, mode="bicubic",
-                                      align_corners=False)
+        return add_skip(out, source, self.skip, self.scale, self.highpass)
+
+
+def add_skip(out: torch.Tensor, source: torch.Tensor, skip: str, scale: int,
+             highpass: float) -> torch.Tensor:
+    """The network's output with RRDBNet's skip added (see :class:`RRDBNet`)."""
+    if skip != "bicubic":
         return out
+    if highpass > 0:
+        out = out - _lowpass(out, highpass * scale)
+    return out + F.interpolate(source, scale_factor=scale, mode="bicubic",
+                               align_corners=False)
+
+
+def _lowpass(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur of σ ``sigma`` (edge pixels repeated), per channel."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=image.device)
+    taps = torch.exp(-x.pow(2) / (2 * sigma * sigma))
+    taps = (taps / taps.sum()).to(image.dtype)
+    channels = image.shape[1]
+    rows = taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+    padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
+    blurred = F.conv2d(padded, rows, groups=channels)
+    return F.conv2d(blurred, rows.transpose(2, 3), groups=channels)

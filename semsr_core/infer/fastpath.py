@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semsr_core.archs.rrdbnet import RRDBNet, add_skip
+
 SLOPE = 0.2
 """LeakyReLU slope of RRDBNet."""
 
@@ -37,8 +39,6 @@ def _mkldnn_ready() -> bool:
 
 def fast_module(module: nn.Module) -> nn.Module | None:
     """The fast CPU forward of ``module``, or ``None`` where there is none."""
-    from semsr_core.archs.rrdbnet import RRDBNet
-
     if type(module) is not RRDBNet or module.training or not _mkldnn_ready():
         return None
     if any(p.device.type != "cpu" for p in module.parameters()):
@@ -130,6 +130,8 @@ class FastRRDBNet(nn.Module):
         self.scale = net.scale
         self.unshuffle = net.unshuffle
         self.skip = net.skip
+        self.highpass = net.highpass
+        self.tone = net.tone
         self.conv_first = _conv(net.conv_first)
         self.blocks = [[self._dense(rdb) for rdb in (rrdb.rdb1, rrdb.rdb2, rrdb.rdb3)]
                        for rrdb in net.body]
@@ -156,6 +158,8 @@ class FastRRDBNet(nn.Module):
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") \
             else x.dtype
         with torch.autocast("cpu", enabled=False):
+            if self.tone is not None:  # pointwise, on the input as given (as the module)
+                x = self.tone(x)
             return self._forward(x.to(dtype).contiguous(memory_format=torch.channels_last),
                                  x)
 
@@ -182,7 +186,4 @@ class FastRRDBNet(nn.Module):
             feat = _upsample_conv_act(conv, feat)
         out = self.conv_last(self.conv_hr(feat, act=True))
         out = out[..., : height * self.scale, : width * self.scale]
-        if self.skip == "bicubic":
-            out = out + F.interpolate(source, scale_factor=self.scale, mode="bicubic",
-                                      align_corners=False)
-        return out
+        return add_skip(out, source, self.skip, self.scale, self.highpass)

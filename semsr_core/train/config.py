@@ -391,7 +391,9 @@ def resolve_init_generator(raw: dict[str, Any], origin: str = "config") -> dict[
     ``arch``: e.g. ``finetune --set generator.init="my-model.semsr"``.
 
     The card is the one source of the sizes, so a retrained model with another
-    configuration is fine-tuned as it is; sizes written in the recipe are refused."""
+    configuration is fine-tuned as it is; sizes written in the recipe are refused.
+    ``generator.tone = true`` may be given: the fine-tuned model adds a learnable tone
+    curve (RRDBNet's ``tone``) that starts as the identity."""
     generator = raw.get("generator")
     if not isinstance(generator, dict) or not generator.get("init"):
         return raw
@@ -413,7 +415,7 @@ def resolve_init_generator(raw: dict[str, Any], origin: str = "config") -> dict[
                           f"({exc})", hint="Fine-tuning starts from default-x4 or "
                           "default-x2; for other scales choose a recipe that trains from "
                           "scratch.") from None
-    given = [k for k in generator if k not in ("init", "arch")]
+    given = [k for k in generator if k not in ("init", "arch", "tone")]
     if given:
         raise ConfigError(f"{origin}: generator.{given[0]}: the generator's sizes come from "
                           f"the model {name}",
@@ -425,6 +427,8 @@ def resolve_init_generator(raw: dict[str, Any], origin: str = "config") -> dict[
     data = copy.deepcopy(raw)
     data["generator"] = {"arch": card.arch, "init": name,
                          **{k: v for k, v in card.config.items() if k != "scale"}}
+    if generator.get("tone"):  # a tone curve is only ever added
+        data["generator"]["tone"] = True
     if init != BUNDLED:  # a named model enlarges by its own scale
         data.setdefault("data", {})["scale"] = card.scale
     return data

@@ -208,7 +208,11 @@ def _load_initial_weights(generator: nn.Module, init: str) -> dict[str, Any]:
 
     parent = load_model(init)
     try:
-        generator.load_state_dict(parent.generator.state_dict())
+        missing, unexpected = generator.load_state_dict(parent.generator.state_dict(),
+                                                        strict=False)
+        left = [k for k in missing if not k.startswith("tone.")]  # a new curve: identity
+        if left or unexpected:
+            raise RuntimeError(f"missing {left[:3]}, unexpected {unexpected[:3]}")
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         raise ConfigError(

@@ -25,7 +25,28 @@ def test_finetune_takes_the_generator_from_the_bundled_models_card():
         assert config.generator.init == f"default-x{scale}"
         assert config.generator.arch == card.arch
         sizes = {k: v for k, v in card.config.items() if k != "scale"}
-        assert config.generator.arch_kwargs() == sizes
+        assert config.generator.arch_kwargs() == {**sizes, "tone": True}  # + a tone curve
+
+
+def test_a_finetune_starts_as_the_bundled_model_and_adds_an_identity_tone_curve(tmp_path):
+    """The recipe's ``tone = true`` adds parameters the bundled model has not: they
+    start as the identity, so step 0 is the bundled model; a model that does not fit
+    is still refused."""
+    from semsr_core import archs
+    from semsr_core.models import Model, load_model
+    from semsr_core.train.engine import _load_initial_weights
+
+    config = load_config("finetune")
+    net = archs.build(config.generator.arch, scale=4, **config.generator.arch_kwargs())
+    assert any(k.startswith("tone.") for k in net.state_dict())
+    _load_initial_weights(net, "default-x4")
+    x = torch.rand(1, 1, 24, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(x), load_model("default-x4").generator(x))
+    other = Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4)
+    path = other.save(tmp_path / "other.semsr")
+    with pytest.raises(ConfigError, match="does not fit this generator"):
+        _load_initial_weights(net, str(path))
 
 
 def test_a_retrained_bundled_model_with_other_sizes_is_fine_tuned_as_it_is(
