@@ -25,6 +25,7 @@ checkpoint and continues exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
 from pathlib import Path
@@ -221,6 +222,14 @@ def _load_initial_weights(generator: nn.Module, init: str) -> dict[str, Any]:
             hint="Start from a model with the same architecture and sizes as the "
                  "recipe's generator (see `semsr models info`), or set the generator's "
                  "sizes to the model's.") from None
+    for option in ("skip", "highpass"):  # no weights of their own, but another function
+        mine, theirs = getattr(generator, option, None), getattr(parent.generator, option, None)
+        if mine != theirs:
+            raise ConfigError(
+                f"generator.init: the model {init} has {option} = {theirs!r}, this "
+                f"generator {option} = {mine!r}: its weights would compute something else",
+                hint=f"Add --set generator.{option}={json.dumps(theirs)} (see `semsr models "
+                     f"info {init}`), or use the finetune recipe, which reads the model's card.")
     card = parent.card
     training = {k: v for k, v in card.training.items() if k not in ("config", "data")}
     return {"model": str(init), "name": card.name, "recipe": card.recipe,

@@ -49,6 +49,26 @@ def test_a_finetune_starts_as_the_bundled_model_and_adds_an_identity_tone_curve(
         _load_initial_weights(net, str(path))
 
 
+def test_a_recipe_that_drops_the_bundled_models_skip_or_highpass_is_refused():
+    """Same weights, another function: en1 at the bundled model's sizes but without its
+    bicubic skip or highpass would start from something that is not the model."""
+    from semsr_core import archs
+    from semsr_core.models import read_card, resolve_model
+    from semsr_core.train.engine import _load_initial_weights
+
+    card = read_card(resolve_model("default-x4"))
+    sizes = {k: v for k, v in card.config.items() if k != "scale"}
+    assert sizes["highpass"] > 0
+    for option, other in (("skip", "none"), ("highpass", 0.0)):
+        changed = {**sizes, option: other}
+        if option == "skip":
+            changed["highpass"] = 0.0
+        net = archs.build("rrdbnet", scale=4, **changed)
+        with pytest.raises(ConfigError, match=f"has {option} = .*--set generator.{option}="):
+            _load_initial_weights(net, "default-x4")
+    _load_initial_weights(archs.build("rrdbnet", scale=4, **sizes), "default-x4")  # as it is
+
+
 def test_a_retrained_bundled_model_with_other_sizes_is_fine_tuned_as_it_is(
         tmp_path, monkeypatch):
     """Nothing about the generator is written in the recipe: another default-x4 (here
