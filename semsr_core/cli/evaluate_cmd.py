@@ -33,7 +33,7 @@ def _bundled_model_for(args: argparse.Namespace) -> tuple[list[str], str]:
     """Without --model: the bundled model of the data's scale, and a note that says so."""
     from semsr_core.metrics.evaluation import dataset_scale
     from semsr_core.models import MODEL_SUFFIX, bundled_models_dir
-    from semsr_core.train.config import bundled_model_name
+    from semsr_core.train.init_model import bundled_model_name
 
     scale = dataset_scale(args.data)
     path = bundled_models_dir() / f"{bundled_model_name(scale)}{MODEL_SUFFIX}"

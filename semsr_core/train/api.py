@@ -96,7 +96,8 @@ def _scale_of_data(recipe: str | Path, overrides: list[str], data: str | Path) -
     scale (and whose scale no override sets), read from the LR/HR sizes; else ``[]``."""
     from semsr_core.data.pairs import find_pairs, infer_scale
     from semsr_core.io import read_stack
-    from semsr_core.train.config import BUNDLED, apply_overrides, load_raw
+    from semsr_core.train.config import apply_overrides, load_raw
+    from semsr_core.train.init_model import BUNDLED
 
     raw = apply_overrides(load_raw(recipe)[0], overrides)
     if raw.get("generator", {}).get("init") != BUNDLED:
