@@ -108,17 +108,24 @@ def _natural_crop(pool: list[np.ndarray], rng: np.random.Generator) -> np.ndarra
     return strip[top:top + HR_SIDE, left:left + HR_SIDE]
 
 
-NOISE = {"share": 0.5, "dose": (10.0, 1000.0), "read_max": 0.02}
+NOISE = {"share": 0.5, "dose": (10.0, 1000.0), "read_max": 0.02, "scan_share": 0.2,
+         "drift_max": 0.0}
 """Which pairs get noise and how much: ``share`` of them, shot noise at a dose drawn
-log-uniformly from ``dose`` (e⁻/pixel), Gaussian read noise up to ``read_max``.
-``--noise-share``, ``--dose`` and ``--read-max`` change it (e.g. a low-noise mix:
+log-uniformly from ``dose`` (e⁻/pixel), Gaussian read noise up to ``read_max``;
+``scan_share`` of the noisy pairs as a full SEM scan (line offsets, jitter and a drift
+of up to ``drift_max`` LR pixels). ``--noise-share``, ``--dose``, ``--read-max``,
+``--scan-share`` and ``--drift-max`` change it (e.g. a low-noise mix:
 ``--dose 1000 100000 --read-max 0.005``)."""
+
+CONTENT = {"simulator": 0.3, "natural": 0.35, "texture": 0.35}
+"""Share of each kind of content; ``--sim-share`` gives the simulator another share and
+splits the rest evenly between the other two."""
 
 
 def broad_pair(rng: np.random.Generator, scale: int, pool: list[np.ndarray]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
     """One (LR, HR, mask, look) of the broad mix, HR in [0, 1]."""
-    kind = str(rng.choice(["simulator", "natural", "texture"], p=[0.3, 0.35, 0.35]))
+    kind = str(rng.choice(list(CONTENT), p=list(CONTENT.values())))
     mask = None
     if kind == "simulator":
         sim = simulate_pair(int(rng.integers(1, 2**31)), size=HR_SIDE, scale=scale,
@@ -138,10 +145,13 @@ def broad_pair(rng: np.random.Generator, scale: int, pool: list[np.ndarray]
         dose = float(np.exp(rng.uniform(np.log(low), np.log(high))))
         read = float(rng.uniform(0.0, NOISE["read_max"]))
         look.update(dose=round(dose, 1), read_noise=round(read, 4))
-        if rng.random() < 0.2:
+        if rng.random() < NOISE["scan_share"]:
+            # the drift is drawn only when asked for: the default mix's numbers stay as
+            # they were, so the shipped models' commands make the same data
+            drift = float(rng.uniform(0, NOISE["drift_max"])) if NOISE["drift_max"] else 0.0
             lr = degrade("sem-noise", hr, scale, rng=rng, dose=dose, read_noise=read,
                          line_offset=float(rng.uniform(0, 0.02)),
-                         line_jitter=float(rng.uniform(0, 0.2)))
+                         line_jitter=float(rng.uniform(0, 0.2)), drift=drift)
             look["degradation"] = "sem-noise"
         else:
             lr = degrade(how, hr, scale)
@@ -167,7 +177,7 @@ def write_broad(out: Path, count: int, seed: int, scale: int) -> dict:
         key = f"{look['content']}/{look['degradation']}{'+noise' if 'dose' in look else ''}"
         kinds[key] = kinds.get(key, 0) + 1
     return {"pairs": count, "first_seed": seed, "hr_side": HR_SIDE, "noise": dict(NOISE),
-            "looks": kinds}
+            "content": dict(CONTENT), "looks": kinds}
 
 
 def write_defect_source(out: Path) -> Path:
@@ -191,6 +201,12 @@ def _noise_arguments(args: argparse.Namespace) -> str:
         words += f" --dose {args.dose[0]:g} {args.dose[1]:g}"
     if args.read_max != 0.02:
         words += f" --read-max {args.read_max:g}"
+    if args.scan_share != 0.2:
+        words += f" --scan-share {args.scan_share:g}"
+    if args.drift_max:
+        words += f" --drift-max {args.drift_max:g}"
+    if args.sim_share != 0.3:
+        words += f" --sim-share {args.sim_share:g}"
     return words
 
 
@@ -211,12 +227,23 @@ def main() -> None:
     ap.add_argument("--dose", type=float, nargs=2, default=NOISE["dose"], metavar=("LOW", "HIGH"),
                     help="shot-noise dose range, e⁻/pixel")
     ap.add_argument("--read-max", type=float, default=NOISE["read_max"])
+    ap.add_argument("--scan-share", type=float, default=NOISE["scan_share"],
+                    help="share of the noisy pairs made as a full SEM scan")
+    ap.add_argument("--drift-max", type=float, default=NOISE["drift_max"],
+                    help="largest scan drift of those, LR pixels")
+    ap.add_argument("--sim-share", type=float, default=CONTENT["simulator"],
+                    help="share of the SEM simulator's scenes in the content")
     args = ap.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    NOISE.update(share=args.noise_share, dose=tuple(args.dose), read_max=args.read_max)
+    NOISE.update(share=args.noise_share, dose=tuple(args.dose), read_max=args.read_max,
+                 scan_share=args.scan_share, drift_max=args.drift_max)
+    if not 0.0 <= args.sim_share <= 1.0:
+        ap.error("--sim-share is a share: give a number from 0 to 1")
+    rest = (1.0 - args.sim_share) / 2
+    CONTENT.update(simulator=args.sim_share, natural=rest, texture=rest)
     spec = MODELS[args.name]
     if spec.get("init") and not args.init:
         ap.error(f"{args.name} starts from another model: give --init")

@@ -1,0 +1,49 @@
+"""The broad training mix of the bundled models (``benchmarks/train_broad.py``): its
+options change the mix, and its defaults make the data the shipped models' commands made."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+train_broad = pytest.importorskip("train_broad")
+
+
+def _looks(count: int, seed: int = 123) -> list[tuple[str, str, bool]]:
+    rng, pool = np.random.default_rng(seed), train_broad._natural_pool()
+    looks = []
+    for _ in range(count):
+        lr, hr, _mask, look = train_broad.broad_pair(rng, 4, pool)
+        assert lr.shape == (hr.shape[0] // 4, hr.shape[1] // 4)
+        assert 0.0 <= lr.min() and lr.max() <= 1.0
+        looks.append((look["content"], look["degradation"], "dose" in look))
+    return looks
+
+
+@pytest.fixture
+def mix(monkeypatch):
+    """The module's mix, restored after the test."""
+    monkeypatch.setattr(train_broad, "NOISE", dict(train_broad.NOISE))
+    monkeypatch.setattr(train_broad, "CONTENT", dict(train_broad.CONTENT))
+    return train_broad
+
+
+def test_the_default_mix_draws_what_it_drew_before_the_options(mix):
+    # recorded with the script of git revision 836d0ad (before --sim-share,
+    # --scan-share and --drift-max): the same seed gives the same pairs
+    assert _looks(8) == [("texture", "crappify", False), ("natural", "bicubic", False),
+                         ("texture", "area", True), ("simulator", "area", False),
+                         ("texture", "crappify", False), ("natural", "bicubic", False),
+                         ("natural", "bicubic", False), ("natural", "crappify", False)]
+
+
+def test_the_options_change_the_content_and_the_scans(mix):
+    mix.CONTENT.update(simulator=1.0, natural=0.0, texture=0.0)
+    mix.NOISE.update(share=1.0, scan_share=1.0, drift_max=0.3)
+    looks = _looks(4)
+    assert {content for content, _, _ in looks} == {"simulator"}
+    assert all(how == "sem-noise" and noisy for _, how, noisy in looks)
