@@ -33,3 +33,24 @@ def test_the_quick_benchmark_scores_default_x4_against_bicubic(tmp_path):
 WORST_DB = -2.0
 """The worst single image of the subset: clean ``cell`` with bicubic LR, where bicubic
 reaches 54 dB, measured −1.83 dB (benchmarks/quality_ood.md); a known loss, bounded."""
+
+
+def test_a_noisy_reference_is_named_with_its_clean_gains(monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    quality_ood = pytest.importorskip("quality_ood")
+
+    def row(image, method, psnr, sigma, degradation="area", cls="sem-real"):
+        return {"scale": 2, "class": cls, "image": image, "degradation": degradation,
+                "noise": "clean", "reference_sigma": sigma, "method": method, "psnr": psnr,
+                "ssim": 0.5, "mean_error_pct": 0.0}
+
+    rows = [row("scan", "bicubic", 30.0, 0.11), row("scan", "model", 29.4, 0.11),
+            row("scan", "bicubic", 31.0, 0.11, "bicubic"), row("scan", "model", 31.5, 0.11,
+                                                               "bicubic"),
+            row("camera", "bicubic", 30.0, 0.005), row("camera", "model", 31.0, 0.005),
+            row("lattice", "bicubic", 20.0, 0.2, cls="periodic (semsr-made)"),
+            row("lattice", "model", 19.0, 0.2, cls="periodic (semsr-made)")]
+    lines = quality_ood.noisy_references(rows)
+    named = [line for line in lines if line.startswith("| `")]
+    assert named == ["| `scan` | 0.110 | ×2 model: -0.60 / +0.50 |"]
+    assert quality_ood.noisy_references(rows[4:]) == []
