@@ -289,8 +289,10 @@ def noisy_references(rows: list[dict]) -> list[str]:
              "`noise_sigma`, [0, 1] units). Their *clean* LR is the block mean or bicubic "
              "of a noisy scan, and a method that removes that noise loses PSNR against "
              "the noisy reference even where it is right: read their losses with that in "
-             "mind.", "", "| image | reference σ | clean-LR gains (method: block mean / "
-             "bicubic) |", "|---|---|---|"]
+             "mind. (The estimate also reads very fine texture as noise: a texture listed "
+             "here, such as scikit-image's `grass`, is not a noisy scan.)", "",
+             "| image | reference σ | clean-LR gains (method: block mean / bicubic) |",
+             "|---|---|---|"]
     for image, sigma in sorted(sigmas.items()):
         gains: dict[str, list[str]] = {}
         for r in rows:
