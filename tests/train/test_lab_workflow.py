@@ -51,14 +51,16 @@ def test_unaligned_lab_scans_become_a_model_better_than_bicubic_on_held_out_scan
     assert main(["align", str(lab / "lr"), str(lab / "hr"), "-o", str(aligned),
                  "--quiet"]) == 0
     capsys.readouterr()
+    # 15 s: on a loaded 2-core machine 6 s made too few steps to improve on the start
+    # (the run then rightly exported the start weights, and this test failed)
     assert main(["train", "finetune", "--data", str(aligned), "--run", str(run),
-                 "--max-minutes", "0.1", "--device", "cpu", "--set", "data.batch=4",
+                 "--max-minutes", "0.25", "--device", "cpu", "--set", "data.batch=4",
                  "--set", "train.min_epoch_samples=16"]) == 0
     out, err = capsys.readouterr()
-    assert "plan: " in err and "fitted to the 0.1-minute limit" in err
+    assert "plan: " in err and "fitted to the 0.25-minute limit" in err
     assert "verdict: model better than bicubic on its validation pairs" in out, out
     assert "default-x4 before training" in out
-    assert "of the 0.1-minute limit" in out
+    assert "of the 0.25-minute limit" in out
     card = json.loads((run / "verdict.json").read_text())
     assert card["exported"].startswith("the best validation")
 
