@@ -36,7 +36,7 @@ reaches 54 dB, measured −1.83 dB (benchmarks/quality_ood.md); a known loss, bo
 
 
 def test_a_noisy_reference_is_named_with_its_clean_gains(monkeypatch):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     quality_ood = pytest.importorskip("quality_ood")
 
     def row(image, method, psnr, sigma, degradation="area", cls="sem-real"):
