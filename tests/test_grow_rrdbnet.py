@@ -1,0 +1,34 @@
+"""Growing a bundled-size RRDBNet by one block keeps its output and adds capacity."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from grow_rrdbnet import grow
+
+from semsr_core.models import load_model
+
+
+def test_the_grown_model_computes_what_the_model_did_and_trains_its_new_block(tmp_path):
+    model = load_model("default-x4")
+    grown = grow(model)
+    assert grown.card.config["blocks"] == model.card.config["blocks"] + 1
+    x = torch.rand(1, 1, 20, 20)
+    model.generator.eval()
+    grown.generator.eval()
+    with torch.no_grad():
+        assert torch.allclose(grown.generator(x), model.generator(x), atol=1e-5)
+    # the new block learns: its last convolutions get a gradient at once
+    grown.generator.train()
+    grown.generator(x).square().mean().backward()
+    new = grown.generator.body[-1]
+    assert float(new.rdb1.conv5.weight.grad.abs().sum()) > 0
+    # and it survives the model file
+    grown.save(tmp_path / "grown.semsr")
+    again = load_model(tmp_path / "grown.semsr")
+    with torch.no_grad():
+        assert torch.allclose(again.generator.eval()(x), model.generator(x), atol=1e-5)
