@@ -27,15 +27,21 @@ def main() -> int:
     panel.run_button.click()
     while panel.worker is not None:
         QApplication.processEvents()
-    viewer.grid.enabled = True  # LR and SR side by side, same physical size
+    grid_screenshot(viewer, OUT)
+    return 0
+
+
+def grid_screenshot(viewer, out: Path) -> None:
+    """The layers side by side (same physical size) at the stack's second slice, the
+    whole window saved to ``out``, the viewer closed."""
+    viewer.grid.enabled = True
     viewer.dims.set_point(0, 1)
     viewer.reset_view()
     for _ in range(20):
         QApplication.processEvents()
-    viewer.screenshot(str(OUT), canvas_only=False)
-    print(f"wrote {OUT}")
+    viewer.screenshot(str(out), canvas_only=False)
+    print(f"wrote {out}")
     viewer.close()
-    return 0
 
 
 if __name__ == "__main__":

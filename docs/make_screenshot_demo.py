@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qtpy.QtWidgets import QApplication
+from make_screenshot import grid_screenshot
 
 from semsr_app.launch import open_viewer, prefer_semsr_reader
 from semsr_core.demo import run_demo, sample_stacks
@@ -26,14 +26,7 @@ def main() -> int:
     prefer_semsr_reader()
     viewer, _panel = open_viewer([str(lr), str(result.output), str(hr)])
     viewer.window._qt_window.resize(1500, 950)
-    viewer.grid.enabled = True
-    viewer.dims.set_point(0, 1)
-    viewer.reset_view()
-    for _ in range(20):
-        QApplication.processEvents()
-    viewer.screenshot(str(OUT), canvas_only=False)
-    print(f"wrote {OUT}")
-    viewer.close()
+    grid_screenshot(viewer, OUT)
     return 0
 
 
