@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from semsr_core.errors import ConfigError
+from semsr_core.errors import ConfigError, ModelError
 
 __all__ = ["BUNDLED", "bundled_model_name", "resolve_init_generator"]
 
@@ -35,7 +35,6 @@ def resolve_init_generator(raw: dict[str, Any], origin: str = "config",
     init = str(generator["init"])
     if init != BUNDLED and "arch" in generator:
         return raw  # a recipe that spells out its generator: init must match it
-    from semsr_core.errors import ModelError
     from semsr_core.models import read_card, resolve_model
 
     scale = raw.get("data", {}).get("scale", default_scale)
