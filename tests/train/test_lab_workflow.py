@@ -14,7 +14,10 @@ from semsr_core.cli import main
 
 
 def _lab_case(sim, lab, held, dtype):
-    """Pairs 0–3: LR and HR cut to different fields of view (unaligned); 4–5: held out."""
+    """Pairs 0–3: LR and HR cut to different fields of view (unaligned); 4–5: held out.
+    All six share one contrast gap between LR and HR (one specimen, one setting), as in
+    benchmarks/lab_workflow.py: with a gap of its own per pair, the one validation pair
+    cannot judge a tone curve learnt from the others."""
     from semsr_core.io import read_stack, write_stack
 
     rng = np.random.default_rng(3)
@@ -45,7 +48,7 @@ def test_unaligned_lab_scans_become_a_model_better_than_bicubic_on_held_out_scan
 
     sim, lab, held = tmp_path / "sim", tmp_path / "lab", tmp_path / "held"
     assert main(["simulate", str(sim), "--pairs", "6", "--size", "192", "--seed", "4",
-                 "--style-gap", "--quiet"]) == 0
+                 "--style-gap", "shared", "--quiet"]) == 0
     _lab_case(sim, lab, held, dtype)
     aligned, run, sr = tmp_path / "aligned", tmp_path / "run", tmp_path / "sr"
     assert main(["align", str(lab / "lr"), str(lab / "hr"), "-o", str(aligned),
@@ -62,7 +65,13 @@ def test_unaligned_lab_scans_become_a_model_better_than_bicubic_on_held_out_scan
     assert "default-x4 before training" in out
     assert "of the 0.25-minute limit" in out
     card = json.loads((run / "verdict.json").read_text())
-    assert card["exported"].startswith("the best validation")
+    # 15 s on 40² crops may or may not improve on default-x4's prior (it often does by a
+    # few hundredths of a dB); either way the export must say which, truthfully
+    if card["exported"].startswith("the best validation"):
+        assert card["psnr"] > card["start_psnr"], card
+    else:
+        assert card["exported"].startswith("the weights it started from (default-x4)"), card
+        assert card["psnr"] == card["start_psnr"], card
 
     assert main(["super-resolve", str(held / "lr"), "-o", str(sr), "--model",
                  str(run / "model.semsr"), "--device", "cpu", "--quiet"]) == 0
