@@ -54,19 +54,20 @@ def test_unaligned_lab_scans_become_a_model_better_than_bicubic_on_held_out_scan
     assert main(["align", str(lab / "lr"), str(lab / "hr"), "-o", str(aligned),
                  "--quiet"]) == 0
     capsys.readouterr()
-    # 15 s: on a loaded 2-core machine 6 s made too few steps to improve on the start
-    # (the run then rightly exported the start weights, and this test failed)
+    # 30 s (about 110 steps here): the tone curve needs them. With 15 s (about 45 steps)
+    # the three-block default-x4's fine-tune sat at the bicubic level on held-out scans
+    # (-0.09 dB once, in the full suite); with 30 s it gains +4.5 to +5.4 dB.
     assert main(["train", "finetune", "--data", str(aligned), "--run", str(run),
-                 "--max-minutes", "0.25", "--device", "cpu", "--set", "data.batch=4",
+                 "--max-minutes", "0.5", "--device", "cpu", "--set", "data.batch=4",
                  "--set", "train.min_epoch_samples=16"]) == 0
     out, err = capsys.readouterr()
-    assert "plan: " in err and "fitted to the 0.25-minute limit" in err
+    assert "plan: " in err and "fitted to the 0.5-minute limit" in err
     assert "verdict: model better than bicubic on its validation pairs" in out, out
     assert "default-x4 before training" in out
-    assert "of the 0.25-minute limit" in out
+    assert "of the 0.5-minute limit" in out
     card = json.loads((run / "verdict.json").read_text())
-    # 15 s on 40² crops may or may not improve on default-x4's prior (it often does by a
-    # few hundredths of a dB); either way the export must say which, truthfully
+    # a short fine-tune on 40² crops may or may not beat default-x4 on the one validation
+    # pair; either way the export must say which weights it holds, truthfully
     if card["exported"].startswith("the best validation"):
         assert card["psnr"] > card["start_psnr"], card
     else:
