@@ -108,6 +108,10 @@ class LossTerm(BaseModel):
     model_config = ConfigDict(extra="allow")
     weight: float = 1.0
     discriminator: str | None = None
+    max_input_noise: float | None = Field(None, gt=0)
+    """Adversarial terms only: samples whose LR reads noisier than this (σ, [0, 1] units,
+    :func:`semsr_core.infer.consistency.noise_sigma`) train with the other terms alone —
+    where the input cannot show the texture, a discriminator would teach invention."""
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -366,7 +370,8 @@ def _check_loss_keys(config: TrainConfig, origin: str) -> None:
                 raise ConfigError(f"{origin}: {where}: {exc}") from None
             adversarial = cls.role is losses.LossRole.ADVERSARIAL
             check_kwargs(cls, term.params(), what=f"{origin}: loss '{name}'",
-                         extra=("weight", "discriminator") if adversarial else ("weight",),
+                         extra=(("weight", "discriminator", "max_input_noise") if adversarial
+                                else ("weight",)),
                          key_prefix=f"{where}.")
             if adversarial:
                 if term.discriminator is None and len(config.discriminators) != 1:
@@ -375,6 +380,9 @@ def _check_loss_keys(config: TrainConfig, origin: str) -> None:
             elif term.discriminator is not None:
                 raise ConfigError(f"{origin}: {where}.discriminator: '{name}' is not an "
                                   "adversarial loss and takes no discriminator")
+            elif term.max_input_noise is not None:
+                raise ConfigError(f"{origin}: {where}.max_input_noise: '{name}' is not an "
+                                  "adversarial loss; only those can be gated by noise")
 
 
 def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainConfig:

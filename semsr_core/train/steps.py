@@ -4,7 +4,10 @@ stream and the detached SR, with its penalty (WGAN-GP); mixed precision, gradien
 clipping and the learning rates of the step.
 
 The generator is updated every ``n_critic``-th step when the phase has adversarial
-terms, and the EMA copy of its weights follows. Each loss term is called as its class
+terms, and the EMA copy of its weights follows. An adversarial term with
+``max_input_noise`` sees (in both players' updates) only the samples whose LR reads at
+most that noisy: on a noisy input the texture is not measured, and a discriminator
+would teach the generator to invent it. Each loss term is called as its class
 declares (:class:`~semsr_core.losses.roles.LossRole`, ``uses_mask``), and an
 adversarial term trains against the discriminator the trainer bound it to
 (``Trainer.loss_discriminators``). :class:`TrainingSteps` is a part (a mixin) of
@@ -81,6 +84,7 @@ class TrainingSteps:
         self._set_learning_rates(phase, epoch)
         generator_turn = not adversarial or (self.pos.global_step % phase.n_critic == 0)
         logged: dict[str, float] = {}
+        gated = _noise_gates(adversarial, terms, lr)
 
         self.generator.train()
         # ---- generator update (discriminators frozen)
@@ -93,9 +97,13 @@ class TrainingSteps:
                 for name, module in modules.items():
                     role = module.role
                     if role is LossRole.ADVERSARIAL:
+                        keep = gated.get(name)
+                        if keep is not None and keep.numel() == 0:
+                            continue  # every input too noisy: no adversarial term this step
                         disc = self.discriminators[against[name]]
-                        real_logits = disc(module.discriminator_input(real_hr, g_in)).detach()
-                        fake_logits = disc(module.discriminator_input(sr, g_in))
+                        real_b, fake_b, cond = _select(keep, real_hr, sr, g_in)
+                        real_logits = disc(module.discriminator_input(real_b, cond)).detach()
+                        fake_logits = disc(module.discriminator_input(fake_b, cond))
                         value = module.g_loss(real_logits, fake_logits)
                     elif role is LossRole.CONTRASTIVE:
                         value = self.contrastive.generator_value(module, g_in, sr, hr,
@@ -126,12 +134,16 @@ class TrainingSteps:
 
         # ---- discriminator updates
         for name, module in adversarial.items():
+            keep = gated.get(name)
+            if keep is not None and keep.numel() == 0:
+                continue
             d_name = against[name]
             disc = self.discriminators[d_name]
             opt = self.opt_d[d_name]
+            real_b, fake_b, cond = _select(keep, real_hr, sr_detached, g_in)
             with self._autocast():
-                real_in = module.discriminator_input(real_hr, g_in)
-                fake_in = module.discriminator_input(sr_detached, g_in)
+                real_in = module.discriminator_input(real_b, cond)
+                fake_in = module.discriminator_input(fake_b, cond)
                 d_loss = module.d_loss(disc(real_in), disc(fake_in)).float()
             penalty = module.penalty(disc, real_in.float(), fake_in.float())
             if penalty is not None:
@@ -157,6 +169,32 @@ class TrainingSteps:
         if max_norm > 0:
             self.scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+
+
+def _noise_gates(adversarial: dict[str, nn.Module], terms: dict, lr: torch.Tensor
+                 ) -> dict[str, torch.Tensor]:
+    """For each adversarial term with ``max_input_noise``: the indices of the batch's
+    samples whose LR noise (the guard's estimate, worst channel) is at most that."""
+    limits = {name: terms[name].max_input_noise for name in adversarial
+              if terms[name].max_input_noise is not None}
+    if not limits:
+        return {}
+    from semsr_core.infer.consistency import noise_sigma
+
+    images = lr.detach().float().cpu().numpy()
+    sigmas = torch.tensor([max(noise_sigma(channel) for channel in sample) for sample in images])
+    return {name: torch.nonzero(sigmas <= limit).flatten().to(lr.device)
+            for name, limit in limits.items()}
+
+
+def _select(keep: torch.Tensor | None, real: torch.Tensor, fake: torch.Tensor,
+            condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The gated samples of the real stream, the SR and the generator input (all for
+    ``None``). An unpaired real stream of another length gives its first ones."""
+    if keep is None:
+        return real, fake, condition
+    real = real[keep] if real.shape[0] == fake.shape[0] else real[: keep.numel()]
+    return real, fake[keep], condition[keep]
 
 
 def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:
