@@ -32,3 +32,26 @@ def test_the_grown_model_computes_what_the_model_did_and_trains_its_new_block(tm
     again = load_model(tmp_path / "grown.semsr")
     with torch.no_grad():
         assert torch.allclose(again.generator.eval()(x), model.generator(x), atol=1e-5)
+
+
+def test_a_noise_level_input_grown_in_keeps_the_output_and_learns_from_the_level(tmp_path):
+    model = load_model("default-x4")
+    grown = grow(model, blocks=0, noise_input=True)
+    assert grown.card.config["noise_input"] is True
+    assert grown.card.config["blocks"] == model.card.config["blocks"]
+    first = grown.generator.conv_first.weight
+    assert first.shape[1] == model.generator.conv_first.weight.shape[1] + 1
+    clean = torch.rand(1, 1, 24, 24) * 0.5 + 0.25
+    noisy = clean + 0.1 * torch.randn(clean.shape)
+    model.generator.eval()
+    grown.generator.eval()
+    with torch.no_grad():
+        for x in (clean, noisy):
+            assert torch.allclose(grown.generator(x), model.generator(x), atol=1e-5)
+    grown.generator.train()
+    grown.generator(noisy).square().mean().backward()
+    assert float(first.grad[:, -1].abs().sum()) > 0  # the level's weights train
+    grown.save(tmp_path / "noise.semsr")
+    again = load_model(tmp_path / "noise.semsr").generator.eval()
+    with torch.no_grad():
+        assert torch.allclose(again(noisy), model.generator(noisy), atol=1e-5)

@@ -17,6 +17,7 @@ from torch import nn
 
 from semsr_core.archs.arguments import doublings, require_at_least, require_choice
 from semsr_core.archs.initialisation import scaled_kaiming_init
+from semsr_core.archs.noise_level import noise_sigma
 from semsr_core.errors import ConfigError
 
 
@@ -120,6 +121,13 @@ class RRDBNet(nn.Module):
             brightness teach it that gap while a ``highpass`` keeps the network from
             changing anything wider than a few pixels. Off (the default): no ``tone.*``
             keys, ESRGAN's state dict.
+        noise_input: the network is told how noisy its input is (FFDNet's noise-level
+            map): one more input channel holds :data:`NOISE_LEVEL_GAIN`·σ, σ estimated
+            from the input itself (:func:`semsr_core.archs.noise_level.noise_sigma`,
+            mean over channels), so training and inference see the same number and no
+            label is needed. A blind network must hedge between denoising (and painting
+            what it guesses) and sharpening; told that a scan is clean, it need not.
+            ``conv_first`` then takes ``(in_channels + 1) * unshuffle**2`` channels.
     """
 
     def __init__(
@@ -134,6 +142,7 @@ class RRDBNet(nn.Module):
         skip: str = "none",
         highpass: float = 0.0,
         tone: bool = False,
+        noise_input: bool = False,
     ):
         super().__init__()
         require_choice("rrdbnet", "scale", scale, (1, 2, 4, 8))
@@ -160,7 +169,9 @@ class RRDBNet(nn.Module):
         self.scale = scale
         self.unshuffle = unshuffle
 
-        self.conv_first = nn.Conv2d(in_channels * unshuffle**2, features, 3, 1, 1)
+        self.noise_input = bool(noise_input)
+        self.conv_first = nn.Conv2d((in_channels + self.noise_input) * unshuffle**2,
+                                    features, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(features, growth) for _ in range(blocks)))
         self.conv_body = nn.Conv2d(features, features, 3, 1, 1)
         for i in range(1, upsamplings + 1):
@@ -178,9 +189,7 @@ class RRDBNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        if self.tone is not None:
-            x = self.tone(x)
-        source = x
+        x, source = network_input(x, self.tone, self.noise_input)
         if self.unshuffle > 1:
             pad_h = -height % self.unshuffle
             pad_w = -width % self.unshuffle
@@ -195,6 +204,27 @@ class RRDBNet(nn.Module):
         out = self.conv_last(self.lrelu(self.conv_hr(feat)))
         out = out[..., : height * self.scale, : width * self.scale]
         return add_skip(out, source, self.skip, self.scale, self.highpass)
+
+
+NOISE_LEVEL_GAIN = 10.0
+"""The noise-level channel holds this many times σ ([0, 1] units): 0 for a clean scan,
+about 1 for σ = 0.1."""
+
+
+def network_input(x: torch.Tensor, tone: nn.Module | None, noise_input: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """What RRDBNet's trunk sees and what its bicubic skip enlarges: the input through
+    the tone curve, and for ``noise_input`` one more channel with the noise level of the
+    input as measured (before the tone curve)."""
+    measured = x
+    if tone is not None:
+        x = tone(x)
+    source = x
+    if noise_input:
+        sigma = noise_sigma(measured.detach().float()).mean(dim=1)
+        level = (NOISE_LEVEL_GAIN * sigma).to(x.dtype).view(-1, 1, 1, 1)
+        x = torch.cat((x, level.expand(x.shape[0], 1, *x.shape[-2:])), dim=1)
+    return x, source
 
 
 def add_skip(out: torch.Tensor, source: torch.Tensor, skip: str, scale: int,

@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import ndimage
 
+from semsr_core.archs.noise_level import noise_sigma as estimate_noise
 from semsr_core.data import degrade
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError
@@ -67,24 +69,9 @@ def measure(sr: np.ndarray, scale: int, operator: str) -> np.ndarray:
 
 
 def noise_sigma(lr: np.ndarray, block: int = 8) -> float:
-    """Robust standard deviation of the LR's noise, from its flattest parts.
-
-    The diagonal Haar detail of each 2×2 cell is mostly noise; structure adds to it
-    only along edges and in texture. Its median absolute value over 0.6745 (Donoho) is
-    taken per ``block``×``block`` group of cells, and the noise is the lower quartile of
-    those: a clean image with texture reads near zero, a noisy one reads its noise.
-    """
-    h, w = (lr.shape[0] // 2) * 2, (lr.shape[1] // 2) * 2
-    if h < 2 or w < 2:
-        return 0.0
-    x = lr[:h, :w].astype(np.float64)
-    detail = np.abs(x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
-    bh, bw = detail.shape[0] // block, detail.shape[1] // block
-    if bh * bw < 4:
-        return float(np.median(detail) / 0.6745)
-    cells = detail[: bh * block, : bw * block].reshape(bh, block, bw, block)
-    local = np.median(cells.transpose(0, 2, 1, 3).reshape(bh, bw, -1), axis=-1) / 0.6745
-    return float(np.percentile(local, 25))
+    """Robust standard deviation of the LR's noise, from its flattest parts
+    (:func:`semsr_core.archs.noise_level.noise_sigma`, in float64)."""
+    return float(estimate_noise(torch.from_numpy(np.asarray(lr, np.float64)), block))
 
 
 def low_band_width(sigma: float) -> float:

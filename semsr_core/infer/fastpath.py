@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semsr_core.archs.rrdbnet import RRDBNet, add_skip
+from semsr_core.archs.rrdbnet import RRDBNet, add_skip, network_input
 
 SLOPE = 0.2
 """LeakyReLU slope of RRDBNet."""
@@ -132,6 +132,7 @@ class FastRRDBNet(nn.Module):
         self.skip = net.skip
         self.highpass = net.highpass
         self.tone = net.tone
+        self.noise_input = net.noise_input
         self.conv_first = _conv(net.conv_first)
         self.blocks = [[self._dense(rdb) for rdb in (rrdb.rdb1, rrdb.rdb2, rrdb.rdb3)]
                        for rrdb in net.body]
@@ -157,11 +158,10 @@ class FastRRDBNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") \
             else x.dtype
-        with torch.autocast("cpu", enabled=False):
-            if self.tone is not None:  # pointwise, on the input as given (as the module)
-                x = self.tone(x)
+        with torch.autocast("cpu", enabled=False):  # tone and noise level as the module's
+            x, source = network_input(x, self.tone, self.noise_input)
             return self._forward(x.to(dtype).contiguous(memory_format=torch.channels_last),
-                                 x)
+                                 source)
 
     def _forward(self, x: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         """``x`` in the compute dtype; ``source`` as given (autocast leaves the bicubic

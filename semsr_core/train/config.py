@@ -110,7 +110,7 @@ class LossTerm(BaseModel):
     discriminator: str | None = None
     max_input_noise: float | None = Field(None, gt=0)
     """Adversarial terms only: samples whose LR reads noisier than this (σ, [0, 1] units,
-    :func:`semsr_core.infer.consistency.noise_sigma`) train with the other terms alone —
+    :func:`semsr_core.archs.noise_level.noise_sigma`) train with the other terms alone —
     where the input cannot show the texture, a discriminator would teach invention."""
 
     def params(self) -> dict[str, Any]:

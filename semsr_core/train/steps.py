@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from semsr_core.archs.noise_level import noise_sigma
 from semsr_core.data.resample import upscale_tensor
 from semsr_core.errors import TrainingError
 from semsr_core.losses.roles import LossRole
@@ -179,11 +180,8 @@ def _noise_gates(adversarial: dict[str, nn.Module], terms: dict, lr: torch.Tenso
               if terms[name].max_input_noise is not None}
     if not limits:
         return {}
-    from semsr_core.infer.consistency import noise_sigma
-
-    images = lr.detach().float().cpu().numpy()
-    sigmas = torch.tensor([max(noise_sigma(channel) for channel in sample) for sample in images])
-    return {name: torch.nonzero(sigmas <= limit).flatten().to(lr.device)
+    sigmas = noise_sigma(lr.detach().float()).amax(dim=1)
+    return {name: torch.nonzero(sigmas <= limit).flatten()
             for name, limit in limits.items()}
 
 

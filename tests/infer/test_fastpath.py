@@ -27,6 +27,8 @@ def _net(**kwargs) -> RRDBNet:
     {"scale": 2, "unshuffle": 2, "in_channels": 3, "out_channels": 3},
     {"scale": 4, "skip": "bicubic"},
     {"scale": 4, "blocks": 0},
+    {"scale": 4, "noise_input": True},
+    {"scale": 2, "unshuffle": 2, "noise_input": True, "tone": True},
 ])
 def test_the_fused_forward_equals_the_module(kwargs):
     net = _net(**kwargs)

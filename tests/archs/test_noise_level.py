@@ -1,0 +1,68 @@
+"""The noise estimate (one owner for the guard, the noise gate and the noise-level
+input): numpy's median and percentile by another route, per image of a batch, and the
+level RRDBNet's trunk is given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from semsr_core.archs.noise_level import noise_sigma
+from semsr_core.archs.rrdbnet import NOISE_LEVEL_GAIN, RRDBNet, network_input
+
+
+def _numpy_reference(image: np.ndarray, block: int = 8) -> float:
+    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+    if h < 2 or w < 2:
+        return 0.0
+    x = image[:h, :w].astype(np.float64)
+    detail = np.abs(x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    bh, bw = detail.shape[0] // block, detail.shape[1] // block
+    if bh * bw < 4:
+        return float(np.median(detail) / 0.6745)
+    cells = detail[: bh * block, : bw * block].reshape(bh, block, bw, block)
+    local = np.median(cells.transpose(0, 2, 1, 3).reshape(bh, bw, -1), axis=-1) / 0.6745
+    return float(np.percentile(local, 25))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (20, 30), (33, 47), (64, 64), (96, 200)])
+@pytest.mark.parametrize("sigma", [0.0, 0.02, 0.1])
+def test_the_estimate_is_numpys_median_and_lower_quartile(shape, sigma):
+    rng = np.random.default_rng(sum(shape))
+    image = np.linspace(0.2, 0.7, shape[1])[None, :] + sigma * rng.standard_normal(shape)
+    assert float(noise_sigma(torch.from_numpy(image))) == pytest.approx(
+        _numpy_reference(image), abs=1e-12)
+
+
+def test_a_batch_gives_one_estimate_per_image_near_its_noise():
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.2, 0.8, 128)[None, :].repeat(128, 0)
+    batch = np.stack([[ramp + s * rng.standard_normal(ramp.shape)] for s in (0.0, 0.05, 0.1)])
+    found = noise_sigma(torch.from_numpy(batch))
+    assert found.shape == (3, 1)
+    assert float(found[0, 0]) < 1e-6
+    assert found[1:, 0].numpy() == pytest.approx([0.05, 0.1], rel=0.15)
+    for i in range(3):
+        assert float(found[i, 0]) == pytest.approx(_numpy_reference(batch[i, 0]), abs=1e-12)
+
+
+def test_the_trunk_is_given_the_measured_noise_level_as_one_more_channel():
+    torch.manual_seed(0)
+    clean = torch.linspace(0.2, 0.8, 40).view(1, 1, 1, 40).expand(1, 1, 40, 40)
+    x = torch.cat((clean, clean + 0.08 * torch.randn(1, 1, 40, 40)))
+    trunk, source = network_input(x, None, True)
+    assert trunk.shape == (2, 2, 40, 40) and torch.equal(trunk[:, :1], x)
+    assert torch.equal(source, x)
+    level = trunk[:, 1]
+    assert float(level[0].abs().max()) < 1e-5
+    assert float(level[1].std()) == 0.0  # one number per image
+    assert float(level[1, 0, 0]) == pytest.approx(
+        NOISE_LEVEL_GAIN * _numpy_reference(x[1, 0].double().numpy()), rel=1e-5)
+    # the level changes what the network makes: the same image, two noise readings
+    net = RRDBNet(scale=2, features=8, blocks=1, growth=4, noise_input=True).eval()
+    with torch.no_grad():
+        told_clean = net.conv_last(net.lrelu(net.conv_hr(net.conv_first(
+            torch.cat((x[1:], torch.zeros_like(x[1:])), 1)))))
+        told_noisy = net.conv_last(net.lrelu(net.conv_hr(net.conv_first(trunk[1:]))))
+    assert float((told_clean - told_noisy).abs().max()) > 1e-4
