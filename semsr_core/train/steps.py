@@ -6,11 +6,11 @@ clipping and the learning rates of the step.
 The generator is updated every ``n_critic``-th step when the phase has adversarial
 terms, and the EMA copy of its weights follows. An adversarial term with
 ``max_input_noise`` sees (in both players' updates) only the samples whose LR reads at
-most that noisy: on a noisy input the texture is not measured, and a discriminator
-would teach the generator to invent it. Each loss term is called as its class
-declares (:class:`~semsr_core.losses.roles.LossRole`, ``uses_mask``), and an
-adversarial term trains against the discriminator the trainer bound it to
-(``Trainer.loss_discriminators``). :class:`TrainingSteps` is a part (a mixin) of
+most that noisy, weighted by their share of the batch: on a noisy input the texture is
+not measured, and a discriminator would teach the generator to invent it. Each loss
+term is called as its class declares (:class:`~semsr_core.losses.roles.LossRole`,
+``uses_mask``), and an adversarial term trains against the discriminator the trainer
+bound it to (``Trainer.loss_discriminators``). :class:`TrainingSteps` is a part (a mixin) of
 :class:`~semsr_core.train.engine.Trainer`.
 """
 
@@ -97,12 +97,14 @@ class TrainingSteps:
                 total = torch.zeros((), device=dev)
                 for name, module in modules.items():
                     role = module.role
+                    share = 1.0  # of the batch a term is computed on
                     if role is LossRole.ADVERSARIAL:
                         keep = gated.get(name)
                         if keep is not None and keep.numel() == 0:
                             continue  # every input too noisy: no adversarial term this step
                         disc = self.discriminators[against[name]]
                         real_b, fake_b, cond = _select(keep, real_hr, sr, g_in)
+                        share = _share(keep, sr)
                         real_logits = disc(module.discriminator_input(real_b, cond)).detach()
                         fake_logits = disc(module.discriminator_input(fake_b, cond))
                         value = module.g_loss(real_logits, fake_logits)
@@ -117,7 +119,7 @@ class TrainingSteps:
                         value = module(sr, reference, mask)
                     else:  # LossRole.PIXEL
                         value = module(sr, reference)
-                    total = total + terms[name].weight * value.float()
+                    total = total + terms[name].weight * share * value.float()
                     logged[f"g/{name}"] = float(value.detach())
             _check_finite(total, "generator loss", self.pos.global_step)
             self.opt_g.zero_grad(set_to_none=True)
@@ -146,6 +148,7 @@ class TrainingSteps:
                 real_in = module.discriminator_input(real_b, cond)
                 fake_in = module.discriminator_input(fake_b, cond)
                 d_loss = module.d_loss(disc(real_in), disc(fake_in)).float()
+                d_loss = _share(keep, sr_detached) * d_loss
             penalty = module.penalty(disc, real_in.float(), fake_in.float())
             if penalty is not None:
                 d_loss = d_loss + penalty
@@ -183,6 +186,12 @@ def _noise_gates(adversarial: dict[str, nn.Module], terms: dict, lr: torch.Tenso
     sigmas = noise_sigma(lr.detach().float()).amax(dim=1)
     return {name: torch.nonzero(sigmas <= limit).flatten()
             for name, limit in limits.items()}
+
+
+def _share(keep: torch.Tensor | None, batch: torch.Tensor) -> float:
+    """The gated samples' share of the batch: a term on them weighs what they did in the
+    whole batch's mean (the clean samples are not pushed harder for the noisy ones)."""
+    return 1.0 if keep is None else keep.numel() / batch.shape[0]
 
 
 def _select(keep: torch.Tensor | None, real: torch.Tensor, fake: torch.Tensor,

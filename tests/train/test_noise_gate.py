@@ -14,6 +14,9 @@ from semsr_core.train import load_config, train
 from semsr_core.train.config import LossTerm
 from semsr_core.train.steps import _noise_gates
 
+LIMIT = 0.085
+"""Between the simulated pairs' noise readings (16² LR crops: about 0.055 to 0.12)."""
+
 
 def _batch(noise: list[float]) -> torch.Tensor:
     """Smooth ramps (32² LR) with Gaussian noise of the given σ per sample."""
@@ -62,3 +65,20 @@ def test_a_gan_step_on_inputs_noisier_than_the_limit_has_no_adversarial_update(
         assert not any("gan_ragan" in key for key in losses)
     for losses in open_:
         assert "g/gan_ragan" in losses and "d/d/gan_ragan" in losses
+
+
+def _adversarial_shares(steps: list[dict]) -> list[float]:
+    """From each logged step: (total − 0.7·L1 − 0.3·VGG) / (0.06·RaGAN), en1's weights."""
+    return [(s["g/total"] - 0.7 * s["g/l1"] - 0.3 * s["g/vgg"]) / (0.06 * s["g/gan_ragan"])
+            for s in steps if "g/gan_ragan" in s]
+
+
+def test_a_gated_term_weighs_by_the_kept_samples_share_of_the_batch(sim_data, fake_vgg,
+                                                                    tmp_path):
+    assert _adversarial_shares(_gan_losses(sim_data, tmp_path / "all", 1.0)) == \
+        pytest.approx([1.0, 1.0], abs=1e-4)
+    shares = _adversarial_shares(_gan_losses(sim_data, tmp_path / "some", LIMIT))
+    assert shares, "no step kept a sample"
+    for share in shares:  # a share of the 4 samples: the noisier ones do not count
+        assert 4 * share == pytest.approx(round(4 * share), abs=1e-3)
+    assert min(shares) < 1.0
