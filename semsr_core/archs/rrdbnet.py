@@ -125,8 +125,10 @@ class RRDBNet(nn.Module):
             map): one more input channel holds :data:`NOISE_LEVEL_GAIN`·σ, σ estimated
             from the input itself (:func:`semsr_core.archs.noise_level.noise_sigma`,
             mean over channels), so training and inference see the same number and no
-            label is needed. A blind network must hedge between denoising (and painting
-            what it guesses) and sharpening; told that a scan is clean, it need not.
+            label is needed (a tiled inference reads it per tile: tiles are hundreds of
+            pixels, and a scan's noise varies little across it). A blind network must
+            hedge between denoising (and painting what it guesses) and sharpening; told
+            that a scan is clean, it need not.
             ``conv_first`` then takes ``(in_channels + 1) * unshuffle**2`` channels.
     """
 
