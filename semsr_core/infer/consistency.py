@@ -71,7 +71,7 @@ def measure(sr: np.ndarray, scale: int, operator: str) -> np.ndarray:
 def noise_sigma(lr: np.ndarray, block: int = 8) -> float:
     """Robust standard deviation of the LR's noise, from its flattest parts
     (:func:`semsr_core.archs.noise_level.noise_sigma`, in float64)."""
-    return float(estimate_noise(torch.from_numpy(np.asarray(lr, np.float64)), block))
+    return float(estimate_noise(torch.from_numpy(np.ascontiguousarray(lr, np.float64)), block))
 
 
 def low_band_width(sigma: float) -> float:

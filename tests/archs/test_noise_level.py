@@ -66,3 +66,14 @@ def test_the_trunk_is_given_the_measured_noise_level_as_one_more_channel():
             torch.cat((x[1:], torch.zeros_like(x[1:])), 1)))))
         told_noisy = net.conv_last(net.lrelu(net.conv_hr(net.conv_first(trunk[1:]))))
     assert float((told_clean - told_noisy).abs().max()) > 1e-4
+
+
+def test_the_guards_estimate_takes_any_numpy_view_and_dtype():
+    from semsr_core.infer.consistency import noise_sigma as guard_sigma
+
+    rng = np.random.default_rng(5)
+    image = (0.5 + 0.05 * rng.standard_normal((64, 48))).astype(np.float32)
+    expected = _numpy_reference(image)
+    for view in (image, image[::-1], image[:, ::-2], image.T, image.astype(np.float16)):
+        assert guard_sigma(view) == pytest.approx(_numpy_reference(view), abs=1e-6)
+    assert guard_sigma(image[::-1]) == pytest.approx(expected, rel=0.2)
