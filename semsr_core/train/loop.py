@@ -102,7 +102,10 @@ class TrainingLoop:
             phase = self.cfg.phases[self.pos.phase]
             while self.pos.epoch_in_phase < self.plan.epochs[self.pos.phase]:
                 epoch = self._run_epoch()
-                n_steps = self.plan.epoch_length(self.pos.phase, self.pos.epoch_in_phase)
+                # batches for a full epoch: a refit may lengthen the last one, or shorten it
+                # (the break below); the same order whatever the plan, so a resumed run
+                # draws the same batches
+                n_steps = self.steps_per_epoch[self.pos.phase]
                 tick = time.monotonic()  # a step's time includes reading its batch
                 for batch, real in self._batches(epoch, n_steps):
                     paused = self._pause_if_asked()

@@ -93,7 +93,11 @@ def test_a_time_limited_run_on_four_pairs_spends_its_budget_on_training_steps(
     assert len(plans) == 1 and plans[0]["budget_s"] == pytest.approx(24.0)
     assert plans[0]["epochs"][0] != 100  # the recipe's 100 epochs were fitted to the limit
     assert result.plan["steps_per_epoch"][0] > 1  # no one-step epochs on 3 pairs
-    assert result.step >= 0.9 * result.plan["total_steps"]
+    # a run that ends by its plan did every step of it: a refit that lengthened the
+    # epoch under way is followed (an epoch's batches were once drawn for the length
+    # planned at its start, which ended runs with seconds of the budget unused)
+    assert result.status == "time_limit" or result.step == result.plan["total_steps"], (
+        result.status, result.step, result.plan)
 
 
 def test_the_run_reports_one_progress_bar_of_all_its_steps(sim_data, tmp_path):
