@@ -33,7 +33,8 @@ class SuperResolveSettings:
     input pixels (None: from free memory), ``precision``, ``output_dtype``, the
     measurement-consistency guard (``consistency``: "model", "auto", "off", …; see
     :mod:`semsr_core.infer.consistency`) and "adapt to this image" (``adapt_seconds``
-    of fine-tuning on the image itself, 0 = off)."""
+    of fine-tuning on the image itself, 0 = off); ``clean_variant`` "auto" enlarges a
+    scan that reads clean with the model's clean variant (:mod:`semsr_core.infer.variants`)."""
 
     device: str = "auto"
     tile: int | None = None
@@ -42,11 +43,13 @@ class SuperResolveSettings:
     overlap: int = DEFAULT_OVERLAP
     consistency: str = "model"
     adapt_seconds: float = 0.0
+    clean_variant: str = "auto"
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {"device": self.device, "tile": self.tile, "precision": self.precision,
                 "output_dtype": self.output_dtype, "overlap": self.overlap,
-                "consistency": self.consistency, "adapt_seconds": self.adapt_seconds}
+                "consistency": self.consistency, "adapt_seconds": self.adapt_seconds,
+                "clean_variant": self.clean_variant}
 
     def as_dict(self) -> dict[str, Any]:
         """For provenance: ``tile`` None is recorded as "auto"."""
@@ -88,6 +91,7 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
     from semsr_core.errors import InputError
     from semsr_core.infer.consistency import ConsistencyLog
     from semsr_core.infer.normalize import mapping_for
+    from semsr_core.infer.variants import choose
     from semsr_core.models import Model, load_model
 
     model = model if isinstance(model, Model) else load_model(model)
@@ -110,14 +114,20 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
         image = data  # a lazy stack is read and enlarged slice by slice
     kwargs = settings.engine_kwargs()
     log = ConsistencyLog(kwargs.pop("consistency"), keep_maps=disagreement is not None)
+    # the clean variant is chosen here, so that the layer names the model that made it
+    model, variant = choose(model, image, intensity or mapping_for(
+        data, model.card.normalization), kwargs.pop("clean_variant"))
     result = super_resolve(image, model, **kwargs, consistency=log, intensity=intensity,
-                           on_event=on_event, cancel=cancel, reference=reference)
+                           on_event=on_event, cancel=cancel, reference=reference,
+                           clean_variant="off")
     if not isinstance(result, np.ndarray):
         result = _collect(result, data.shape[0])
     if disagreement is not None:
         disagreement.append(disagreement_layer_data(source, log, model))
     layer = sr_layer_data(source, result, model, settings, np.dtype(data.dtype))
     layer[1]["metadata"]["provenance"]["consistency"] = log.record  # as output files have it
+    if variant is not None:
+        layer[1]["metadata"]["provenance"]["settings"]["clean_variant"] = variant
     return layer
 
 
@@ -271,5 +281,6 @@ def super_resolve_files_on_cluster(inputs: Sequence[str | os.PathLike],
                                device=settings.device, tile=settings.tile,
                                overlap=settings.overlap, precision=settings.precision,
                                output_dtype=settings.output_dtype,
-                               consistency=settings.consistency, overwrite=overwrite,
+                               consistency=settings.consistency,
+                               clean_variant=settings.clean_variant, overwrite=overwrite,
                                on_progress=progress)

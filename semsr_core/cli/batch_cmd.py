@@ -67,6 +67,13 @@ def add_batch(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write float32 (unrounded, unclipped) instead of the input's type",
     )
+    p.add_argument(
+        "--clean-variant",
+        default="auto",
+        choices=["auto", "off"],
+        help="auto: a file that reads clean (low noise) is enlarged by the model's clean "
+        "variant where its card names one; off: always the model given",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -95,6 +102,7 @@ def run_batch(args: argparse.Namespace) -> int:
             tile=args.tile,
             overlap=args.overlap,
             output_dtype="float32" if args.float32 else "input",
+            clean_variant=args.clean_variant,
             overwrite=args.overwrite,
             on_progress=progress,
         )

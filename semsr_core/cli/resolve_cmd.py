@@ -117,6 +117,10 @@ def add_super_resolve(p: argparse.ArgumentParser) -> None:
                    help="measurement-consistency guard: project the result back onto what "
                         "the scan measured, within its noise (model: the model card's "
                         "setting, else auto; off: only measure and warn)")
+    p.add_argument("--clean-variant", default="auto", choices=["auto", "off"],
+                   help="auto: a scan that reads clean (low noise) is enlarged by the "
+                        "model's clean variant where its card names one (default-x4: "
+                        "default-x4-clean); off: always the model given")
     p.add_argument("--disagreement-map", action="store_true",
                    help="also write <name>.disagreement.ome.tif: where the network departed "
                         "from the measurement beyond the noise (input grid)")
@@ -245,6 +249,7 @@ def run_super_resolve(args: argparse.Namespace) -> int:
                                batch=args.batch, precision=args.precision,
                                output_dtype=output_dtype, scale=args.scale, on_event=printer,
                                consistency=args.consistency, adapt_seconds=args.adapt,
+                               clean_variant=args.clean_variant,
                                zssr_settings=zssr_settings, reference=args.reference,
                                disagreement_map=disagreement_path(dest)
                                if args.disagreement_map else None)

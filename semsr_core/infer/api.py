@@ -37,7 +37,7 @@ from semsr_core.events import (
     emit,
 )
 from semsr_core.infer import device as devices
-from semsr_core.infer import network, normalize, self_check, tiling, zssr
+from semsr_core.infer import network, normalize, self_check, tiling, variants, zssr
 from semsr_core.infer.consistency import ConsistencyLog, SelfCheckFn
 from semsr_core.infer.output_check import check_slice
 from semsr_core.infer.provenance import output_pixel_size, provenance
@@ -85,6 +85,7 @@ class _Run:
     slice_index: int = 0
     source: Any = None
     reference: str | None = None  # the reference image of a reference-based model
+    variant: dict[str, Any] | None = None  # the clean-variant choice (variants.choose)
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -94,9 +95,11 @@ class _Run:
               on_event: EventCallback | None, cancel: CancelToken | None,
               values: Any = None, mapping: IntensityMapping | None = None,
               source: Any = None, consistency: str | ConsistencyLog = "model",
-              adapt_seconds: float = 0.0, reference: Any = None) -> _Run:
+              adapt_seconds: float = 0.0, reference: Any = None,
+              clean_variant: str = "auto") -> _Run:
         """``values`` (the image, array or lazy stack) gives the intensity mapping,
-        computed once for the whole stack, unless ``mapping`` is given."""
+        computed once for the whole stack, unless ``mapping`` is given, and the noise
+        that picks the model's clean variant (``run.model`` is the model used)."""
         card = model.card
         name = card.name or card.arch
         if scale is not None and int(scale) != card.scale:
@@ -106,6 +109,8 @@ class _Run:
         normalize.check_output_dtype(output_dtype)
         if mapping is None:
             mapping = normalize.mapping_for(values, card.normalization, path=source)
+        model, variant = variants.choose(model, values, mapping, clean_variant)
+        card = model.card
         if not isinstance(consistency, ConsistencyLog):
             consistency = ConsistencyLog(consistency)
         consistency.resolve(card.training.get("measurement"))
@@ -168,6 +173,9 @@ class _Run:
                   cancel)
         run.source = source
         run.reference = reference_name
+        run.variant = variant
+        if variant is not None and variant["used"]:
+            emit(on_event, Message(variant["reason"], level="info"))
         run.progress.report = run._report
         run._plan_remaining(slices)
         return run
@@ -201,6 +209,8 @@ class _Run:
             data["zssr"] = self.zssr_settings.to_dict()
         if self.reference is not None:
             data["reference"] = self.reference
+        if self.variant is not None:
+            data["clean_variant"] = self.variant
         return data
 
     def resolve_slice(self, image: np.ndarray, index: int) -> np.ndarray:
@@ -328,7 +338,8 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
                   cancel: CancelToken | None = None,
                   intensity: IntensityMapping | None = None,
                   consistency: str | ConsistencyLog = "model",
-                  adapt_seconds: float = 0.0, reference: Any = None) -> Any:
+                  adapt_seconds: float = 0.0, reference: Any = None,
+                  clean_variant: str = "auto") -> Any:
     """Super-resolve an image or a stack with ``model``.
 
     image_or_stack: a 2-D array (returns a 2-D array), a (Z, Y, X) array (returns a
@@ -365,12 +376,16 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
     reference: for reference-based models (MASA-SR) only, and needed by them: an HR
         image of similar content (a file path or a 2-D array) whose texture the model
         transfers (:mod:`semsr_core.infer.reference`).
+    clean_variant: ``auto`` enlarges a scan that reads clean with the model's clean
+        variant where its card names one (:mod:`semsr_core.infer.variants`; the choice
+        is in the settings); ``off`` uses ``model`` as given.
     """
     model = _as_model(model)
     kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,
                   output_dtype=output_dtype, scale=scale, zssr_settings=zssr_settings,
                   on_event=on_event, cancel=cancel, values=image_or_stack, mapping=intensity,
-                  consistency=consistency, adapt_seconds=adapt_seconds, reference=reference)
+                  consistency=consistency, adapt_seconds=adapt_seconds, reference=reference,
+                  clean_variant=clean_variant)
     if isinstance(image_or_stack, np.ndarray):
         array = image_or_stack
         if array.ndim == 2:
@@ -414,7 +429,8 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                        cancel: CancelToken | None = None,
                        consistency: str | ConsistencyLog = "model",
                        disagreement_map: str | os.PathLike | None = None,
-                       adapt_seconds: float = 0.0, reference: Any = None) -> Path:
+                       adapt_seconds: float = 0.0, reference: Any = None,
+                       clean_variant: str = "auto") -> Path:
     """Super-resolve an image/stack file into an OME-TIFF, slice by slice.
 
     The output appears under ``output_path`` only when complete (atomic write); its
@@ -423,8 +439,8 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
     measurement-consistency guard found. The input is never overwritten.
     ``disagreement_map``: also write the guard's disagreement map there (OME-TIFF on the
     input's grid and pixel size: how far the network departed from the measurement
-    beyond the noise, in network units). ``adapt_seconds``, ``reference``: see
-    :func:`super_resolve`.
+    beyond the noise, in network units). ``adapt_seconds``, ``reference``,
+    ``clean_variant``: see :func:`super_resolve`.
     Returns the output path.
     """
     from semsr_core.infer.files import remove_stale_partials
@@ -445,7 +461,9 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                          tile=tile, overlap=overlap, batch=batch, precision=precision,
                          output_dtype=output_dtype, scale=scale,
                          zssr_settings=zssr_settings, on_event=on_event, cancel=cancel,
-                         values=stack, source=input_path, consistency=consistency)
+                         values=stack, source=input_path, consistency=consistency,
+                         clean_variant=clean_variant)
+        model = run.model  # the clean variant, where it was chosen
         meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype,
                           run.mapping)
         meta["consistency"] = run.consistency.record  # filled in as the slices are made

@@ -150,6 +150,7 @@ def super_resolve_batch(
     precision: str = "auto",
     output_dtype: str = "input",
     consistency: str = "model",
+    clean_variant: str = "auto",
     overwrite: bool = False,
     retries: int = RETRIES,
     on_progress: ProgressCallback | None = None,
@@ -162,7 +163,9 @@ def super_resolve_batch(
     system). ``output_format``: ``tiff`` (OME-TIFF, the default) or ``zarr``
     (OME-Zarr, for results too large for one file). ``on_progress`` is called after
     each slice comes back; ``task_hook(source, index)`` runs on the worker before each
-    slice (instrumentation, fault injection in tests). Returns the files written.
+    slice (instrumentation, fault injection in tests). ``clean_variant``: see
+    :func:`~semsr_core.infer.api.super_resolve`; chosen once per file, on its first
+    slice, so that every slice of a file comes from one model. Returns the files written.
     """
     from semsr_core.infer.api import DEFAULT_OVERLAP
     from semsr_core.models import load_model, resolve_model
@@ -189,8 +192,10 @@ def super_resolve_batch(
         overlap=DEFAULT_OVERLAP if overlap is None else overlap,
         output_dtype=output_dtype,
         consistency=consistency,
+        clean_variant="off",  # chosen per file below, not per slice
     )
-    jobs = [_FileJob.plan(source, dest, loaded, overwrite) for source, dest in pairs]
+    jobs = [_FileJob.plan(source, dest, loaded, overwrite, clean_variant)
+            for source, dest in pairs]
     total = sum(job.slices for job in jobs)
     written: list[Path] = []
     with connect(cluster, workers) as client:
@@ -201,7 +206,7 @@ def super_resolve_batch(
             for index in range(job.slices):
                 future = client.submit(
                     resolve_slice_task,
-                    model_path,
+                    job.model_path,
                     str(job.source),
                     index,
                     job.mapping,
@@ -220,7 +225,7 @@ def super_resolve_batch(
             if on_progress is not None:
                 on_progress(done, total, f"{job.source.name} slice {index + 1}/{job.slices}")
             if len(job.results) == job.slices:
-                written.append(job.write(loaded, options, output_format, overwrite))
+                written.append(job.write(options, output_format, overwrite))
     return written
 
 
@@ -236,14 +241,19 @@ class _FileJob:
         pixel_size: float | None,
         unit: str,
         dtype: np.dtype,
+        model: Any,
+        variant: dict[str, Any] | None,
     ):
         self.source, self.dest, self.slices, self.mapping = source, dest, slices, mapping
         self.pixel_size, self.unit, self.dtype = pixel_size, unit, dtype
+        self.model, self.variant = model, variant  # the model this file is enlarged by
+        self.model_path = str(Path(model.path).resolve())
         self.results: dict[int, np.ndarray] = {}
 
     @classmethod
-    def plan(cls, source: Path, dest: Path, model: Any, overwrite: bool) -> _FileJob:
-        from semsr_core.infer import normalize
+    def plan(cls, source: Path, dest: Path, model: Any, overwrite: bool,
+             clean_variant: str = "auto") -> _FileJob:
+        from semsr_core.infer import normalize, variants
         from semsr_core.io import read_stack
         from semsr_core.io.write import _check_destination
 
@@ -253,17 +263,21 @@ class _FileJob:
             raise ConfigError(f"{dest} exists", hint="Use --overwrite to replace it.")
         with read_stack(source) as stack:
             mapping = normalize.mapping_for(stack, model.card.normalization, path=source)
+            chosen, variant = variants.choose(model, stack, mapping, clean_variant)
             return cls(
-                source, dest, len(stack), mapping, stack.pixel_size, stack.unit or "nm", stack.dtype
+                source, dest, len(stack), mapping, stack.pixel_size, stack.unit or "nm",
+                stack.dtype, chosen, variant,
             )
 
-    def write(
-        self, model: Any, options: dict[str, Any], output_format: str, overwrite: bool
-    ) -> Path:
+    def write(self, options: dict[str, Any], output_format: str, overwrite: bool) -> Path:
         from semsr_core.infer.provenance import output_pixel_size, provenance
         from semsr_core.io import write_stack
 
+        model = self.model
         settings = {**options, "executor": "dask.distributed", "tasks": "one per slice"}
+        settings.pop("clean_variant")
+        if self.variant is not None:
+            settings["clean_variant"] = self.variant
         meta = provenance(
             model, settings, self.source, options["output_dtype"], self.dtype, self.mapping
         )

@@ -37,3 +37,36 @@ def test_a_result_too_big_for_memory_is_refused_before_any_work(tiny_model_path)
         super_resolve_layer(source, tiny_model_path, SuperResolveSettings(device="cpu"),
                             on_event=events.append)
     assert events == []  # nothing was read or computed
+
+
+def test_a_clean_layer_is_enlarged_by_the_clean_variant_and_its_layer_says_so(
+        tiny_model_path, tmp_path):
+    """The job chooses the variant itself, so that the layer's provenance names the
+    model that made it; the panel's setting "off" keeps the model chosen."""
+    import torch
+
+    from semsr_core.models import load_model
+
+    torch.manual_seed(5)
+    other = load_model(tiny_model_path)  # the same network, other weights
+    with torch.no_grad():
+        for p in other.generator.parameters():
+            p.mul_(1 + 0.2 * torch.randn(p.shape))
+    other.card.name = "tiny-clean"
+    variant = other.save(tmp_path / "tiny-clean.semsr")
+    blind = load_model(tiny_model_path)
+    blind.card.training["clean_variant"] = {"model": str(variant), "max_noise_sigma": 0.02}
+    y, x = np.mgrid[0:40, 0:48] / 48
+    image = np.round((0.3 + 0.4 * np.sin(3 * x) * np.cos(2 * y)) * 255).astype(np.uint8)
+    source = LayerSource(name="img", data=image, scale=(3.0, 3.0), translate=(0.0, 0.0))
+    data, kwargs, _ = super_resolve_layer(source, blind, SuperResolveSettings(device="cpu"))
+    record = kwargs["metadata"]["provenance"]
+    assert record["model"]["name"] == "tiny-clean"
+    assert record["settings"]["clean_variant"]["used"] is True
+    expected, _, _ = super_resolve_layer(source, variant, SuperResolveSettings(device="cpu"))
+    np.testing.assert_array_equal(data, expected)
+    off, kwargs, _ = super_resolve_layer(source, blind, SuperResolveSettings(
+        device="cpu", clean_variant="off"))
+    assert kwargs["metadata"]["provenance"]["model"]["name"] == "tiny"
+    assert kwargs["metadata"]["provenance"]["settings"]["clean_variant"] == "off"
+    assert np.abs(off.astype(int) - data.astype(int)).max() > 0

@@ -191,3 +191,42 @@ def test_one_file_goes_into_a_new_folder_and_an_existing_result_is_kept(
     with pytest.raises(OutputError, match="already exists"):
         super_resolve_batch([folder / "s0.ome.tif"], out, model_file, cluster=client)
     assert (out / "s0_sr2x.ome.tif").stat().st_mtime_ns == before
+
+
+def test_each_file_is_enlarged_by_the_clean_variant_when_it_reads_clean(client, tmp_path):
+    """The choice is made once per file, on its first slice, as in one process; the
+    workers load the model chosen, and the output says which it was."""
+    import torch
+
+    models = {}
+    for seed, name in ((1, "small-clean"), (2, "small-blind")):
+        torch.manual_seed(seed)
+        model = Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name=name,
+                             skip="bicubic")
+        with torch.no_grad():  # its last layer starts at zero (bicubic): make them differ
+            for p in model.generator.parameters():
+                p.add_(0.05 * torch.randn(p.shape))
+        models[name] = model
+    models["small-blind"].card.training["clean_variant"] = {
+        "model": str(models["small-clean"].save(tmp_path / "small-clean.semsr")),
+        "max_noise_sigma": 0.02}
+    blind = models["small-blind"].save(tmp_path / "small-blind.semsr")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    y, x = np.mgrid[0:24, 0:24] / 24
+    smooth = 0.3 + 0.4 * np.sin(3 * x) * np.cos(2 * y)
+    noisy = smooth + np.random.default_rng(1).normal(0, 0.08, smooth.shape)
+    for name, image in (("clean", smooth), ("noisy", noisy)):
+        stack = np.stack([image, smooth])  # the first slice decides for the file
+        write_stack(folder / f"{name}.ome.tif",
+                    np.round(np.clip(stack, 0, 1) * 65535).astype(np.uint16),
+                    pixel_size=PIXEL_NM, unit="nm")
+    written = super_resolve_batch(sorted(folder.iterdir()), tmp_path / "out", blind,
+                                  cluster=client)
+    reference = _reference(folder, blind, tmp_path)
+    _check_outputs(written, reference, tmp_path / "out")
+    for path, used in zip(sorted(written), ("small-clean", "small-blind"), strict=True):
+        with read_stack(path) as stack:
+            record = stack.metadata["provenance"]
+        assert record["model"]["name"] == used
+        assert record["settings"]["clean_variant"]["used"] is (used == "small-clean")

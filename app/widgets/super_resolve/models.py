@@ -94,6 +94,14 @@ class ModelChooser:
             "as the scan was made, it gives back the measured image within its noise. The "
             "disagreement map shows where the network changed what was measured.")
         form.addRow("Consistency", self.guard_combo)
+        self.clean_variant = QCheckBox("Clean scans: the model's clean variant")
+        self.clean_variant.setChecked(True)
+        self.clean_variant.setToolTip(
+            "A scan that reads clean (little noise) is enlarged by the model's variant "
+            "trained on noise-free inputs, where the model has one (default-x4): it keeps "
+            "fine structure that a model also made for noisy scans smooths. The choice "
+            "and the noise it was made on are in the result's metadata.")
+        form.addRow("", self.clean_variant)
         self.show_map = QCheckBox("Add the disagreement map as a layer")
         self.show_map.setChecked(True)
         form.addRow("", self.show_map)
@@ -266,6 +274,8 @@ class ModelChooser:
                                     precision=self.precision_combo.currentData() or "auto",
                                     output_dtype=self.output_type_combo.currentData(),
                                     consistency=self.guard_combo.currentData() or "model",
+                                    clean_variant="auto" if self.clean_variant.isChecked()
+                                    else "off",
                                     adapt_seconds=0.0 if self.zssr_chosen()
                                     or self.reference_based()
                                     else float(self.adapt_spin.value()))
