@@ -11,8 +11,12 @@ For each candidate limit it reports the mean gain over bicubic of the switch (th
 variant where the guard's noise estimate of the LR is at most the limit) and picks the
 best. `quality_ood.py` then scores the result on images semsr did not make.
 
-    python benchmarks/clean_variant.py default-x4 /path/to/default-x4-clean.semsr \
-        --out benchmarks/clean_variant
+    python benchmarks/clean_variant.py default-x4 default-x4-clean \
+        --out benchmarks/clean_variant --apply
+
+``--apply`` writes the chosen limit into the blind model's card (its file, e.g. the
+bundled ``default-x4.semsr``) as ``training.clean_variant``, naming the variant by its
+card's name.
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=24)
     ap.add_argument("--side", type=int, default=256, help="HR side of each pair")
     ap.add_argument("--out", default=str(HERE / "clean_variant"))
+    ap.add_argument("--apply", action="store_true",
+                    help="write the chosen limit into the blind model's file")
     args = ap.parse_args()
     started = time.monotonic()
     rows = measure(args.blind, args.clean, args.pairs, args.side)
@@ -127,6 +133,13 @@ def main() -> None:
         json.dumps({"meta": meta, "best_limit": best, "rows": rows}, indent=1))
     Path(args.out).with_suffix(".md").write_text(text)
     print(text)
+    if args.apply:
+        blind, clean = load_model(args.blind), load_model(args.clean)
+        blind.card.training["clean_variant"] = {
+            "model": clean.card.name, "max_noise_sigma": best,
+            "chosen_by": meta["command"] + f" ({meta['date']})"}
+        blind.save(blind.path)
+        print(f"{blind.path}: clean_variant → {clean.card.name} at σ ≤ {best:g}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
         [--init MODEL] [--set KEY=VALUE]... [--out FILE] [--work DIR] [--threads N]
 
     default-x4      ×4 fidelity model: L1 on the broad mix, from scratch
+    default-x4-clean  its clean variant: the same pairs without noise     --init MODEL
     default-x2      ×2 fidelity model: the same at ×2
     default-x4-gan  ×4 perceptual model: L1 + 0.1·RaGAN (PatchGAN-34) on the broad mix
                     with synthetic defects, from default-x4          --init default-x4
@@ -71,6 +72,15 @@ MODELS = {
                    "data.augment=[\"rot90flip\"]", "optimizer.lr=2e-4",
                    "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
                    "schedule.type=\"constant\"", _MASKED, *_TRAIN]),
+    "default-x4-clean": dict(
+        seed=500_000, scale=4, recipe="en1", init=True, noise_share=0.0,
+        description="×4 fidelity model (L1) on default-x4's broad mix (generators and "
+                    "seed) without noise: its clean variant, which enlarges scans that "
+                    "read clean",
+        overrides=[*_SMALL, "data.lr_patch=32", "data.batch=16",
+                   "data.augment=[\"rot90flip\"]", "optimizer.lr=2e-4",
+                   "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
+                   "schedule.type=\"constant\"", _MASKED, *_TRAIN]),
     "default-x2": dict(
         seed=600_000, scale=2, recipe="en1",
         description="×2 fidelity model (L1) on a broad mix: SEM simulator, natural-image "
@@ -117,6 +127,10 @@ of up to ``drift_max`` LR pixels). ``--noise-share``, ``--dose``, ``--read-max``
 ``--scan-share`` and ``--drift-max`` change it (e.g. a low-noise mix:
 ``--dose 1000 100000 --read-max 0.005``)."""
 
+DEGRADATIONS = {"area": 0.45, "bicubic": 0.35, "crappify": 0.2}
+"""Share of each degradation; ``--degradations area`` keeps only those named (their
+shares renormalised)."""
+
 CONTENT = {"simulator": 0.3, "natural": 0.35, "texture": 0.35}
 """Share of each kind of content; ``--sim-share`` gives the simulator another share and
 splits the rest evenly between the other two."""
@@ -138,7 +152,7 @@ def broad_pair(rng: np.random.Generator, scale: int, pool: list[np.ndarray]
     else:
         hr = random_texture((HR_SIDE, HR_SIDE), rng)
     hr = np.clip(np.asarray(hr, np.float32), 0.0, 1.0)
-    how = str(rng.choice(["area", "bicubic", "crappify"], p=[0.45, 0.35, 0.2]))
+    how = str(rng.choice(list(DEGRADATIONS), p=list(DEGRADATIONS.values())))
     look = {"content": kind, "degradation": how}
     if rng.random() < NOISE["share"]:
         low, high = NOISE["dose"]
@@ -207,6 +221,8 @@ def _noise_arguments(args: argparse.Namespace) -> str:
         words += f" --drift-max {args.drift_max:g}"
     if args.sim_share != 0.3:
         words += f" --sim-share {args.sim_share:g}"
+    if args.degradations:
+        words += f" --degradations {args.degradations}"
     return words
 
 
@@ -233,7 +249,19 @@ def main() -> None:
                     help="largest scan drift of those, LR pixels")
     ap.add_argument("--sim-share", type=float, default=CONTENT["simulator"],
                     help="share of the SEM simulator's scenes in the content")
+    ap.add_argument("--degradations", help="comma-separated: keep only these of "
+                    f"{', '.join(DEGRADATIONS)}")
     args = ap.parse_args()
+    spec = MODELS[args.name]
+    if "noise_share" in spec:  # a variant for one kind of input: its noise is its own
+        args.noise_share = spec["noise_share"]
+    if args.degradations:
+        kept = args.degradations.split(",")
+        if not kept or not set(kept) <= set(DEGRADATIONS):
+            ap.error(f"--degradations takes names of {', '.join(DEGRADATIONS)}")
+        total = sum(DEGRADATIONS[k] for k in kept)
+        for k in list(DEGRADATIONS):
+            DEGRADATIONS[k] = DEGRADATIONS[k] / total if k in kept else 0.0
     if args.threads:
         import torch
 
@@ -244,7 +272,6 @@ def main() -> None:
         ap.error("--sim-share is a share: give a number from 0 to 1")
     rest = (1.0 - args.sim_share) / 2
     CONTENT.update(simulator=args.sim_share, natural=rest, texture=rest)
-    spec = MODELS[args.name]
     if spec.get("init") and not args.init:
         ap.error(f"{args.name} starts from another model: give --init")
     work = Path(args.work or tempfile.mkdtemp(prefix=f"semsr_{args.name}_"))

@@ -29,6 +29,7 @@ def mix(monkeypatch):
     """The module's mix, restored after the test."""
     monkeypatch.setattr(train_broad, "NOISE", dict(train_broad.NOISE))
     monkeypatch.setattr(train_broad, "CONTENT", dict(train_broad.CONTENT))
+    monkeypatch.setattr(train_broad, "DEGRADATIONS", dict(train_broad.DEGRADATIONS))
     return train_broad
 
 
@@ -47,3 +48,18 @@ def test_the_options_change_the_content_and_the_scans(mix):
     looks = _looks(4)
     assert {content for content, _, _ in looks} == {"simulator"}
     assert all(how == "sem-noise" and noisy for _, how, noisy in looks)
+
+
+def test_the_clean_variant_draws_the_mix_without_noise(mix):
+    """default-x4-clean's data: default-x4's generators and seed without noise (the
+    same pairs up to the first that default-x4's mix makes noisy: the noise's own draws
+    are not made after it); with --degradations only the ones named."""
+    blind = _looks(8)
+    mix.NOISE.update(share=mix.MODELS["default-x4-clean"]["noise_share"])
+    assert mix.MODELS["default-x4-clean"]["seed"] == mix.MODELS["default-x4"]["seed"]
+    clean = _looks(8)
+    first_noisy = [noisy for _, _, noisy in blind].index(True)
+    assert clean[:first_noisy + 1] == [(c, h, False) for c, h, _ in blind[:first_noisy + 1]]
+    assert not any(noisy for _, _, noisy in clean)
+    mix.DEGRADATIONS.update(area=1.0, bicubic=0.0, crappify=0.0)
+    assert {how for _, how, _ in _looks(8)} == {"area"}
