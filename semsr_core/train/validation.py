@@ -43,7 +43,7 @@ class Validation:
             self.dist.barrier()
             return
         from semsr_core.data.resample import upscale
-        from semsr_core.metrics.full_reference import psnr, ssim
+        from semsr_core.metrics.full_reference import mean_psnr, psnr, ssim
         from semsr_core.metrics.no_reference import gradient_map
 
         model = self.export_model()  # the weights validated are the ones exported
@@ -59,8 +59,8 @@ class Validation:
             bic_ssims.append(ssim(hr, bic))
             if len(samples) < self.cfg.train.sample_count:
                 samples.append((pair.name, bic, sr, hr))
-        metrics = {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
-                   "psnr_bicubic": float(np.mean(bic_psnrs)),
+        metrics = {"psnr": mean_psnr(psnrs), "ssim": float(np.mean(ssims)),
+                   "psnr_bicubic": mean_psnr(bic_psnrs),
                    "ssim_bicubic": float(np.mean(bic_ssims))}
         self.last_metrics = metrics
         if self.pos.global_step == 0 and self.init_card is not None:
