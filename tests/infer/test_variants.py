@@ -116,3 +116,11 @@ def test_a_model_without_a_variant_or_with_a_bad_entry(pair, tmp_path):
     with pytest.raises(ConfigError, match="×4 clean variant"):
         choose(blind, _clean(), unit)
 
+
+
+def test_the_bundled_default_x4_names_its_clean_variant():
+    model = load_model("default-x4")
+    entry = model.card.training["clean_variant"]
+    variant = load_model(entry["model"])
+    assert variant.card.scale == 4 and variant.card.training.get("clean_variant") is None
+    assert 0 < entry["max_noise_sigma"] < 0.05

@@ -133,6 +133,9 @@ def test_a_good_run_exports_its_best_validation_and_its_card_says_so(sim_data, t
     assert result.model_path == tmp_path / "run" / "model.semsr"
     card = load_model(result.model_path).card
     assert card.training["verdict"]["status"] == "better than bicubic"
+    # default-x4 names a clean variant; a lab's model is its own and names none
+    assert load_model("default-x4").card.training.get("clean_variant")
+    assert "clean_variant" not in card.training
     # the best validation: of a trained step, or of the start when no step beat it
     assert card.training["verdict"]["exported"].startswith(
         ("the best validation (step ", "the weights it started from (default-x4)"))
