@@ -6,6 +6,7 @@
     default-x4      ×4 fidelity model: L1 on the broad mix, from scratch
     default-x4-clean  its clean variant: the same pairs without noise     --init MODEL
     default-x2      ×2 fidelity model: the same at ×2
+    default-x2-clean  its clean variant, the same way                   --init MODEL
     default-x4-gan  ×4 perceptual model: L1 + 0.1·RaGAN (PatchGAN-34) on the broad mix
                     with synthetic defects, from default-x4          --init default-x4
 
@@ -85,6 +86,15 @@ MODELS = {
         seed=600_000, scale=2, recipe="en1",
         description="×2 fidelity model (L1) on a broad mix: SEM simulator, natural-image "
                     "strips, textures and lattices, four degradations and noise",
+        overrides=[*_SMALL, "data.scale=2", "data.lr_patch=48", "data.batch=16",
+                   "data.augment=[\"rot90flip\"]", "optimizer.lr=2e-4",
+                   "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",
+                   "schedule.type=\"constant\"", _MASKED, *_TRAIN]),
+    "default-x2-clean": dict(
+        seed=600_000, scale=2, recipe="en1", init=True, noise_share=0.0,
+        description="×2 fidelity model (L1) on default-x2's broad mix (generators and "
+                    "seed) without noise: its clean variant, which enlarges scans that "
+                    "read clean",
         overrides=[*_SMALL, "data.scale=2", "data.lr_patch=48", "data.batch=16",
                    "data.augment=[\"rot90flip\"]", "optimizer.lr=2e-4",
                    "phases.pretrain.epochs={epochs}", "phases.gan.epochs=0",

@@ -249,7 +249,9 @@ def test_without_the_map_and_with_the_guard_off_only_the_result_is_added(
 
 def test_a_clean_smooth_image_says_what_the_self_check_kept(make_napari_viewer, qtbot):
     """The bundled model on a clean, smooth fluorescence crop: the panel's last line
-    says that only part of the model's change was kept, and why."""
+    says that only part of the model's change was kept, and why. (Its clean variant,
+    which would take this crop and keeps 96 % there, is switched off: the painting
+    model is the one the self-check is for.)"""
     skimage_data = pytest.importorskip("skimage.data")
     from semsr_core.data.degrade import bicubic
 
@@ -257,10 +259,30 @@ def test_a_clean_smooth_image_says_what_the_self_check_kept(make_napari_viewer, 
     viewer, panel = _panel(make_napari_viewer, None)
     viewer.add_image(bicubic(cell, 4), name="cell")
     panel.adapt_spin.setValue(0)
+    panel.clean_variant.setChecked(False)
     _run_and_wait(qtbot, panel)
     sr = viewer.layers["cell [SR ×4]"]
+    assert sr.metadata["provenance"]["model"]["name"] == "default-x4"
     record = sr.metadata["provenance"]["consistency"]  # as the output files have it
     weights = [s["self_check"]["weight"] for s in record["slices"]]
     assert weights and weights[0] < 0.95
     assert "Self-check: on this image's ×4 smaller copy" in panel.status.text()
     assert "the rest is bicubic" in panel.status.text()
+
+
+def test_a_clean_scan_is_enlarged_by_the_clean_variant_and_the_layer_says_so(
+        make_napari_viewer, qtbot):
+    """The panel's default: the bundled default-x4 hands a clean crop to its clean
+    variant; the result layer names default-x4-clean and the noise it read."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from semsr_core.data.degrade import bicubic
+
+    cell = skimage_data.cell()[150:406, 150:406].astype(np.float32) / 255.0
+    viewer, panel = _panel(make_napari_viewer, None)
+    viewer.add_image(bicubic(cell, 4), name="cell")
+    assert panel.clean_variant.isChecked()
+    _run_and_wait(qtbot, panel)
+    record = viewer.layers["cell [SR ×4]"].metadata["provenance"]
+    assert record["model"]["name"] == "default-x4-clean"
+    chosen = record["settings"]["clean_variant"]
+    assert chosen["used"] is True and chosen["noise_sigma"] <= chosen["max_noise_sigma"]
