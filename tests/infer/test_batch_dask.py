@@ -196,17 +196,10 @@ def test_one_file_goes_into_a_new_folder_and_an_existing_result_is_kept(
 def test_each_file_is_enlarged_by_the_clean_variant_when_it_reads_clean(client, tmp_path):
     """The choice is made once per file, on its first slice, as in one process; the
     workers load the model chosen, and the output says which it was."""
-    import torch
+    from tiny_nets import varied_rrdbnet
 
-    models = {}
-    for seed, name in ((1, "small-clean"), (2, "small-blind")):
-        torch.manual_seed(seed)
-        model = Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name=name,
-                             skip="bicubic")
-        with torch.no_grad():  # its last layer starts at zero (bicubic): make them differ
-            for p in model.generator.parameters():
-                p.add_(0.05 * torch.randn(p.shape))
-        models[name] = model
+    models = {name: varied_rrdbnet(seed, name) for seed, name in ((1, "small-clean"),
+                                                                    (2, "small-blind"))}
     models["small-blind"].card.training["clean_variant"] = {
         "model": str(models["small-clean"].save(tmp_path / "small-clean.semsr")),
         "max_noise_sigma": 0.02}

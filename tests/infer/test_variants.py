@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from tiny_nets import varied_rrdbnet
 
 from semsr_core.errors import ConfigError
 from semsr_core.infer import super_resolve, super_resolve_file
@@ -18,21 +18,11 @@ from semsr_core.models import Model, load_model
 LIMIT = 0.02
 
 
-def _net(seed: int, name: str) -> Model:
-    torch.manual_seed(seed)
-    model = Model.create("rrdbnet", scale=2, blocks=1, features=8, growth=4, name=name,
-                         skip="bicubic")
-    with torch.no_grad():  # its last layer starts at zero (bicubic): make it differ
-        for p in model.generator.parameters():
-            p.add_(0.05 * torch.randn(p.shape))
-    return model
-
-
 @pytest.fixture
 def pair(tmp_path):
     """(blind model, its clean variant's file): two networks of different weights."""
-    variant = _net(1, "tiny-clean").save(tmp_path / "tiny-clean.semsr")
-    blind = _net(2, "tiny")
+    variant = varied_rrdbnet(1, "tiny-clean").save(tmp_path / "tiny-clean.semsr")
+    blind = varied_rrdbnet(2, "tiny")
     blind.card.training["clean_variant"] = {"model": str(variant), "max_noise_sigma": LIMIT}
     return load_model(blind.save(tmp_path / "tiny.semsr")), variant
 

@@ -37,3 +37,16 @@ class TinySR(nn.Module):
 def tiny_model(scale: int = 2, **card: object) -> Model:
     """A Model whose generator is :class:`TinySR` (architecture name outside the registry)."""
     return Model(TinySR(scale), ModelCard(arch="tiny_sr", scale=scale, name="tiny", **card))
+
+
+def varied_rrdbnet(seed: int, name: str, scale: int = 2) -> Model:
+    """A small registered RRDBNet (bicubic skip) whose weights are perturbed from their
+    start, so that two seeds give visibly different outputs (its last layer starts at
+    zero: an untrained one is bicubic)."""
+    torch.manual_seed(seed)
+    model = Model.create("rrdbnet", scale=scale, blocks=1, features=8, growth=4, name=name,
+                         skip="bicubic")
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(0.05 * torch.randn(p.shape))
+    return model
