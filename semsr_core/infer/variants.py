@@ -6,7 +6,7 @@ whether it is structure or noise; on a clean scan it smooths some real structure
 (`benchmarks/quality_ood.md`). Its card may name a variant trained on noise-free inputs
 only, with the largest input noise it is meant for::
 
-    training.clean_variant = {"model": "default-x4-clean", "max_noise_sigma": 0.02}
+    training.clean_variant = {"model": "default-x4-clean", "max_noise_sigma": 0.01}
 
 When the input's noise σ — the guard's estimate (:mod:`semsr_core.archs.noise_level`)
 on the first slice, in network units — is at most that, the variant enlarges the whole
