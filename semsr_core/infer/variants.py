@@ -83,4 +83,5 @@ def choose(model: Any, values: Any, mapping: IntensityMapping, setting: str = "a
                           hint="Use --clean-variant off, or fix the model's card.")
     return variant, {**record, "used": True,
                      "reason": f"the input reads clean (noise σ {sigma:.4f} ≤ {limit:g}): "
-                               f"enlarged by {entry['model']}, trained on noise-free inputs"}
+                               f"enlarged by {entry['model']}, trained on noise-free inputs "
+                               f"(--clean-variant off keeps {model.card.name})"}
