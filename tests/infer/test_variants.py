@@ -108,9 +108,11 @@ def test_a_model_without_a_variant_or_with_a_bad_entry(pair, tmp_path):
 
 
 
-def test_the_bundled_default_x4_names_its_clean_variant():
-    model = load_model("default-x4")
+@pytest.mark.parametrize("name, scale", [("default-x4", 4), ("default-x2", 2)])
+def test_the_bundled_fidelity_models_name_their_clean_variants(name, scale):
+    model = load_model(name)
     entry = model.card.training["clean_variant"]
     variant = load_model(entry["model"])
-    assert variant.card.scale == 4 and variant.card.training.get("clean_variant") is None
+    assert entry["model"] == f"{name}-clean"
+    assert variant.card.scale == scale and variant.card.training.get("clean_variant") is None
     assert 0 < entry["max_noise_sigma"] < 0.05
