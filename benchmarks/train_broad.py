@@ -4,7 +4,7 @@
         [--init MODEL] [--set KEY=VALUE]... [--out FILE] [--work DIR] [--threads N]
 
     default-x4      ×4 fidelity model: L1 on the broad mix, from scratch
-    default-x4-clean  its clean variant: the same pairs without noise     --init MODEL
+    default-x4-clean  its clean variant: the same mix without noise       --init MODEL
     default-x2      ×2 fidelity model: the same at ×2
     default-x2-clean  its clean variant, the same way                   --init MODEL
     default-x4-gan  ×4 perceptual model: L1 + 0.1·RaGAN (PatchGAN-34) on the broad mix
