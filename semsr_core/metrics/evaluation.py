@@ -56,7 +56,7 @@ from semsr_core.events import (
 from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
 from semsr_core.metrics.defect_recognition import figures as recognition_figures
 from semsr_core.metrics.defect_recognition import pooled, recognition
-from semsr_core.metrics.full_reference import region_metrics
+from semsr_core.metrics.full_reference import PSNR_CEILING_DB, mean_psnr, region_metrics
 from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 from semsr_core.metrics.niqe import niqe
 from semsr_core.metrics.no_reference import gradient_stats
@@ -306,6 +306,8 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
         for key in GAIN_KEYS:
             a, b = values.get(key), base.get(key)
             if a is not None and b is not None:
+                if key.endswith("psnr"):  # an exact pair (inf) counts as the ceiling
+                    a, b = min(a, PSNR_CEILING_DB), min(b, PSNR_CEILING_DB)
                 values[f"{key}_gain"] = a - b
     if classifier is not None and mask_path is not None and mode == REFERENCE:
         from semsr_core.data.tile_labels import read_labels
@@ -332,11 +334,14 @@ def _niqe_or_none(image: np.ndarray) -> float | None:
 # -------------------------------------------------------------------- aggregate
 
 
-def _finite_mean(values: list[float]) -> float | None:
+def _finite_mean(values: list[float], psnr: bool = False) -> float | None:
+    """The mean of the values that are given and not NaN; for a PSNR, each capped at
+    the ceiling (:func:`~semsr_core.metrics.full_reference.mean_psnr`: an exact pair's
+    ``inf`` would make the mean ``inf``)."""
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return None
-    return float(np.mean(values))
+    return mean_psnr(values) if psnr else float(np.mean(values))
 
 
 def aggregate(pairs: Sequence[PairEvaluation], methods: Sequence[str]
@@ -353,7 +358,7 @@ def aggregate(pairs: Sequence[PairEvaluation], methods: Sequence[str]
         }
         for key in keys:
             row[key] = _finite_mean([p.metrics[method].get(key) for p in evaluated
-                                     if method in p.metrics])
+                                     if method in p.metrics], psnr=key.endswith("psnr"))
         out[method] = row
     return out
 

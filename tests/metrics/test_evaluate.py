@@ -210,3 +210,22 @@ def test_the_report_has_each_models_disagreement_with_the_scan(small_dataset, tm
     report = evaluate(small_dataset, tmp_path / "r", [model], device="cpu", figures=False)
     assert 0.0 <= report.aggregate["bicubic-like"]["disagreement"] < 0.05
     assert "disagreement" not in report.aggregate["bicubic"]
+
+
+def test_a_flat_pair_leaves_the_psnr_means_and_gains_finite(tmp_path):
+    """A flat pair, which bicubic gives back exactly (PSNR inf), counts at the ceiling in
+    the means and gains; before, the bicubic mean was inf (null in the report) and the
+    model's gain −inf."""
+    from semsr_core.io import write_stack
+    from semsr_core.metrics.full_reference import PSNR_CEILING_DB
+
+    root = tmp_path / "data"
+    simulate_dataset(root, pairs=1, scale=4, size=64, seed=3)
+    write_stack(root / "lr" / "flat.tif", np.full((16, 16), 20000, np.uint16))
+    write_stack(root / "hr" / "flat.tif", np.full((64, 64), 20000, np.uint16))
+    model = Model.create("rrdbnet", scale=4, blocks=1, features=8, growth=4, skip="bicubic",
+                         name="bicubic-like")
+    report = evaluate(root, tmp_path / "r", [model], device="cpu", figures=False)
+    bicubic, ours = report.aggregate["bicubic"], report.aggregate["bicubic-like"]
+    assert math.isfinite(bicubic["psnr"]) and bicubic["psnr"] < PSNR_CEILING_DB
+    assert math.isfinite(ours["psnr_gain"])
