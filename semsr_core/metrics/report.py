@@ -253,7 +253,8 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
         "pairs": [p.summary() for p in e.pairs],
         "unmatched": e.unmatched,
         "definitions": {
-            "psnr": "10·log10(1/MSE), images in [0, 1]; null when identical (infinite)",
+            "psnr": "10·log10(1/MSE), images in [0, 1]; per pair null when identical "
+                    "(infinite); in the means and gains each pair counts at most 60 dB",
             "ssim": "scikit-image structural_similarity, 7×7 uniform window, data range 1",
             "defect_*": "inside the defect masks (SSIM: mean SSIM map over the masks dilated "
                         "by 3 px)",
