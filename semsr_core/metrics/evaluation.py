@@ -54,9 +54,10 @@ from semsr_core.events import (
     emit,
 )
 from semsr_core.io.intensity import check_pixels, choose_mapping, to_unit_range
+from semsr_core.metrics.aggregate import aggregate, finite_mean, pool_recognition
 from semsr_core.metrics.defect_recognition import figures as recognition_figures
-from semsr_core.metrics.defect_recognition import pooled, recognition
-from semsr_core.metrics.full_reference import PSNR_CEILING_DB, mean_psnr, region_metrics
+from semsr_core.metrics.defect_recognition import recognition
+from semsr_core.metrics.full_reference import PSNR_CEILING_DB, region_metrics
 from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 from semsr_core.metrics.niqe import niqe
 from semsr_core.metrics.no_reference import gradient_stats
@@ -331,38 +332,6 @@ def _niqe_or_none(image: np.ndarray) -> float | None:
         return None
 
 
-# -------------------------------------------------------------------- aggregate
-
-
-def _finite_mean(values: list[float], psnr: bool = False) -> float | None:
-    """The mean of the values that are given and not NaN; for a PSNR, each capped at
-    the ceiling (:func:`~semsr_core.metrics.full_reference.mean_psnr`: an exact pair's
-    ``inf`` would make the mean ``inf``)."""
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return None
-    return mean_psnr(values) if psnr else float(np.mean(values))
-
-
-def aggregate(pairs: Sequence[PairEvaluation], methods: Sequence[str]
-              ) -> dict[str, dict[str, float | int | None]]:
-    """Per method, the mean of each metric over the pairs that have it, and the counts."""
-    evaluated = [p for p in pairs if p.mode != SKIPPED]
-    out: dict[str, dict[str, float | int | None]] = {}
-    for method in methods:
-        keys = sorted({k for p in evaluated for k in p.metrics.get(method, {})})
-        row: dict[str, float | int | None] = {
-            "pairs_evaluated": len(evaluated),
-            "pairs_full_reference": sum(p.full_reference for p in evaluated),
-            "pairs_with_defects": sum(bool(p.defect_pixels) for p in evaluated),
-        }
-        for key in keys:
-            row[key] = _finite_mean([p.metrics[method].get(key) for p in evaluated
-                                     if method in p.metrics], psnr=key.endswith("psnr"))
-        out[method] = row
-    return out
-
-
 def _defect_classifier(on_event: EventCallback | None) -> Any:
     """The bundled defect classifier, or None (with a warning) when it cannot be read."""
     from semsr_core.models.classifier import load_classifier
@@ -372,19 +341,6 @@ def _defect_classifier(on_event: EventCallback | None) -> Any:
     except ModelError as exc:
         emit(on_event, Message(f"defect recognition not measured: {exc}", level="warning"))
         return None
-
-
-def _pool_recognition(results: Sequence[PairEvaluation], methods: Sequence[str],
-                      table: dict[str, dict[str, float | int | None]],
-                      hr: dict[str, float | None]) -> None:
-    """Replace the per-pair means of the recognition figures by their values over all
-    tiles of all pairs (pairs differ in their number of defect tiles)."""
-    counted = [p.recognition for p in results if p.recognition]
-    if not counted:
-        return
-    for method in methods:
-        table[method].update(pooled(counted, method))
-    hr.update(pooled(counted, "hr"))
 
 
 # ---------------------------------------------------------------------- public
@@ -481,9 +437,9 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
             emit(on_event, Progress(done=index + 1, total=len(pairing), stage="evaluate",
                                     unit="pair"))
         table = aggregate(results, methods)
-        hr_means = {key: _finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
+        hr_means = {key: finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
                     for key in ("grad_mean", "grad_p95", "niqe")}
-        _pool_recognition(results, methods, table, hr_means)
+        pool_recognition(results, methods, table, hr_means)
         evaluation = Evaluation(
             data=data, scale=scale, baseline=baseline, methods=methods,
             models={name: {"arch": m.card.arch, "scale": m.scale,
