@@ -91,7 +91,7 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
     from semsr_core.errors import InputError
     from semsr_core.infer.consistency import ConsistencyLog
     from semsr_core.infer.normalize import mapping_for
-    from semsr_core.infer.variants import choose, declared
+    from semsr_core.infer.variants import choose
     from semsr_core.models import Model, load_model
 
     model = model if isinstance(model, Model) else load_model(model)
@@ -115,11 +115,7 @@ def super_resolve_layer(source: LayerSource, model: Any, settings: SuperResolveS
     kwargs = settings.engine_kwargs()
     log = ConsistencyLog(kwargs.pop("consistency"), keep_maps=disagreement is not None)
     # the clean variant is chosen here, so that the layer names the model that made it
-    # (the stack's mapping is computed for it only where the model names a variant)
-    setting, variant = kwargs.pop("clean_variant"), None
-    if setting != "off" and declared(model.card) is not None:
-        model, variant = choose(model, image, intensity or mapping_for(
-            data, model.card.normalization), setting)
+    model, variant = choose(model, image, intensity, kwargs.pop("clean_variant"))
     result = super_resolve(image, model, **kwargs, consistency=log, intensity=intensity,
                            on_event=on_event, cancel=cancel, reference=reference,
                            clean_variant="off")

@@ -156,7 +156,6 @@ def run_ood(scales: list[int], quick: bool, old: dict[str, Path]) -> list[dict]:
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
     from semsr_core.infer.consistency import noise_sigma
-    from semsr_core.infer.normalize import mapping_for
     from semsr_core.infer.variants import choose
 
     rows = []
@@ -176,8 +175,7 @@ def run_ood(scales: list[int], quick: bool, old: dict[str, Path]) -> list[dict]:
                     rows.append({**base, "method": "bicubic", **score(hr, bicubic)})
                     for label, model, consistency, adapt in ms:
                         # the clean variant as super_resolve would choose it, recorded
-                        chosen, variant = choose(model, lr, mapping_for(
-                            lr, model.card.normalization))
+                        chosen, variant = choose(model, lr)
                         sr = super_resolve(lr, chosen, device="cpu", output_dtype="float32",
                                            consistency=consistency, adapt_seconds=adapt or 0.0,
                                            clean_variant="off")

@@ -56,10 +56,13 @@ def first_slice(values: Any) -> np.ndarray | None:
     return np.asarray(values[0])
 
 
-def choose(model: Any, values: Any, mapping: IntensityMapping, setting: str = "auto"
-           ) -> tuple[Any, dict[str, Any] | None]:
+def choose(model: Any, values: Any, mapping: IntensityMapping | None = None,
+           setting: str = "auto") -> tuple[Any, dict[str, Any] | None]:
     """The model to enlarge ``values`` with, and the record of the choice (None for a
-    model that names no clean variant, or with ``setting`` ``off``)."""
+    model that names no clean variant, or with ``setting`` ``off``). ``mapping``: the
+    intensity mapping the call uses (default: the values' own, as ``super_resolve``
+    would choose it; computed only for a model that names a variant)."""
+    from semsr_core.infer.normalize import mapping_for
     from semsr_core.models import load_model
 
     check_setting(setting)
@@ -71,6 +74,8 @@ def choose(model: Any, values: Any, mapping: IntensityMapping, setting: str = "a
     record: dict[str, Any] = {"variant": entry["model"], "max_noise_sigma": limit}
     if image is None:
         return model, {**record, "used": False, "reason": "no image to measure"}
+    if mapping is None:
+        mapping = mapping_for(values, model.card.normalization)
     sigma = noise_sigma(mapping.to_unit(image))
     record["noise_sigma"] = round(sigma, 5)
     if sigma > limit:
