@@ -37,6 +37,7 @@ class ModelEntry:
     size_mb: float
     problem: str = ""
     hidden_by: str = ""  # the user model of the same name that wins over this bundled one
+    description: str = ""  # the card's one-line description (what the model is for)
 
 
 def user_models_dir() -> Path:
@@ -111,7 +112,8 @@ def list_models(hidden: bool = False, task: str | None = SR_TASK) -> list[ModelE
                 continue
             entries.append(
                 ModelEntry(
-                    path.stem, path, origin, card.arch, card.scale, size_mb, hidden_by=shadow
+                    path.stem, path, origin, card.arch, card.scale, size_mb, hidden_by=shadow,
+                    description=card.description or "",
                 )
             )
     return entries

@@ -192,6 +192,17 @@ def test_the_bundled_default_model_is_offered_first(make_napari_viewer):
     assert "image" in panel.status.text().lower()
 
 
+def test_each_installed_model_tells_what_it_is_for_on_hover(make_napari_viewer):
+    from semsr_core.models import list_models
+
+    _viewer, panel = _panel(make_napari_viewer, None)
+    combo = panel.model_combo
+    variant = next(e for e in list_models() if e.name == "default-x4-clean")
+    index = combo.findData(str(variant.path))
+    assert index >= 0
+    assert "clean variant" in combo.itemData(index, Qt.ToolTipRole)
+
+
 def test_closing_napari_during_a_run_cancels_it(make_napari_viewer, qtbot, tiny_model_path,
                                                 rng):
     viewer, panel = _panel(make_napari_viewer, tiny_model_path)

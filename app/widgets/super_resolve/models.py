@@ -169,6 +169,9 @@ class ModelChooser:
             self.model_combo.addItem(f"{entry.name} — {entry.arch} ×{entry.scale} "
                                      f"({entry.origin})", str(entry.path))
             self.model_combo.setItemData(self.model_combo.count() - 1, entry.arch, ARCH_ROLE)
+            if entry.description:  # e.g. that default-x4-clean is default-x4's clean variant
+                self.model_combo.setItemData(self.model_combo.count() - 1, entry.description,
+                                             Qt.ToolTipRole)
         self.model_combo.addItem(ZSSR_LABEL, ZSSR_MODEL)
         self.model_combo.setItemData(self.model_combo.count() - 1,
                                      "trains a small network on each image or slice itself "
