@@ -1,4 +1,4 @@
-"""How noisy an image is: a robust estimate of its noise σ, from its flattest parts.
+"""How noisy an image is: a robust estimate of its noise σ.
 
 The one owner of the estimate. The measurement-consistency guard uses it on a slice
 (:func:`semsr_core.infer.consistency.noise_sigma`), a noise-gated adversarial term on
@@ -6,18 +6,39 @@ each training sample, and a network with a noise-level input
 (:class:`semsr_core.archs.rrdbnet.RRDBNet` ``noise_input``) on what it is given — the
 same numbers in training and at inference, with no label needed.
 
-The diagonal Haar detail of each 2×2 cell is mostly noise; structure adds to it only
-along edges and in texture. Its median absolute value over 0.6745 (Donoho) is taken per
-``block``×``block`` group of cells, and the noise is the lower quartile of those: a clean
-image with texture reads near zero, a noisy one reads its noise. Quantiles interpolate
-linearly, as numpy's do.
+Two estimates, each blind where the other sees, and the smaller is taken:
+
+- :func:`haar_sigma`, from the image's flattest parts. The diagonal Haar detail of each
+  2×2 cell is mostly noise; structure adds to it only along edges and in texture. Its
+  median absolute value over 0.6745 (Donoho) is taken per ``block``×``block`` group of
+  cells, and the noise is the lower quartile of those: a clean image with flat parts
+  reads near zero, a noisy one reads its noise. An image that is texture everywhere — a
+  lattice, a grating — has no flat part and reads its texture as noise.
+- :func:`pca_sigma`, from the image's patches (Chen, Zhu & Heng, ICCV 2015): the
+  covariance of its 7×7 patches has the noise variance in every direction, structure
+  only in some. The largest set of smallest eigenvalues whose mean is at most its median
+  holds noise alone; that mean is σ². A lattice lies in a few directions and reads
+  near zero; a natural image spreads structure over all of them and reads high, which is
+  where the Haar estimate is right.
+
+Both read spatially correlated noise (blurred after it was added, line offsets) low.
+Quantiles interpolate linearly, as numpy's do.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 MAD_TO_SIGMA = 0.6745
+PATCH = 7
+"""Side of the patches of :func:`pca_sigma`."""
+MAX_PATCHES = 16384
+"""At most this many patches enter the covariance (a regular grid of them)."""
+MIN_PATCHES = 4 * PATCH * PATCH
+"""Fewer patches than this give no covariance worth reading: :func:`pca_sigma` is inf."""
 
 
 def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
@@ -31,7 +52,13 @@ def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
 
 
 def noise_sigma(image: torch.Tensor, block: int = 8) -> torch.Tensor:
-    """σ of the noise of each image in ``image`` (…, H, W): a tensor of shape (…)."""
+    """σ of the noise of each image in ``image`` (…, H, W): a tensor of shape (…), the
+    smaller of :func:`haar_sigma` and :func:`pca_sigma`."""
+    return torch.minimum(haar_sigma(image, block), pca_sigma(image).to(image.dtype))
+
+
+def haar_sigma(image: torch.Tensor, block: int = 8) -> torch.Tensor:
+    """σ from the flattest parts' diagonal Haar detail, per image of ``image`` (…, H, W)."""
     h, w = (image.shape[-2] // 2) * 2, (image.shape[-1] // 2) * 2
     lead = image.shape[:-2]
     if h < 2 or w < 2:
@@ -46,3 +73,30 @@ def noise_sigma(image: torch.Tensor, block: int = 8) -> torch.Tensor:
     cells = cells.movedim(-3, -2).reshape(*lead, bh * bw, block * block)
     local = _quantile(cells, 0.5) / MAD_TO_SIGMA
     return _quantile(local, 0.25)
+
+
+def pca_sigma(image: torch.Tensor) -> torch.Tensor:
+    """σ from the smallest eigenvalues of the covariance of each image's 7×7 patches
+    (…, H, W → …), computed in float64 (on the CPU for a device without it); inf for an
+    image with fewer than :data:`MIN_PATCHES` patches."""
+    lead, (h, w) = image.shape[:-2], image.shape[-2:]
+    count = max(h - PATCH + 1, 0) * max(w - PATCH + 1, 0)
+    if count < MIN_PATCHES:
+        return torch.full(lead, math.inf, dtype=torch.float64, device=image.device)
+    stride = max(1, math.ceil(math.sqrt(count / MAX_PATCHES)))
+    flat = image.detach().reshape(-1, 1, h, w)
+    if flat.device.type == "mps":  # no float64 there
+        flat = flat.cpu()
+    cols = F.unfold(flat.to(torch.float64), PATCH, stride=stride)  # (N, 49, patches)
+    cols = cols - cols.mean(dim=-1, keepdim=True)
+    covariance = cols @ cols.transpose(1, 2) / cols.shape[-1]
+    values = torch.linalg.eigvalsh(covariance).clamp_min(0.0)  # ascending
+    n = values.shape[-1]
+    sizes = torch.arange(1, n + 1, dtype=torch.float64, device=values.device)
+    means = values.cumsum(dim=-1) / sizes  # of the m smallest, m = 1 … n
+    low = ((sizes - 1) // 2).long()
+    medians = (values[:, low] + values[:, sizes.long() // 2]) / 2  # numpy's, of the m smallest
+    ok = means <= medians * (1 + 1e-9) + 1e-18  # always true for m = 1
+    largest = n - 1 - ok.flip(-1).long().argmax(dim=-1)
+    sigma = means.gather(-1, largest[:, None])[:, 0].sqrt()
+    return sigma.reshape(lead).to(image.device)

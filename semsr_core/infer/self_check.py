@@ -17,8 +17,9 @@ most there, is judged at the wrong scale (it measured 0 on noisy X-ray tomograph
 the network gains +1.9 dB). So the judgement is used in proportion to how clean the
 scan is: fully below :data:`CLEAN_SIGMA` of noise, not at all above :data:`NOISY_SIGMA`
 (``weight = alpha + (1 − alpha)·noise_share``). ``σ`` is the guard's estimate
-(:func:`semsr_core.infer.consistency.noise_sigma`), which also reads strong fine
-texture as noise: such images keep the network's output as it is. So does an image whose
+(:func:`semsr_core.infer.consistency.noise_sigma`), which also reads strong, irregular
+fine texture (grass, gravel) as noise — a clean lattice it reads clean: such textures
+keep the network's output as it is. So does an image whose
 structure lies mostly beyond what its son can show (:data:`MAX_FINE_SHARE`).
 """
 
