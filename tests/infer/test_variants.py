@@ -55,6 +55,23 @@ def test_a_clean_scan_is_enlarged_by_the_variant_and_a_noisy_one_by_the_model(pa
     np.testing.assert_array_equal(_plain(clean, blind), by_blind)
 
 
+def test_a_clean_lattice_reads_clean_and_goes_to_the_variant(pair):
+    """A lattice is texture everywhere, with no flat part to read the noise in: it must
+    read clean when it is (it used to read σ ≈ 0.1 and never reach the variant), and
+    noisy when it is."""
+    blind, _variant_file = pair
+    yy, xx = np.mgrid[0:96, 0:96]
+    lattice = (0.5 + 0.3 * np.cos(2 * np.pi * yy / 4.0) * np.cos(2 * np.pi * xx / 4.0)
+               ).astype(np.float32)
+    model, chosen = choose(blind, lattice, IntensityMapping.identity())
+    assert chosen["used"] is True and chosen["noise_sigma"] < 0.002
+    assert model.card.name == "tiny-clean"
+    noisy = lattice + np.random.default_rng(3).normal(0, 0.05, lattice.shape).astype(np.float32)
+    model, chosen = choose(blind, noisy, IntensityMapping.identity())
+    assert chosen["used"] is False and chosen["noise_sigma"] == pytest.approx(0.05, rel=0.2)
+    assert model is blind
+
+
 def test_the_choice_is_made_on_the_first_slice_for_the_whole_stack(pair):
     blind, variant_file = pair
     stack = np.stack([_clean(), _noisy()])
