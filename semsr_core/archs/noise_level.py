@@ -78,7 +78,8 @@ def haar_sigma(image: torch.Tensor, block: int = 8) -> torch.Tensor:
 def pca_sigma(image: torch.Tensor) -> torch.Tensor:
     """σ from the smallest eigenvalues of the covariance of each image's 7×7 patches
     (…, H, W → …), computed in float64 (on the CPU for a device without it); inf for an
-    image with fewer than :data:`MIN_PATCHES` patches."""
+    image with fewer than :data:`MIN_PATCHES` patches or a value that is not finite
+    (NaN, inf: the smaller estimate is then the Haar one)."""
     lead, (h, w) = image.shape[:-2], image.shape[-2:]
     count = max(h - PATCH + 1, 0) * max(w - PATCH + 1, 0)
     if count < MIN_PATCHES:
@@ -90,6 +91,9 @@ def pca_sigma(image: torch.Tensor) -> torch.Tensor:
     cols = F.unfold(flat.to(torch.float64), PATCH, stride=stride)  # (N, 49, patches)
     cols = cols - cols.mean(dim=-1, keepdim=True)
     covariance = cols @ cols.transpose(1, 2) / cols.shape[-1]
+    finite = covariance.isfinite().all(dim=-1).all(dim=-1)
+    eye = torch.eye(covariance.shape[-1], dtype=covariance.dtype, device=covariance.device)
+    covariance = torch.where(finite[:, None, None], covariance, eye)  # eigh would fail
     values = torch.linalg.eigvalsh(covariance).clamp_min(0.0)  # ascending
     n = values.shape[-1]
     sizes = torch.arange(1, n + 1, dtype=torch.float64, device=values.device)
@@ -99,4 +103,5 @@ def pca_sigma(image: torch.Tensor) -> torch.Tensor:
     ok = means <= medians * (1 + 1e-9) + 1e-18  # always true for m = 1
     largest = n - 1 - ok.flip(-1).long().argmax(dim=-1)
     sigma = means.gather(-1, largest[:, None])[:, 0].sqrt()
+    sigma = torch.where(finite, sigma, torch.full_like(sigma, math.inf))
     return sigma.reshape(lead).to(image.device)

@@ -74,6 +74,16 @@ def test_a_lattice_reads_its_noise_not_its_texture():
         assert float(noise_sigma(torch.from_numpy(noisy))) == pytest.approx(sigma, rel=0.15)
 
 
+def test_an_image_with_values_that_are_not_finite_reads_by_the_haar_estimate():
+    rng = np.random.default_rng(4)
+    batch = np.stack([_lattice(64) + 0.02 * rng.standard_normal((64, 64)) for _ in range(2)])
+    batch[0, 3, 3] = np.nan
+    found = pca_sigma(torch.from_numpy(batch))
+    assert np.isinf(float(found[0])) and float(found[1]) == pytest.approx(0.02, rel=0.15)
+    assert float(noise_sigma(torch.from_numpy(batch))[0]) == float(
+        haar_sigma(torch.from_numpy(batch[0])))
+
+
 def test_a_large_image_reads_a_grid_of_its_patches():
     rng = np.random.default_rng(2)
     image = _lattice(400) + 0.03 * rng.standard_normal((400, 400))
@@ -122,6 +132,7 @@ def test_the_guards_estimate_takes_any_numpy_view_and_dtype():
 
     rng = np.random.default_rng(5)
     image = (0.5 + 0.05 * rng.standard_normal((64, 48))).astype(np.float32)
+
     def expected_of(view: np.ndarray) -> float:
         return min(_numpy_reference(view), _numpy_pca(view.astype(np.float64)))
 
