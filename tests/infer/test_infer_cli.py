@@ -104,7 +104,10 @@ def test_kill_9_leaves_nothing_under_the_final_name_and_the_next_run_cleans_up(
                  "--tile", "32", "--overlap", "8", "--device", "cpu")
     run = RunningCommand(args)
     run.wait_for(b"tile")
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60  # killed while it writes, not at a guessed moment
+    while not list(tmp_path.glob(".out.ome.tif.*.partial")):
+        assert run.process.poll() is None and time.monotonic() < deadline, run.stderr[-2000:]
+        time.sleep(0.01)
     run.process.send_signal(signal.SIGKILL)
     assert run.finish() == -signal.SIGKILL
     assert not out.exists()
