@@ -130,8 +130,10 @@ def _regions(mask: np.ndarray, count: int = 5) -> list[tuple[int, int, int, int]
             for i in order]
 
 
-SelfCheckFn = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any]]]
-"""(LR, network output, operator) → (the output to project from, its summary)."""
+SelfCheckFn = Callable[[np.ndarray, np.ndarray, str, float],
+                       tuple[np.ndarray, dict[str, Any]]]
+"""(LR, network output, operator, the LR's noise σ) → (the output to project from, its
+summary)."""
 
 AUTO_OPERATORS = ("area", "bicubic")
 """What ``auto`` chooses from: the sharp measurements. Blur + decimation explains any
@@ -145,19 +147,21 @@ def choose_operator(lr: np.ndarray, sr: np.ndarray, scale: int) -> str:
 
 
 def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: str = "auto",
-                      project: bool = True, start: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, Consistency]:
+                      project: bool = True, start: np.ndarray | None = None,
+                      sigma: float | None = None) -> tuple[np.ndarray, Consistency]:
     """Check ``sr`` (network units, ``scale``× ``lr``) against ``lr`` and, with
     ``project``, return it projected onto the measurement within the noise. The check
     and its map are of ``sr``; the projection starts from ``start`` where given (the
-    self-check's blend of ``sr`` with bicubic)."""
+    self-check's blend of ``sr`` with bicubic). ``sigma``: the LR's noise, where the
+    caller has measured it already (:func:`noise_sigma`)."""
     lr = np.asarray(lr, np.float32)
     sr = np.asarray(sr, np.float32)
     if sr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
         raise ValueError(f"SR of shape {sr.shape} is not ×{scale} the LR's {lr.shape}")
     if operator == "auto":
         operator = choose_operator(lr, sr, scale)
-    sigma = noise_sigma(lr)
+    if sigma is None:
+        sigma = noise_sigma(lr)
     threshold = NOISE_FACTOR * sigma
     residual = lr - measure(sr, scale, operator)
     departure = np.maximum(np.abs(residual) - max(threshold, MAP_FLOOR), 0.0)
@@ -221,18 +225,19 @@ class ConsistencyLog:
         """The slice's output (projected unless ``off``) and its warning, if any.
 
         ``self_check`` (where the network can be run again): given the LR, the network's
-        output and the operator, the output to project from and its JSON-ready summary
-        (:mod:`semsr_core.infer.self_check`); used only when projecting.
+        output, the operator and the LR's noise σ, the output to project from and its
+        JSON-ready summary (:mod:`semsr_core.infer.self_check`); used only when projecting.
         """
         project = self.choice != "off"
         operator = self.choice if project else "auto"
-        start, checked = None, None
+        start, checked, sigma = None, None, None
         if project and self_check is not None:
             if operator == "auto":
                 operator = choose_operator(lr, sr, scale)
-            start, checked = self_check(lr, sr, operator)
+            sigma = noise_sigma(lr)  # once for the slice: the check and the projection
+            start, checked = self_check(lr, sr, operator, sigma)
         out, found = check_and_project(lr, sr, scale, operator=operator, project=project,
-                                       start=start)
+                                       start=start, sigma=sigma)
         summary = found.summary(scale)
         if checked is not None:
             summary["self_check"] = checked

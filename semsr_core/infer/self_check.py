@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from semsr_core.data.resample import upscale
-from semsr_core.infer.consistency import measure, noise_sigma
+from semsr_core.infer.consistency import SelfCheckFn, measure, noise_sigma
 from semsr_core.infer.zssr import fine_structure_share
 
 CLEAN_SIGMA = 0.03
@@ -87,12 +87,15 @@ def _psnr_gain(truth: np.ndarray, ours: np.ndarray, bicubic: np.ndarray) -> floa
 
 
 def check(lr: np.ndarray, scale: int, operator: str,
-          enlarge: Callable[[np.ndarray], np.ndarray]) -> SelfCheck:
+          enlarge: Callable[[np.ndarray], np.ndarray], sigma: float | None = None
+          ) -> SelfCheck:
     """The weight of the network's change on ``lr`` (network units, [0, 1]).
 
-    ``enlarge`` runs the network on an image of the same units (``scale``× larger out).
+    ``enlarge`` runs the network on an image of the same units (``scale``× larger out);
+    ``sigma`` is the LR's noise where the caller has measured it (:func:`noise_sigma`).
     """
-    sigma = noise_sigma(lr)
+    if sigma is None:
+        sigma = noise_sigma(lr)
     share = noise_share(sigma)
     if share >= 1.0:
         return SelfCheck(1.0, None, share, None, "noisy scan: the network's output is kept")
@@ -156,16 +159,15 @@ def _rest_is_bicubic(reason: str) -> str:
 
 
 def for_network(enlarge: Callable[[np.ndarray], np.ndarray], scale: int,
-                on_note: Callable[[str], None] | None = None
-                ) -> Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any]]]:
+                on_note: Callable[[str], None] | None = None) -> SelfCheckFn:
     """The consistency guard's ``self_check`` for a network that ``enlarge`` runs: given
-    the LR, the network's output and the operator, the output to project from and the
-    check's summary. ``on_note`` is told, in a sentence, when part of the network's
-    change was left out."""
+    the LR, the network's output, the operator and the LR's noise σ, the output to
+    project from and the check's summary. ``on_note`` is told, in a sentence, when part
+    of the network's change was left out."""
 
-    def checked(lr: np.ndarray, sr: np.ndarray, operator: str
+    def checked(lr: np.ndarray, sr: np.ndarray, operator: str, sigma: float
                 ) -> tuple[np.ndarray, dict[str, Any]]:
-        found = check(lr, scale, operator, enlarge)
+        found = check(lr, scale, operator, enlarge, sigma)
         if on_note is not None and found.weight < NOTE_BELOW:
             on_note(f"self-check: {_rest_is_bicubic(found.reason)} (--consistency off "
                     "keeps the model's output as it is)")
