@@ -96,10 +96,9 @@ def pca_sigma(image: torch.Tensor) -> torch.Tensor:
     covariance = torch.where(finite[:, None, None], covariance, eye)  # eigh would fail
     values = torch.linalg.eigvalsh(covariance).clamp_min(0.0)  # ascending
     n = values.shape[-1]
-    sizes = torch.arange(1, n + 1, dtype=torch.float64, device=values.device)
-    means = values.cumsum(dim=-1) / sizes  # of the m smallest, m = 1 … n
-    low = ((sizes - 1) // 2).long()
-    medians = (values[:, low] + values[:, sizes.long() // 2]) / 2  # numpy's, of the m smallest
+    m = torch.arange(1, n + 1, device=values.device)  # the m smallest, m = 1 … n
+    means = values.cumsum(dim=-1) / m
+    medians = (values[:, (m - 1) // 2] + values[:, m // 2]) / 2  # numpy's median
     ok = means <= medians * (1 + 1e-9) + 1e-18  # always true for m = 1
     largest = n - 1 - ok.flip(-1).long().argmax(dim=-1)
     sigma = means.gather(-1, largest[:, None])[:, 0].sqrt()
