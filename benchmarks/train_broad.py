@@ -76,7 +76,7 @@ MODELS = {
     "default-x4-clean": dict(
         seed=500_000, scale=4, recipe="en1", init=True, noise_share=0.0,
         description="×4 fidelity model (L1) on default-x4's broad mix (generators and "
-                    "seed) without noise: its clean variant, which enlarges scans that "
+                    "seed) {noise}: its clean variant, which enlarges scans that "
                     "read clean",
         overrides=[*_SMALL, "data.lr_patch=32", "data.batch=16",
                    "data.augment=[\"rot90flip\"]", "optimizer.lr=2e-4",
@@ -93,7 +93,7 @@ MODELS = {
     "default-x2-clean": dict(
         seed=600_000, scale=2, recipe="en1", init=True, noise_share=0.0,
         description="×2 fidelity model (L1) on default-x2's broad mix (generators and "
-                    "seed) without noise: its clean variant, which enlarges scans that "
+                    "seed) {noise}: its clean variant, which enlarges scans that "
                     "read clean",
         overrides=[*_SMALL, "data.scale=2", "data.lr_patch=48", "data.batch=16",
                    "data.augment=[\"rot90flip\"]", "optimizer.lr=2e-4",
@@ -216,6 +216,14 @@ def _uint16(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)
 
 
+def _variant_noise(args: argparse.Namespace) -> str:
+    """How a clean variant's card words its inputs' noise."""
+    if not args.noise_share:
+        return "without noise"
+    return (f"with low noise only ({100 * args.noise_share:.0f} % of the pairs: shot noise "
+            f"at {args.dose[0]:g}–{args.dose[1]:g} e⁻/pixel, read noise ≤ {args.read_max:g})")
+
+
 def _noise_arguments(args: argparse.Namespace) -> str:
     """The noise options as given, for the card's command (empty when the defaults)."""
     words = ""
@@ -248,8 +256,9 @@ def main() -> None:
     ap.add_argument("--out", help="write the model here instead (no bundling)")
     ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--work", help="keep data and run here; given again, the run continues")
-    ap.add_argument("--noise-share", type=float, default=NOISE["share"],
-                    help="share of the pairs with shot and read noise")
+    ap.add_argument("--noise-share", type=float, default=None,
+                    help="share of the pairs with shot and read noise (default "
+                         f"{NOISE['share']:g}; a clean variant's own: 0)")
     ap.add_argument("--dose", type=float, nargs=2, default=NOISE["dose"], metavar=("LOW", "HIGH"),
                     help="shot-noise dose range, e⁻/pixel")
     ap.add_argument("--read-max", type=float, default=NOISE["read_max"])
@@ -263,8 +272,8 @@ def main() -> None:
                     f"{', '.join(DEGRADATIONS)}")
     args = ap.parse_args()
     spec = MODELS[args.name]
-    if "noise_share" in spec:  # a variant for one kind of input: its noise is its own
-        args.noise_share = spec["noise_share"]
+    if args.noise_share is None:  # a variant for one kind of input: its noise is its own
+        args.noise_share = spec.get("noise_share", NOISE["share"])
     if args.degradations:
         kept = args.degradations.split(",")
         if not kept or not set(kept) <= set(DEGRADATIONS):
@@ -311,7 +320,7 @@ def main() -> None:
     model = load_model(result.model_path)
     card = model.card
     card.name = args.name
-    card.description = f"semsr default {spec['description']}"
+    card.description = f"semsr default {spec['description']}".format(noise=_variant_noise(args))
     card.training["data"] = {"broad_train": info["train"], "broad_val": info["val"],
                              "benchmark_split": "natural images: only the strips outside "
                              "the crops benchmarks/quality_ood.py scores"}

@@ -3,6 +3,7 @@ options change the mix, and its defaults make the data the shipped models' comma
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -63,3 +64,16 @@ def test_the_clean_variant_draws_the_mix_without_noise(mix):
     assert not any(noisy for _, _, noisy in clean)
     mix.DEGRADATIONS.update(area=1.0, bicubic=0.0, crappify=0.0)
     assert {how for _, how, _ in _looks(8)} == {"area"}
+
+
+def test_a_clean_variant_card_says_the_noise_it_was_trained_with(mix):
+    """--noise-share given for a clean variant is used, and its card says so."""
+    clean = mix.MODELS["default-x4-clean"]["description"]
+
+    def card(share: float) -> str:
+        args = argparse.Namespace(noise_share=share, dose=(2000.0, 100000.0), read_max=0.008)
+        return clean.format(noise=mix._variant_noise(args))
+
+    assert "without noise" in card(0.0)
+    low = card(0.6)
+    assert "without noise" not in low and "60 %" in low and "2000–100000" in low
