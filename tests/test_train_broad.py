@@ -67,7 +67,8 @@ def test_the_clean_variant_draws_the_mix_without_noise(mix):
 
 
 def test_a_clean_variant_card_says_the_noise_it_was_trained_with(mix):
-    """--noise-share given for a clean variant is used, and its card says so."""
+    """A clean variant's card says the noise it saw: none by default, or the low noise
+    that --noise-share and --dose gave it."""
     clean = mix.MODELS["default-x4-clean"]["description"]
 
     def card(share: float) -> str:
