@@ -92,8 +92,9 @@ def add_super_resolve(p: argparse.ArgumentParser) -> None:
                    help="image or stack files (TIFF, OME-TIFF, PNG, JPEG) or folders of them")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (one input): .ome.tif, or .png/.jpg for one 2-D image; "
-                        "or a folder (several inputs or a folder), where results are named "
-                        "<name>_sr<N>x.ome.tif and never taken as inputs by a later run")
+                        "or a folder (a name without an extension, several inputs or a "
+                        "folder), where results are named <name>_sr<N>x.ome.tif and never "
+                        "taken as inputs by a later run")
     p.add_argument("--model", default="default-x4", metavar="NAME|PATH",
                    help="model name (`semsr models list`) or model file (default: the bundled "
                         "'default-x4'); 'zssr': ZSSR, a small network trained on each image "

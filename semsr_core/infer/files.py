@@ -1,8 +1,10 @@
 """Which files a super-resolve run reads and writes.
 
 ``output_paths`` pairs each input (files, or the images in a folder) with its output:
-one input and an output that is not a folder → that file; otherwise the output is a
-folder and each result is named ``<input stem>_sr<scale>x.ome.tif``. In a folder given
+one input and an output named as a file (with an extension, e.g. ``.ome.tif``) → that
+file; otherwise the output is a folder — a name without an extension included, so
+``-o results`` never makes a file called ``results`` — and each result is named
+``<input stem>_sr<scale>x.ome.tif``. In a folder given
 as input, files named like such a result (``*_sr<k>x.ome.tif``, ``.tif``, ``.png``,
 ``.jpg``) are earlier outputs and are not inputs, so a run with ``-o`` the input folder
 never enlarges its own results again; and no output of a run may be one of its inputs.
@@ -108,11 +110,14 @@ def output_paths(inputs: list[str | os.PathLike], output: str | os.PathLike,
     files = find_inputs(inputs, skipped)
     out = Path(output)
     single = len(files) == 1 and not Path(inputs[0]).is_dir()
-    if single and not out.is_dir() and not str(output).endswith(("/", os.sep)):
+    if single and _names_a_file(out, output):
         return _not_onto_inputs([(files[0], out)], files)
     if out.exists() and not out.is_dir():
-        raise OutputError("several inputs need an output folder, but this is a file",
-                          path=out, hint="Give a folder for -o.")
+        why = ("an output name without an extension is a folder" if single
+               else "several inputs need an output folder")
+        raise OutputError(f"{why}, but this is a file", path=out,
+                          hint="Give a folder for -o, or name the output file .ome.tif "
+                               "(or .tif), .png or .jpg.")
     make_folder(out)  # OutputError when under a file, not writable or the disk is full
     pairs = [(f, out / f"{_stem(f)}_sr{scale}x.ome.tif") for f in files]
     names = [p[1].name for p in pairs]
@@ -121,6 +126,13 @@ def output_paths(inputs: list[str | os.PathLike], output: str | os.PathLike,
         raise InputError(f"several inputs would be written as {duplicates[0]}",
                          hint="Rename the inputs or run them separately.")
     return _not_onto_inputs(pairs, files)
+
+
+def _names_a_file(out: Path, given: str | os.PathLike) -> bool:
+    """Whether the output of a single input is that file: not a folder, not written
+    as one (a trailing slash), and a name with an extension."""
+    return (not out.is_dir() and not str(given).endswith(("/", os.sep))
+            and out.suffix != "")
 
 
 def _identity(path: Path) -> tuple:

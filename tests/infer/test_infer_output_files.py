@@ -147,6 +147,22 @@ def test_a_folder_of_only_results_says_so(tmp_path):
         output_paths([tmp_path], tmp_path / "out", 4)
 
 
+def test_an_output_name_without_an_extension_is_a_folder(tmp_path, model_file, capsys):
+    """`-o results` for one scan writes results/scan_sr2x.ome.tif, not a file called
+    `results`; a file already under that name is refused, untouched, and said to be one."""
+    source = _scan(tmp_path / "scan.tif")
+    assert _run(source, "-o", tmp_path / "results", "--model", model_file) == 0
+    assert (tmp_path / "results").is_dir()
+    with read_stack(tmp_path / "results" / "scan_sr2x.ome.tif") as stack:
+        assert stack[0].shape == (48, 40)
+    (tmp_path / "taken").write_bytes(b"notes")
+    assert _run(source, "-o", tmp_path / "taken", "--model", model_file) != 0
+    _one_line_error(capsys, "without an extension is a folder", "taken")
+    assert (tmp_path / "taken").read_bytes() == b"notes"
+    assert output_paths([source], tmp_path / "one.ome.tif", 2) == [
+        (source, tmp_path / "one.ome.tif")]
+
+
 @pytest.mark.parametrize(("name", "result"), [
     ("a_sr4x.ome.tif", True), ("a_SR2x.tif", True), ("a_sr4x.png", True),
     ("a_sr4x.disagreement.ome.tif", True), ("a.disagreement.tif", False),
