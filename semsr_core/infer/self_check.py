@@ -99,16 +99,17 @@ def check(lr: np.ndarray, scale: int, operator: str,
     share = noise_share(sigma)
     if share >= 1.0:
         return SelfCheck(1.0, None, share, None, "noisy scan: the network's output is kept")
+    son_shape = (lr.shape[0] // scale, lr.shape[1] // scale)
+    if min(son_shape) < MIN_SON_SIDE:  # before anything degrades it: it may have no son
+        return SelfCheck(1.0, None, share, None,
+                         f"too small to check (its ×{scale} smaller copy is "
+                         f"{son_shape[0]}×{son_shape[1]} pixels)")
     fine = fine_structure_share(lr, scale)
     if fine > MAX_FINE_SHARE:
         return SelfCheck(1.0, None, share, None,
                          f"{100 * fine:.0f} % of its structure is finer than its ×{scale} "
                          "smaller copy can show: the network's output is kept")
     son = son_of(lr, scale, operator, sigma)
-    if min(son.shape) < MIN_SON_SIDE:
-        return SelfCheck(1.0, None, share, None,
-                         f"too small to check (its ×{scale} smaller copy is "
-                         f"{son.shape[0]}×{son.shape[1]} pixels)")
     predicted = np.asarray(enlarge(son), np.float32)
     h, w = min(predicted.shape[0], lr.shape[0]), min(predicted.shape[1], lr.shape[1])
     truth = lr[:h, :w]

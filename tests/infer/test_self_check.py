@@ -85,6 +85,15 @@ def test_an_image_too_small_to_check_is_kept():
     assert found.weight == 1.0 and found.alpha is None and "too small" in found.reason
 
 
+@pytest.mark.parametrize("shape", [(1, 64), (3, 40)])
+def test_an_image_with_no_smaller_copy_is_kept_without_making_one(shape):
+    """A strip thinner than the scale has no ×4 smaller copy at all: the check says so
+    instead of failing inside the degradation (it stopped `semsr super-resolve`)."""
+    lr = np.linspace(0.2, 0.8, shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    found = self_check.check(lr, SCALE, "area", lambda x: upscale(x, SCALE, clip=False), 0.0)
+    assert found.weight == 1.0 and "too small" in found.reason and "0×" in found.reason
+
+
 def test_apply_blends_with_bicubic_by_the_weight(smooth_lr):
     _, lr = smooth_lr
     bicubic = upscale(lr, SCALE, clip=False)
