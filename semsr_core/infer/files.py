@@ -4,10 +4,10 @@
 one input and an output named as a file (with an extension, e.g. ``.ome.tif``) → that
 file; otherwise the output is a folder — a name without an extension included, so
 ``-o results`` never makes a file called ``results`` — and each result is named
-``<input stem>_sr<scale>x.ome.tif``. In a folder given
-as input, files named like such a result (``*_sr<k>x.ome.tif``, ``.tif``, ``.png``,
-``.jpg``) are earlier outputs and are not inputs, so a run with ``-o`` the input folder
-never enlarges its own results again; and no output of a run may be one of its inputs.
+``<input stem>_sr<scale>x.ome.tif``. In a folder given as input, files named like such
+a result (``*_sr<k>x.ome.tif``, ``.tif``, ``.png``, ``.jpg``) are earlier outputs and
+are not inputs, so a run with ``-o`` the input folder never enlarges its own results
+again; and no output of a run may be one of its inputs.
 ``check_output_format`` refuses, before any work, a result that the output name's format
 cannot hold (a stack or a float image named ``.png``).
 ``remove_stale_partials`` deletes what a killed earlier run left behind: the hidden
