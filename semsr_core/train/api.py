@@ -113,7 +113,27 @@ def _scale_of_data(recipe: str | Path, overrides: list[str], data: str | Path) -
     pair = pairing[0]
     with read_stack(pair.lr_path) as lr, read_stack(pair.hr_path) as hr:
         scale = infer_scale(lr.shape, hr.shape, lr_path=pair.lr_path, hr_path=pair.hr_path)
+        sizes = f"LR {lr.shape[-2]}×{lr.shape[-1]}, HR {hr.shape[-2]}×{hr.shape[-1]}"
+    _require_bundled_start(scale, data, f"{pair.lr_path.name}: {sizes}")
     return [f"data.scale={scale}"]
+
+
+def _require_bundled_start(scale: int, data: Path, sizes: str) -> None:
+    """Refuse, naming the data, a fine-tune of ×``scale`` pairs when no bundled model of
+    that scale exists (the error would otherwise blame an override the user never gave)."""
+    from semsr_core.errors import ModelError
+    from semsr_core.models import resolve_model
+    from semsr_core.train.init_model import bundled_model_name
+
+    try:
+        resolve_model(bundled_model_name(scale))
+    except ModelError:
+        raise ConfigError(
+            f"the pairs in {{path}} are ×{scale} ({sizes}), and no bundled model enlarges "
+            f"×{scale} to start a fine-tune from (`semsr models list`)", path=data,
+            hint="Choose a recipe that trains from scratch (`semsr runs recipes`), or start "
+                 f"from a ×{scale} model file: --set generator.init=\"FILE.semsr\"."
+        ) from None
 
 
 def run_summary(run_dir: str | Path) -> dict[str, Any]:

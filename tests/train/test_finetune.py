@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -121,6 +122,24 @@ def test_finetune_reads_the_scale_of_the_data(tmp_path):
     card = load_model(result.model_path).card
     assert card.scale == 2
     assert card.training["initialised_from"]["model"] == "default-x2"
+
+
+def test_finetune_of_data_at_a_scale_with_no_bundled_model_names_the_data(tmp_path):
+    """×3 pairs: the message names the data folder and its scale, not an override the
+    user never gave (it said "--set data.scale=3: generator.init: …")."""
+    from semsr_core.io import write_stack
+
+    data, rng = tmp_path / "x3", np.random.default_rng(5)
+    for folder in ("lr", "hr"):
+        (data / folder).mkdir(parents=True)
+    for name in ("a", "b"):
+        write_stack(data / "lr" / f"{name}.tif", rng.random((16, 16), dtype=np.float32))
+        write_stack(data / "hr" / f"{name}.tif", rng.random((48, 48), dtype=np.float32))
+    with pytest.raises(ConfigError) as caught:
+        train("finetune", data, tmp_path / "run", device="cpu", overrides=QUICK)
+    text = str(caught.value)
+    assert "are ×3" in text and str(data) in text and "--set data.scale" not in text
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_good_run_exports_its_best_validation_and_its_card_says_so(sim_data, tmp_path):
