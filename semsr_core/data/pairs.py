@@ -184,10 +184,16 @@ def find_pairs(lr_dir: str | PathLike | None, hr_dir: str | PathLike, *,
     for stem in sorted(hr_stems.keys() - lr_stems.keys()):
         unmatched.append(Unmatched(hr_stems[stem], f"no LR file with the stem {stem!r}"))
     if not pairs:
+        seen = ""
+        if lr_stems and hr_stems:
+            seen = (f"; LR names such as {min(lr_stems)!r}, HR names such as "
+                    f"{min(hr_stems)!r}")
         raise InputError(
-            f"no LR/HR pairs were found ({len(lr_files)} LR and {len(hr_files)} HR images)",
-            path=where,
-            hint="LR and HR files must have the same name stem, or give a naming rule")
+            f"no LR/HR pairs were found ({len(lr_files)} LR and {len(hr_files)} HR "
+            f"images{seen})", path=where,
+            hint="An LR file and its HR file must have the same name (stem), e.g. "
+                 "lr/scan1.tif and hr/scan1.tif: rename them, or let `semsr align` pair "
+                 "them by a naming rule (--rule with a (?P<stem>...) group)")
     return Pairing(pairs=pairs, unmatched=unmatched)
 
 

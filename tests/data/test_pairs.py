@@ -77,8 +77,12 @@ def test_two_files_with_one_stem_are_refused_with_both_names(tmp_path):
 def test_folders_without_any_pair_are_an_input_error(tmp_path):
     _touch_images(tmp_path / "lr", ["a.tif"])
     _touch_images(tmp_path / "hr", ["b.tif"])
-    with pytest.raises(InputError, match="no LR/HR pairs"):
+    with pytest.raises(InputError, match="no LR/HR pairs") as caught:
         find_pairs(tmp_path / "lr", tmp_path / "hr")
+    # the names it saw, and how to pair them (the hint once spoke of a rule no command
+    # but align takes, without naming its option)
+    assert "'a'" in str(caught.value) and "'b'" in str(caught.value)
+    assert "rename them" in str(caught.value) and "--rule" in str(caught.value)
     with pytest.raises(InputError, match="does not exist"):
         find_pairs(tmp_path / "missing", tmp_path / "hr")
 
