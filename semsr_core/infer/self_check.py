@@ -19,8 +19,9 @@ scan is: fully below :data:`CLEAN_SIGMA` of noise, not at all above :data:`NOISY
 (``weight = alpha + (1 − alpha)·noise_share``). ``σ`` is the guard's estimate
 (:func:`semsr_core.infer.consistency.noise_sigma`), which also reads strong, irregular
 fine texture (grass, gravel) as noise — a clean lattice it reads clean: such textures
-keep the network's output as it is. So does an image whose
-structure lies mostly beyond what its son can show (:data:`MAX_FINE_SHARE`).
+keep the network's output as it is. So does an image whose structure lies mostly beyond
+what its son can show (:data:`MAX_FINE_SHARE`), and one too small to have a son of
+:data:`MIN_SON_SIDE` pixels a side.
 """
 
 from __future__ import annotations
