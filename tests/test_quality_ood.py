@@ -54,3 +54,19 @@ def test_a_noisy_reference_is_named_with_its_clean_gains(monkeypatch):
     named = [line for line in lines if line.startswith("| `")]
     assert named == ["| `scan` | 0.110 | ×2 model: -0.60 / +0.50 |"]
     assert quality_ood.noisy_references(rows[4:]) == []
+
+
+def test_the_guard_warnings_are_counted_and_clean_ones_named(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    quality_ood = pytest.importorskip("quality_ood")
+
+    def row(image, method, noise, fraction):
+        return {"image": image, "method": method, "degradation": "area", "noise": noise,
+                "disagreeing_fraction": fraction}
+
+    rows = [row("camera", "m", "clean", 0.05), row("camera", "m", "dose50", 0.2),
+            row("moon", "m", "clean", 0.001), row("moon", "m (guard off)", "clean", 0.5)]
+    lines = quality_ood.guard_warnings(rows)
+    assert "- m: 1 clean, 1 noisy of 3 — clean: camera area clean (5.0 %)" in lines
+    assert not any("guard off" in line for line in lines)
+    assert quality_ood.guard_warnings([{"image": "a", "method": "m"}]) == []

@@ -7,15 +7,18 @@ within the scan's noise. Two things follow from that, both on by default:
   constraint by iterative back-projection (Irani & Peleg), aware of the noise: the
   residual ``LR − D(SR)`` is split into a low band (Gaussian, 1–3 LR pixels wide,
   wider for noisier scans), which is always put back — brightness, blobs and lattice
-  sites the network moved or invented —, and the rest, of which only the part beyond
-  the noise is put back (soft-thresholded at ``NOISE_FACTOR``·σ, σ estimated from the
-  LR's flattest parts). Each step is enlarged with bicubic and added, a few times; for
-  the block-mean operator a last exact step evens each block's mean. A clean flat-field
-  scan comes back exactly; in a noisy one the fine noise is not painted back in.
+  sites the network moved or invented —, and the rest, of which only what stands above
+  the noise is put back: periodic structure measured above the noise in the Fourier
+  domain (a lattice the network took for noise, :mod:`semsr_core.infer.coherent`), and,
+  pixel by pixel, the part beyond ``NOISE_FACTOR``·σ (soft-thresholded, σ estimated
+  from the LR's flattest parts). Each step is enlarged with bicubic and added, a few
+  times; for the block-mean operator a last exact step evens each block's mean. A clean
+  flat-field scan comes back exactly; in a noisy one the fine noise is not painted back.
 - **The disagreement map**: per LR pixel, how far the network's own output departed
-  from the measurement beyond the noise (and beyond ``MAP_FLOOR`` of the range), with
-  its summary (share of pixels, worst departure, the largest regions). A large share
-  warns the user: the model changed what the scan measured there.
+  from the measurement beyond the noise (and beyond ``MAP_FLOOR`` of the range), pixel
+  by pixel or as periodic structure measured above the noise, with its summary (share
+  of pixels, worst departure, the largest regions). A large share warns the user: the
+  model changed what the scan measured there.
 
 ``D`` is one of :data:`OPERATORS` — the degradations semsr trains with (block mean,
 antialiased bicubic, blur + decimation): the model card's ``training.measurement``,
@@ -37,6 +40,7 @@ from semsr_core.archs.noise_level import noise_sigma as estimate_noise
 from semsr_core.data import degrade
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError
+from semsr_core.infer.coherent import coherent_part
 
 OPERATORS = ("area", "bicubic", "crappify")
 CHOICES = ("auto", *OPERATORS, "off")
@@ -78,6 +82,13 @@ def low_band_width(sigma: float) -> float:
     """Gaussian width (LR pixels) of the residual's low band, which is always projected:
     1 px for a clean scan, wider as the noise grows (less noise is put back)."""
     return float(np.clip(1.0 + 20.0 * sigma, 1.0, 3.0))
+
+
+def _bands(residual: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """The residual's low band (Gaussian, ``width`` LR pixels) and the periodic
+    structure of the rest that stands above its noise (:mod:`semsr_core.infer.coherent`)."""
+    low = ndimage.gaussian_filter(residual, width, mode="nearest")
+    return low, coherent_part(residual - low)
 
 
 def _shrink(residual: np.ndarray, threshold: float) -> np.ndarray:
@@ -162,19 +173,22 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
         operator = choose_operator(lr, sr, scale)
     if sigma is None:
         sigma = noise_sigma(lr)
-    threshold = NOISE_FACTOR * sigma
+    threshold, width = NOISE_FACTOR * sigma, low_band_width(sigma)
     residual = lr - measure(sr, scale, operator)
-    departure = np.maximum(np.abs(residual) - max(threshold, MAP_FLOOR), 0.0)
+    _low, periodic = _bands(residual, width)
+    departure = np.maximum(np.maximum(np.abs(residual) - max(threshold, MAP_FLOOR),
+                                      np.abs(periodic) - MAP_FLOOR), 0.0)
     flagged = departure > 0
     out = sr
     if project:
-        width = low_band_width(sigma)
 
         def step_of(image: np.ndarray) -> np.ndarray:
-            """What to put back: the residual's low band, and its fine part beyond noise."""
+            """What to put back: the residual's low band, its periodic structure above
+            the noise, and the rest of its fine part beyond the noise, pixel by pixel."""
             now = lr - measure(image, scale, operator)
-            low = ndimage.gaussian_filter(now, width, mode="nearest")
-            return (low + _shrink(now - low, threshold)).astype(np.float32)
+            low, periodic = _bands(now, width)
+            return (low + periodic + _shrink(now - low - periodic, threshold)
+                    ).astype(np.float32)
 
         out = (sr if start is None else start).astype(np.float64)
         for _ in range(ITERATIONS):
