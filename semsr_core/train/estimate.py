@@ -201,7 +201,7 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
                         real_set=prepared.real_set, device=device, on_event=record,
                         cancel=cancel)
         timed_total = timer.total_steps
-        precision = _precision(timer.amp_dtype)
+        precision = precision_label(timer.amp_dtype)
         result = timer.run()
         if result.status == "stopped":
             raise Cancelled("the estimate was cancelled")
@@ -235,7 +235,7 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
         precision=precision)
 
 
-def _precision(amp_dtype) -> str:
+def precision_label(amp_dtype) -> str:
     """How the engine's steps compute: its autocast dtype, or fp32 without autocast."""
     from semsr_core.infer.device import precision_name
 

@@ -71,9 +71,11 @@ class RunOutputs:
                               recipe=self.cfg.recipe.name, device=str(self.device),
                               samples_per_epoch=len(self.train_set),
                               step=self.pos.global_step))
-        self._emit(Message(f"training '{self.cfg.recipe.name}' on {self.device} "
-                           f"({self.total_steps} steps, {len(self.train_set)} samples per "
-                           "epoch)"))
+        from semsr_core.train.estimate import precision_label
+
+        self._emit(Message(f"training '{self.cfg.recipe.name}' on {self.device} in "
+                           f"{precision_label(self.amp_dtype)} ({self.total_steps} steps, "
+                           f"{len(self.train_set)} samples per epoch)"))
         self._enter(TrainingState.TRAINING)
 
     def _crashed(self) -> None:

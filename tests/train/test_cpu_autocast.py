@@ -41,8 +41,17 @@ def test_the_cpu_autocast_dtype_is_detected(monkeypatch):
     assert training_autocast_dtype(torch.device("cpu")) is None
 
 
-def _losses(sim_data, run_dir, amp: bool) -> tuple[list[float], list]:
+def _losses(sim_data, run_dir, amp: bool, said: list[str] | None = None
+            ) -> tuple[list[float], list]:
     steps, dtypes = [], []
+    said = [] if said is None else said
+
+    def note(event) -> None:
+        if event.kind is EventKind.STEP:
+            steps.append(event.data["losses"]["g/total"])
+        elif event.kind is EventKind.MESSAGE:
+            said.append(event.data["text"])
+
     original = torch.autocast.__init__
 
     def noting(self, device_type, *args, **kwargs):  # which autocast the engine opens
@@ -53,17 +62,19 @@ def _losses(sim_data, run_dir, amp: bool) -> tuple[list[float], list]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch.autocast, "__init__", noting)
         train("en1", sim_data, run_dir, overrides=[*SMALL, f"train.amp={str(amp).lower()}"],
-              device="cpu",
-              on_event=lambda e: steps.append(e.data["losses"]["g/total"])
-              if e.kind is EventKind.STEP else None)
+              device="cpu", on_event=note)
     return steps, dtypes
 
 
 def test_bf16_autocast_training_runs_and_its_loss_follows_fp32(monkeypatch, sim_data, tmp_path):
     _fake_cpu(monkeypatch, True)
-    fp32, fp32_casts = _losses(sim_data, tmp_path / "fp32", amp=False)
-    bf16, bf16_casts = _losses(sim_data, tmp_path / "bf16", amp=True)
+    fp32_said, bf16_said = [], []
+    fp32, fp32_casts = _losses(sim_data, tmp_path / "fp32", amp=False, said=fp32_said)
+    bf16, bf16_casts = _losses(sim_data, tmp_path / "bf16", amp=True, said=bf16_said)
     assert fp32_casts == [] and bf16_casts and set(bf16_casts) == {torch.bfloat16}
+    # the run says how it computes, as the wizard's estimate does
+    assert any(t.startswith("training 'en1' on cpu in bf16 autocast (") for t in bf16_said)
+    assert any(t.startswith("training 'en1' on cpu in fp32 (") for t in fp32_said)
     assert len(fp32) == len(bf16) == 8
     a, b = np.array(fp32), np.array(bf16)
     assert np.isfinite(b).all()
