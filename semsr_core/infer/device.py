@@ -260,6 +260,12 @@ def precision_name(dtype: torch.dtype) -> str:
     return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
 
 
+def precision_label(amp_dtype: torch.dtype | None) -> str:
+    """How a training step computes: its autocast dtype (``bf16 autocast``), or ``fp32``
+    without autocast."""
+    return "fp32" if amp_dtype is None else f"{precision_name(amp_dtype)} autocast"
+
+
 def training_autocast_dtype(device: torch.device, *,
                             bf16_supported: bool | None = None) -> torch.dtype | None:
     """The autocast dtype of a mixed-precision training step on ``device``, None for float32.

@@ -33,6 +33,7 @@ from semsr_core.events import (
     check_cancel,
     emit,
 )
+from semsr_core.infer.device import precision_label
 from semsr_core.train.config import TrainConfig
 
 
@@ -233,10 +234,3 @@ def estimate_run(config: TrainConfig, data_dir: str | Path, *, device: str = "cp
         memory_kind=kind,
         device=str(resolved), samples_per_epoch=len(prepared.train_set),
         precision=precision)
-
-
-def precision_label(amp_dtype) -> str:
-    """How the engine's steps compute: its autocast dtype, or fp32 without autocast."""
-    from semsr_core.infer.device import precision_name
-
-    return "fp32" if amp_dtype is None else f"{precision_name(amp_dtype)} autocast"

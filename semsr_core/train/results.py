@@ -27,6 +27,7 @@ from semsr_core.events import (
     TrainingState,
     TrainingStateMachine,
 )
+from semsr_core.infer.device import precision_label
 from semsr_core.train.ema import _unwrap
 
 CHECKPOINT_VERSION = 1
@@ -71,8 +72,6 @@ class RunOutputs:
                               recipe=self.cfg.recipe.name, device=str(self.device),
                               samples_per_epoch=len(self.train_set),
                               step=self.pos.global_step))
-        from semsr_core.train.estimate import precision_label
-
         self._emit(Message(f"training '{self.cfg.recipe.name}' on {self.device} in "
                            f"{precision_label(self.amp_dtype)} ({self.total_steps} steps, "
                            f"{len(self.train_set)} samples per epoch)"))
