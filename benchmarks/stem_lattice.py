@@ -26,23 +26,24 @@ SIDE = 256
 DOSE, READ_NOISE = 50, 0.005
 
 
-def atom_lattice(rng: np.random.Generator, spacing: float, sigma: float) -> np.ndarray:
-    """A hexagonal or square lattice of Gaussian columns in [0.1, 0.9]: alternate
-    columns 60 % as bright (two elements), 3 % of sites empty."""
+def atom_lattice(rng: np.random.Generator, spacing: float, sigma: float,
+                 side: int = SIDE) -> np.ndarray:
+    """A hexagonal or square lattice of Gaussian columns in [0.1, 0.9], ``side``² pixels:
+    alternate columns 60 % as bright (two elements), 3 % of sites empty."""
     angle = rng.uniform(0, np.pi)
     second = angle + (np.pi / 3 if rng.random() < 0.5 else np.pi / 2)
     a1 = spacing * np.array([np.cos(angle), np.sin(angle)])
     a2 = spacing * np.array([np.cos(second), np.sin(second)])
-    yy, xx = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64)
-    image = np.zeros((SIDE, SIDE))
-    reach = int(2 * SIDE / spacing) + 4
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64)
+    image = np.zeros((side, side))
+    reach = int(2 * side / spacing) + 4
     for i in range(-reach, reach):
         for j in range(-reach, reach):
-            x, y = i * a1 + j * a2 + SIDE / 2
-            if not (-10 < x < SIDE + 10 and -10 < y < SIDE + 10) or rng.random() < 0.03:
+            x, y = i * a1 + j * a2 + side / 2
+            if not (-10 < x < side + 10 and -10 < y < side + 10) or rng.random() < 0.03:
                 continue
             top, left = max(0, int(y) - 9), max(0, int(x) - 9)
-            box = (slice(top, min(SIDE, int(y) + 10)), slice(left, min(SIDE, int(x) + 10)))
+            box = (slice(top, min(side, int(y) + 10)), slice(left, min(side, int(x) + 10)))
             weight = 1.0 if (i + j) % 2 == 0 else 0.6
             image[box] += weight * np.exp(-((yy[box] - y) ** 2 + (xx[box] - x) ** 2)
                                           / (2 * sigma ** 2))
