@@ -7,20 +7,28 @@ network that denoises such a scan may take the lattice for noise and erase it (w
 old bundled models did to atomic-resolution STEM, issue 12); the per-pixel test of the
 consistency guard cannot see that, this can.
 
-:func:`coherent_part` keeps, of a residual ``LR − D(SR)``, only the Fourier coefficients
-that stand far above the noise floor at their own frequency — a lattice, a grating,
-stripes the network removed or invented — soft-thresholded, and gives them back on the
-LR grid. The floor is the residual's own: the median power of its ring of frequencies
-(white noise has the same power at every frequency of a ring, a peak is rare in it), so
-it needs no noise estimate and follows noise the network left partly coloured. Noise
-made of whole scan lines (line offsets, which the network may rightly remove) lies on
-the frequency axes and is white along them; the axes are judged against their own
-median, so such noise is not a peak, while a lattice's peaks on an axis still are.
+:func:`periodic_gain` finds, in a residual ``LR − D(SR)``, the Fourier coefficients that
+stand far above the noise floor at their own frequency — a lattice, a grating, stripes
+the network removed or invented — and gives each a gain (:func:`apply_gain` keeps those
+frequencies of any residual). The floor is the residual's own: the median power of its
+ring of frequencies (white noise has the same power at every frequency of a ring, a
+peak is rare in it), so it needs no noise estimate. The residual given is high-passed
+(the guard's low band taken away); that filter's known response is divided out first,
+so that the noise is flat again across the rings. Noise made of whole scan lines (line
+offsets, which the network may rightly remove) lies on the frequency axes and is white
+along them; the axes are judged against their own median, so such noise is not a peak,
+while a lattice's peaks on an axis still are.
+
+The guard decides once, on the network's own residual, which frequencies are such
+structure; its projection then puts back those frequencies only. (Deciding again at
+each of its steps would let the steps' own put-back of single noisy pixels, which is not
+white, read as peaks.)
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 PEAK_MARGIN = 6.0
 """``ln(number of coefficients) + PEAK_MARGIN`` is how many times the mean noise power a
@@ -33,24 +41,47 @@ RINGS = 32
 """The most frequency rings the noise floor is measured on."""
 MIN_RING = 256
 """The fewest frequencies in one ring (the median of 256 is within about 6 %)."""
+MIN_RESPONSE = 0.3
+"""Frequencies the high-pass keeps less of than this are the low band's, not judged."""
 
 
-def coherent_part(residual: np.ndarray) -> np.ndarray:
-    """The periodic structure in ``residual`` that stands above its noise (same shape)."""
+def periodic_gain(residual: np.ndarray, highpass_width: float = 0.0) -> np.ndarray | None:
+    """Per frequency (``rfft2`` layout) the share of ``residual`` that is periodic
+    structure above the noise; None where there is none. ``highpass_width``: the width
+    (pixels) of the Gaussian whose blur was taken away from the residual, 0 for none."""
     residual = np.asarray(residual, np.float64)
     h, w = residual.shape
     if min(h, w) < MIN_SIDE:
-        return np.zeros_like(residual, np.float32)
-    spectrum = np.fft.rfft2(residual - residual.mean())
-    power = np.abs(spectrum) ** 2
+        return None
+    power = np.abs(np.fft.rfft2(residual - residual.mean())) ** 2
+    ky = np.fft.fftfreq(h)[:, None]
+    kx = np.fft.rfftfreq(w)[None, :]
+    response = 1.0 - np.exp(-2 * np.pi ** 2 * highpass_width ** 2 * (ky ** 2 + kx ** 2))
+    usable = (response > MIN_RESPONSE) if highpass_width > 0 else np.ones(power.shape, bool)
+    usable[0, 0] = False  # the mean is the low band's, not a peak
+    power = power / np.maximum(response, MIN_RESPONSE) ** 2 if highpass_width > 0 else power
     floor = _noise_floor(power, h, w)
-    threshold = (np.log(power.size) + PEAK_MARGIN) * floor
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(power > threshold, 1.0 - np.sqrt(threshold / power), 0.0)
-    gain[0, 0] = 0.0  # the mean is the low band's, not a peak
-    if not gain.any():
-        return np.zeros_like(residual, np.float32)
-    return np.fft.irfft2(spectrum * gain, s=(h, w)).astype(np.float32)
+    peaks = usable & (power > (np.log(power.size) + PEAK_MARGIN) * floor)
+    if not peaks.any():
+        return None
+    # a peak's neighbours hold its leakage (its period rarely divides the side): kept too
+    kept = usable & ndimage.binary_dilation(peaks, np.ones((3, 3), bool))
+    with np.errstate(divide="ignore", invalid="ignore"):  # Wiener: what is not noise
+        return np.where(kept, np.clip(1.0 - floor / power, 0.0, 1.0), 0.0)
+
+
+def apply_gain(residual: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
+    """The frequencies of ``residual`` that ``gain`` (:func:`periodic_gain`) keeps."""
+    residual = np.asarray(residual, np.float64)
+    if gain is None:
+        return np.zeros(residual.shape, np.float32)
+    spectrum = np.fft.rfft2(residual - residual.mean())
+    return np.fft.irfft2(spectrum * gain, s=residual.shape).astype(np.float32)
+
+
+def coherent_part(residual: np.ndarray, highpass_width: float = 0.0) -> np.ndarray:
+    """The periodic structure in ``residual`` that stands above its noise (same shape)."""
+    return apply_gain(residual, periodic_gain(residual, highpass_width))
 
 
 def _noise_floor(power: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -40,7 +40,7 @@ from semsr_core.archs.noise_level import noise_sigma as estimate_noise
 from semsr_core.data import degrade
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError
-from semsr_core.infer.coherent import coherent_part
+from semsr_core.infer.coherent import apply_gain, periodic_gain
 
 OPERATORS = ("area", "bicubic", "crappify")
 CHOICES = ("auto", *OPERATORS, "off")
@@ -84,11 +84,12 @@ def low_band_width(sigma: float) -> float:
     return float(np.clip(1.0 + 20.0 * sigma, 1.0, 3.0))
 
 
-def _bands(residual: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """The residual's low band (Gaussian, ``width`` LR pixels) and the periodic
-    structure of the rest that stands above its noise (:mod:`semsr_core.infer.coherent`)."""
+def _bands(residual: np.ndarray, width: float, gain: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The residual's low band (Gaussian, ``width`` LR pixels) and, of the rest, the
+    frequencies ``gain`` keeps (:func:`semsr_core.infer.coherent.periodic_gain`)."""
     low = ndimage.gaussian_filter(residual, width, mode="nearest")
-    return low, coherent_part(residual - low)
+    return low, apply_gain(residual - low, gain)
 
 
 def _shrink(residual: np.ndarray, threshold: float) -> np.ndarray:
@@ -175,7 +176,11 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
         sigma = noise_sigma(lr)
     threshold, width = NOISE_FACTOR * sigma, low_band_width(sigma)
     residual = lr - measure(sr, scale, operator)
-    _low, periodic = _bands(residual, width)
+    # which frequencies hold periodic structure the network changed: decided once, on
+    # its own output, then put back by every step of the projection
+    low = ndimage.gaussian_filter(residual, width, mode="nearest")
+    gain = periodic_gain(residual - low, width)
+    periodic = apply_gain(residual - low, gain)
     departure = np.maximum(np.maximum(np.abs(residual) - max(threshold, MAP_FLOOR),
                                       np.abs(periodic) - MAP_FLOOR), 0.0)
     flagged = departure > 0
@@ -186,7 +191,7 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
             """What to put back: the residual's low band, its periodic structure above
             the noise, and the rest of its fine part beyond the noise, pixel by pixel."""
             now = lr - measure(image, scale, operator)
-            low, periodic = _bands(now, width)
+            low, periodic = _bands(now, width, gain)
             return (low + periodic + _shrink(now - low - periodic, threshold)
                     ).astype(np.float32)
 
