@@ -40,7 +40,7 @@ from semsr_core.archs.noise_level import noise_sigma as estimate_noise
 from semsr_core.data import degrade
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError
-from semsr_core.infer.coherent import apply_gain, periodic_gain
+from semsr_core.infer.coherent import apply_gain, local_gate, periodic_gain
 
 OPERATORS = ("area", "bicubic", "crappify")
 CHOICES = ("auto", *OPERATORS, "off")
@@ -84,12 +84,14 @@ def low_band_width(sigma: float) -> float:
     return float(np.clip(1.0 + 20.0 * sigma, 1.0, 3.0))
 
 
-def _bands(residual: np.ndarray, width: float, gain: np.ndarray | None
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _bands(residual: np.ndarray, width: float, gain: np.ndarray | None,
+           gate: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The residual's low band (Gaussian, ``width`` LR pixels) and, of the rest, the
-    frequencies ``gain`` keeps (:func:`semsr_core.infer.coherent.periodic_gain`)."""
+    frequencies ``gain`` keeps (:func:`semsr_core.infer.coherent.periodic_gain`) where
+    ``gate`` says the scan shows them (:func:`semsr_core.infer.coherent.local_gate`)."""
     low = ndimage.gaussian_filter(residual, width, mode="nearest")
-    return low, apply_gain(residual - low, gain)
+    periodic = apply_gain(residual - low, gain)
+    return low, periodic if gate is None else periodic * gate
 
 
 def _shrink(residual: np.ndarray, threshold: float) -> np.ndarray:
@@ -181,6 +183,8 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
     low = ndimage.gaussian_filter(residual, width, mode="nearest")
     gain = periodic_gain(residual - low, width)
     periodic = apply_gain(residual - low, gain)
+    gate = local_gate(residual - low, periodic) if gain is not None else None
+    periodic = periodic if gate is None else periodic * gate
     departure = np.maximum(np.maximum(np.abs(residual) - max(threshold, MAP_FLOOR),
                                       np.abs(periodic) - MAP_FLOOR), 0.0)
     flagged = departure > 0
@@ -191,7 +195,7 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
             """What to put back: the residual's low band, its periodic structure above
             the noise, and the rest of its fine part beyond the noise, pixel by pixel."""
             now = lr - measure(image, scale, operator)
-            low, periodic = _bands(now, width, gain)
+            low, periodic = _bands(now, width, gain, gate)
             return (low + periodic + _shrink(now - low - periodic, threshold)
                     ).astype(np.float32)
 

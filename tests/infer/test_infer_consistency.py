@@ -197,3 +197,32 @@ def test_a_lattice_the_network_erased_from_a_noisy_scan_is_put_back(rng):
     bicubic_psnr = psnr(truth, upscale(lr, SCALE, clip=False))
     assert psnr(truth, out) > bicubic_psnr > psnr(truth, erased) + 1
     assert found.fraction > 0.3  # the erased lattice is disagreement, mapped
+
+
+def test_a_vacancy_in_the_lattice_is_not_painted_in(rng):
+    """The lattice the guard puts back is found in the Fourier domain, where it is
+    perfect; where the scan shows a missing atom, it is not put back."""
+    n, spacing = 256, 12.0
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
+    atoms, sites, vacancies = np.zeros((n, n)), [], []
+    for i in range(-30, 30):
+        for j in range(-30, 30):
+            x, y = i * spacing + j * spacing / 2 + 0.3, j * spacing * np.sqrt(3) / 2 + 0.3
+            if not (8 < x < n - 8 and 8 < y < n - 8):
+                continue
+            if rng.random() < 0.04:
+                vacancies.append((round(y), round(x)))
+                continue
+            atoms += np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0)
+            sites.append((round(y), round(x)))
+    assert len(vacancies) >= 5
+    truth = (0.15 + 0.6 * atoms).astype(np.float32)
+    lr = (rng.poisson(area(truth, SCALE) * 50) / 50).astype(np.float32)
+    erased = np.full_like(truth, float(lr.mean()))  # a network that erased it all
+    out, _ = check_and_project(lr, erased, SCALE, operator="area")
+
+    def mean_at(image, points):
+        return float(np.mean([image[p] for p in points]))
+
+    assert mean_at(out, sites) > mean_at(erased, sites) + 0.2  # the lattice is back
+    assert mean_at(out, vacancies) < mean_at(erased, vacancies) + 0.02  # no atom painted
