@@ -30,6 +30,8 @@ painted in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -114,9 +116,33 @@ def dominant_period(periodic: np.ndarray) -> float:
     return 1.0 / k if k > 0 else 2.0
 
 
+@dataclass(frozen=True)
+class PeriodicStructure:
+    """What :func:`find_periodic` decided on one residual: the frequencies (``gain``,
+    :func:`periodic_gain`) and where the scan shows them (``gate``, :func:`local_gate`);
+    both None where there is no such structure."""
+
+    gain: np.ndarray | None = None
+    gate: np.ndarray | None = None
+
+    def part(self, residual: np.ndarray) -> np.ndarray:
+        """Those frequencies of ``residual`` (same grid as the decision), where shown."""
+        periodic = apply_gain(residual, self.gain)
+        return periodic if self.gate is None else periodic * self.gate
+
+
+def find_periodic(residual: np.ndarray, highpass_width: float = 0.0) -> PeriodicStructure:
+    """The periodic structure that stands above the noise of ``residual``, and where the
+    scan shows it (``highpass_width`` as in :func:`periodic_gain`)."""
+    gain = periodic_gain(residual, highpass_width)
+    if gain is None:
+        return PeriodicStructure()
+    return PeriodicStructure(gain, local_gate(residual, apply_gain(residual, gain)))
+
+
 def coherent_part(residual: np.ndarray, highpass_width: float = 0.0) -> np.ndarray:
     """The periodic structure in ``residual`` that stands above its noise (same shape)."""
-    return apply_gain(residual, periodic_gain(residual, highpass_width))
+    return find_periodic(residual, highpass_width).part(residual)
 
 
 def _noise_floor(power: np.ndarray, h: int, w: int) -> np.ndarray:

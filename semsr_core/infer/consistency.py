@@ -40,7 +40,7 @@ from semsr_core.archs.noise_level import noise_sigma as estimate_noise
 from semsr_core.data import degrade
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError
-from semsr_core.infer.coherent import apply_gain, local_gate, periodic_gain
+from semsr_core.infer.coherent import find_periodic
 
 OPERATORS = ("area", "bicubic", "crappify")
 CHOICES = ("auto", *OPERATORS, "off")
@@ -82,16 +82,6 @@ def low_band_width(sigma: float) -> float:
     """Gaussian width (LR pixels) of the residual's low band, which is always projected:
     1 px for a clean scan, wider as the noise grows (less noise is put back)."""
     return float(np.clip(1.0 + 20.0 * sigma, 1.0, 3.0))
-
-
-def _bands(residual: np.ndarray, width: float, gain: np.ndarray | None,
-           gate: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The residual's low band (Gaussian, ``width`` LR pixels) and, of the rest, the
-    frequencies ``gain`` keeps (:func:`semsr_core.infer.coherent.periodic_gain`) where
-    ``gate`` says the scan shows them (:func:`semsr_core.infer.coherent.local_gate`)."""
-    low = ndimage.gaussian_filter(residual, width, mode="nearest")
-    periodic = apply_gain(residual - low, gain)
-    return low, periodic if gate is None else periodic * gate
 
 
 def _shrink(residual: np.ndarray, threshold: float) -> np.ndarray:
@@ -180,11 +170,9 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
     residual = lr - measure(sr, scale, operator)
     # which frequencies hold periodic structure the network changed: decided once, on
     # its own output, then put back by every step of the projection
-    low = ndimage.gaussian_filter(residual, width, mode="nearest")
-    gain = periodic_gain(residual - low, width)
-    periodic = apply_gain(residual - low, gain)
-    gate = local_gate(residual - low, periodic) if gain is not None else None
-    periodic = periodic if gate is None else periodic * gate
+    high = residual - ndimage.gaussian_filter(residual, width, mode="nearest")
+    structure = find_periodic(high, width)
+    periodic = structure.part(high)
     departure = np.maximum(np.maximum(np.abs(residual) - max(threshold, MAP_FLOOR),
                                       np.abs(periodic) - MAP_FLOOR), 0.0)
     flagged = departure > 0
@@ -195,7 +183,8 @@ def check_and_project(lr: np.ndarray, sr: np.ndarray, scale: int, *, operator: s
             """What to put back: the residual's low band, its periodic structure above
             the noise, and the rest of its fine part beyond the noise, pixel by pixel."""
             now = lr - measure(image, scale, operator)
-            low, periodic = _bands(now, width, gain, gate)
+            low = ndimage.gaussian_filter(now, width, mode="nearest")
+            periodic = structure.part(now - low)
             return (low + periodic + _shrink(now - low - periodic, threshold)
                     ).astype(np.float32)
 
