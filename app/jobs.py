@@ -34,7 +34,8 @@ class SuperResolveSettings:
     measurement-consistency guard (``consistency``: "model", "auto", "off", …; see
     :mod:`semsr_core.infer.consistency`) and "adapt to this image" (``adapt_seconds``
     of fine-tuning on the image itself, 0 = off); ``clean_variant`` "auto" enlarges a
-    scan that reads clean with the model's clean variant (:mod:`semsr_core.infer.variants`)."""
+    scan that reads clean with the model's clean variant (:mod:`semsr_core.infer.variants`);
+    ``self_ensemble``: the mean of the 8 rotations/mirrors (8× the time)."""
 
     device: str = "auto"
     tile: int | None = None
@@ -44,12 +45,13 @@ class SuperResolveSettings:
     consistency: str = "model"
     adapt_seconds: float = 0.0
     clean_variant: str = "auto"
+    self_ensemble: bool = False
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {"device": self.device, "tile": self.tile, "precision": self.precision,
                 "output_dtype": self.output_dtype, "overlap": self.overlap,
                 "consistency": self.consistency, "adapt_seconds": self.adapt_seconds,
-                "clean_variant": self.clean_variant}
+                "clean_variant": self.clean_variant, "self_ensemble": self.self_ensemble}
 
     def as_dict(self) -> dict[str, Any]:
         """For provenance: ``tile`` None is recorded as "auto"."""
@@ -281,5 +283,6 @@ def super_resolve_files_on_cluster(inputs: Sequence[str | os.PathLike],
                                overlap=settings.overlap, precision=settings.precision,
                                output_dtype=settings.output_dtype,
                                consistency=settings.consistency,
-                               clean_variant=settings.clean_variant, overwrite=overwrite,
+                               clean_variant=settings.clean_variant,
+                               self_ensemble=settings.self_ensemble, overwrite=overwrite,
                                on_progress=progress)

@@ -54,13 +54,18 @@ def semsr(*args: str) -> str:
     return done.stdout + done.stderr
 
 
+LAB_PAIRS = {"count": TRAIN_PAIRS}
+"""``--lab-pairs N`` (4–8): the lab's scans are pairs 0–3 and, beyond 4, pairs 12 onwards,
+so that the held-out scans (4–11) stay the same whatever N is."""
+
 STYLE = {"style": "shared"}
 """``--style``: one contrast gap for all the lab's scans (``shared``: one specimen, one
 microscope setting for LR and one for HR) or a gap of its own per pair (``per-pair``)."""
 
 
 def simulate(sim: Path) -> None:
-    semsr("simulate", str(sim), "--pairs", str(TRAIN_PAIRS + HELD_OUT), "--scale", str(SCALE),
+    pairs = LAB_PAIRS["count"] + HELD_OUT  # the simulator's pairs do not depend on the count
+    semsr("simulate", str(sim), "--pairs", str(pairs), "--scale", str(SCALE),
           "--size", str(SIZE), "--seed", str(SEED), "--style-gap", STYLE["style"], "--quiet")
 
 
@@ -77,19 +82,20 @@ def unit(image: np.ndarray) -> np.ndarray:
 
 
 def make_lab_case(sim: Path, lab: Path, held: Path, dtype: str, seed: int = SEED) -> None:
-    """The lab's unaligned scans (pairs 0–3) and held-out scans (4–11) from ``sim``."""
+    """The lab's unaligned scans (pairs 0–3, and 12 onwards with ``--lab-pairs``) and the
+    held-out scans (4–11) from ``sim``."""
     from semsr_core.io import read_stack, write_stack
 
     rng = np.random.default_rng(seed)
     for folder in (lab / "lr", lab / "hr", held / "lr", held / "hr"):
         folder.mkdir(parents=True)
     stems = sorted(p.stem for p in (sim / "lr").glob("*.tif"))
-    for index, stem in enumerate(stems[: TRAIN_PAIRS + HELD_OUT]):
+    for index, stem in enumerate(stems[: LAB_PAIRS["count"] + HELD_OUT]):
         with read_stack(sim / "lr" / f"{stem}.tif") as s:
             lr, lr_px = np.asarray(s[0]), s.pixel_size
         with read_stack(sim / "hr" / f"{stem}.tif") as s:
             hr, hr_px = np.asarray(s[0]), s.pixel_size
-        if index < TRAIN_PAIRS:  # different fields of view: LR and HR cut apart
+        if not TRAIN_PAIRS <= index < TRAIN_PAIRS + HELD_OUT:  # LR and HR cut apart
             ly, lx = rng.integers(0, MAX_OFFSET + 1, size=2)
             hy, hx = rng.integers(0, SCALE * MAX_OFFSET + 1, size=2)
             side = LR_SIDE
@@ -140,6 +146,11 @@ def run_model_on_held_out(model: Path, held: Path, work: Path) -> dict[str, floa
         semsr("super-resolve", str(held / "lr"), "-o", str(off), "--model", str(model),
               "--device", "cpu", "--quiet", "--consistency", "off")
         result["consistency_off"] = held_out_gain(held, off)
+    if "--self-ensemble" in semsr("super-resolve", "--help"):
+        ensemble = work / "sr_self_ensemble"
+        semsr("super-resolve", str(held / "lr"), "-o", str(ensemble), "--model", str(model),
+              "--device", "cpu", "--quiet", "--self-ensemble")
+        result["self_ensemble"] = held_out_gain(held, ensemble)
     return result
 
 
@@ -228,8 +239,12 @@ def write_report(results: dict, path_md: Path) -> None:
              f"Machine: {results['machine']}; training precision "
              f"{results['training_precision']}; {results['date']}.", "",
              "Simulated lab case: `semsr simulate --pairs 12 --scale 4 --size 384 --seed 15 "
-             f"--style-gap {results.get('style', 'per-pair')}`; the lab's 4 scans are "
-             "pairs 0–3 with LR (88²) and HR cut to "
+             f"--style-gap {results.get('style', 'per-pair')}`"
+             + (f" (with {results['lab_pairs'] + 8} pairs)" if results.get("lab_pairs", 4) > 4
+                else "")
+             + f"; the lab's {results.get('lab_pairs', 4)} scans are "
+             + ("pairs 0–3 and 12 onwards" if results.get("lab_pairs", 4) > 4 else "pairs 0–3")
+             + " with LR (88²) and HR cut to "
              "different fields of view (offsets up to 8 LR pixels), aligned by "
              "`semsr align`; the 8 held-out scans (pairs 4–11, whole) take no part in "
              "training or in choosing the exported weights. "
@@ -252,6 +267,9 @@ def write_report(results: dict, path_md: Path) -> None:
         off = (held or {}).get("consistency_off")
         if off:
             figures += f" ({off['gain_db']:+.2f} dB with `--consistency off`)"
+        ensemble = (held or {}).get("self_ensemble")
+        if ensemble:
+            figures += f"; {ensemble['gain_db']:+.2f} dB with `--self-ensemble`"
         lines.append(f"| {path} | {r['dtype']} | {r['steps']:,} | "
                      f"{use.get('training_share_of_budget', 0):.1%} | "
                      f"{use.get('validation_s', 0):.0f} s ({use.get('validations', 0)}×) | "
@@ -320,17 +338,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", choices=("shared", "per-pair"), default="shared",
                         help="the LR/HR contrast gap: one for the specimen (default) or one "
                              "per pair")
+    parser.add_argument("--lab-pairs", type=int, default=TRAIN_PAIRS, choices=range(4, 9),
+                        metavar="N", help="the lab's scans: 4 (default) to 8; the held-out "
+                                          "scans stay the same")
     parser.add_argument("--out", default=str(ROOT / "lab_workflow"),
                         help="write OUT.md and OUT.json (default benchmarks/lab_workflow)")
     args = parser.parse_args(argv)
     STYLE["style"] = args.style
+    LAB_PAIRS["count"] = args.lab_pairs
     results = {"command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lab_workflow.py "
                           + " ".join(argv if argv is not None else sys.argv[1:]),
                "machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores (shared), OMP_NUM_THREADS="
                           f"{os.environ.get('OMP_NUM_THREADS', '?')}",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cli": [],
-               "training_precision": _training_precision(), "style": args.style}
+               "training_precision": _training_precision(), "style": args.style,
+               "lab_pairs": args.lab_pairs}
     out = Path(args.out)
     if args.merge:
         parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.merge]

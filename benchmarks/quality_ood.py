@@ -133,22 +133,27 @@ def bundled(name: str):
 ADAPT: float | None = None
 """``--adapt SECONDS``: also each bundled model adapted to each image for that long."""
 CLASS_FILTER: set[str] | None = None
+ENSEMBLE = False
+"""``--self-ensemble``: also each bundled model with the mean of the 8 rotations/mirrors."""
 """``--classes``: score only these image classes."""
 
 
 def methods(scale: int, old: dict[str, Path]):
-    """(label, model, consistency, adapt seconds) of every method at ``scale`` (bicubic
-    aside)."""
+    """(label, model, consistency, adapt seconds, self-ensemble) of every method at
+    ``scale`` (bicubic aside)."""
     from semsr_core.models import load_model
 
     out = []
     for name in BUNDLED[scale]:
         model = bundled(name)
-        out += [(name, model, "model", None), (f"{name} (guard off)", model, "off", None)]
+        out += [(name, model, "model", None, False),
+                (f"{name} (guard off)", model, "off", None, False)]
+        if ENSEMBLE:
+            out.append((f"{name} (×8 ensemble)", model, "model", None, True))
         if ADAPT:
-            out.append((f"{name} (adapt {ADAPT:g} s)", model, "model", ADAPT))
+            out.append((f"{name} (adapt {ADAPT:g} s)", model, "model", ADAPT, False))
         if name in old and not name.endswith("-gan"):  # the GAN's predecessor: as x4's
-            out.append((f"{name} (before)", load_model(old[name]), "off", None))
+            out.append((f"{name} (before)", load_model(old[name]), "off", None, False))
     return out
 
 
@@ -173,13 +178,13 @@ def run_ood(scales: list[int], quick: bool, old: dict[str, Path]) -> list[dict]:
                             "reference_sigma": reference_sigma}
                     bicubic = upscale(lr, scale, clip=False)
                     rows.append({**base, "method": "bicubic", **score(hr, bicubic)})
-                    for label, model, consistency, adapt in ms:
+                    for label, model, consistency, adapt, ensemble in ms:
                         # the clean variant as super_resolve would choose it, recorded
                         chosen, variant = choose(model, lr)
                         guard = ConsistencyLog(consistency)
                         sr = super_resolve(lr, chosen, device="cpu", output_dtype="float32",
                                            consistency=guard, adapt_seconds=adapt or 0.0,
-                                           clean_variant="off")
+                                           clean_variant="off", self_ensemble=ensemble)
                         extra = {} if variant is None else {"clean_variant": variant["used"]}
                         # the disagreement map's share: above 1 % the user is warned
                         extra["disagreeing_fraction"] = round(
@@ -409,11 +414,15 @@ def main() -> None:
                     "bundled ones of the same name")
     ap.add_argument("--adapt", type=float, metavar="SECONDS",
                     help="also score each bundled model adapted to each image for SECONDS")
+    ap.add_argument("--self-ensemble", action="store_true",
+                    help="also score each bundled model with the mean of the 8 "
+                         "rotations/mirrors (guard on)")
     ap.add_argument("--classes", help="comma-separated image classes to score (a prefix "
                     "matches: 'periodic' for the semsr-made periodic class)")
     args = ap.parse_args()
-    global CANDIDATES, ADAPT, CLASS_FILTER
+    global CANDIDATES, ADAPT, CLASS_FILTER, ENSEMBLE
     ADAPT = args.adapt
+    ENSEMBLE = args.self_ensemble
     CLASS_FILTER = set(args.classes.split(",")) if args.classes else None
     CANDIDATES = Path(args.candidates) if args.candidates else None
     if args.only:

@@ -74,6 +74,11 @@ def add_batch(p: argparse.ArgumentParser) -> None:
         help="auto: a file that reads clean (low noise) is enlarged by the model's clean "
         "variant where its card names one; off: always the model given",
     )
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="enlarge the 8 rotations/mirrors of each slice and average them (8× the time)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -103,6 +108,7 @@ def run_batch(args: argparse.Namespace) -> int:
             overlap=args.overlap,
             output_dtype="float32" if args.float32 else "input",
             clean_variant=args.clean_variant,
+            self_ensemble=args.self_ensemble,
             overwrite=args.overwrite,
             on_progress=progress,
         )

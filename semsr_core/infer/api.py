@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from semsr_core.data.augment import DIHEDRAL_COUNT, dihedral, undo_dihedral
 from semsr_core.data.resample import upscale
 from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import (
@@ -86,6 +87,7 @@ class _Run:
     source: Any = None
     reference: str | None = None  # the reference image of a reference-based model
     variant: dict[str, Any] | None = None  # the clean-variant choice (variants.choose)
+    self_ensemble: bool = False  # mean of the 8 rotations/mirrors (ZSSR: its own median)
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -96,7 +98,7 @@ class _Run:
               values: Any = None, mapping: IntensityMapping | None = None,
               source: Any = None, consistency: str | ConsistencyLog = "model",
               adapt_seconds: float = 0.0, reference: Any = None,
-              clean_variant: str = "auto") -> _Run:
+              clean_variant: str = "auto", self_ensemble: bool = False) -> _Run:
         """``values`` (the image, array or lazy stack) gives the intensity mapping,
         computed once for the whole stack, unless ``mapping`` is given, and the noise
         that picks the model's clean variant (``run.model`` is the model used)."""
@@ -174,6 +176,7 @@ class _Run:
         run.source = source
         run.reference = reference_name
         run.variant = variant
+        run.self_ensemble = bool(self_ensemble) or bool(is_zssr and settings.self_ensemble)
         if variant is not None and variant["used"]:
             emit(on_event, Message(variant["reason"], level="info"))
         run.progress.report = run._report
@@ -184,8 +187,7 @@ class _Run:
     def _tiles_per_slice(self) -> int:
         s = self.model.card.scale if self.facts.input_at_output_size else 1
         plan = tiling.plan_tiles(self.height * s, self.width * s, self.tile, self.overlap)
-        ensemble = 8 if self.is_zssr and self.zssr_settings.self_ensemble else 1
-        return len(plan) * ensemble
+        return len(plan) * (DIHEDRAL_COUNT if self.self_ensemble else 1)
 
     def _plan_remaining(self, remaining_slices: int) -> None:
         self.progress.planned = self.progress.done + self._tiles_per_slice() * remaining_slices
@@ -211,6 +213,8 @@ class _Run:
             data["reference"] = self.reference
         if self.variant is not None:
             data["clean_variant"] = self.variant
+        if self.self_ensemble:
+            data["self_ensemble"] = "median of 8" if self.is_zssr else "mean of 8"
         return data
 
     def resolve_slice(self, image: np.ndarray, index: int) -> np.ndarray:
@@ -239,12 +243,7 @@ class _Run:
                                           dtype=self.net.dtype, scale=self.net.scale,
                                           in_channels=card.in_channels,
                                           out_channels=card.out_channels)
-        if self.is_zssr and self.zssr_settings.self_ensemble:
-            outputs = [zssr.unorient(self._tiled(zssr.orient(x, k, flip), net), k, flip)
-                       for k, flip in zssr.EIGHT_ORIENTATIONS]
-            y = np.median(np.stack(outputs), axis=0).astype(np.float32)
-        else:
-            y = self._tiled(x, net)
+        y = self._ensembled(x, net) if self.self_ensemble else self._tiled(x, net)
         sr, warning = self.consistency.apply(
             lr, normalize.from_network_range(y, card.value_range), card.scale, index,
             self.slices, self_check=self._self_check(net))
@@ -254,6 +253,20 @@ class _Run:
         check_slice(out, image, index=index, path=self.source, model=card.name or card.arch)
         self.clipped.add(clipped)
         return out
+
+    def _ensembled(self, x: np.ndarray, net: network.PreparedNetwork) -> np.ndarray:
+        """The geometric self-ensemble: the network's output for each of the 8
+        rotations/mirrors of ``x``, turned back and averaged (ZSSR takes their median,
+        as its paper does). The mean keeps one output's memory, not eight."""
+        if self.is_zssr:
+            outputs = [undo_dihedral(self._tiled(dihedral(x, k), net), k)
+                       for k in range(DIHEDRAL_COUNT)]
+            return np.median(np.stack(outputs), axis=0).astype(np.float32)
+        total = None
+        for k in range(DIHEDRAL_COUNT):
+            y = undo_dihedral(self._tiled(dihedral(x, k), net), k).astype(np.float64)
+            total = y if total is None else total + y
+        return (total / DIHEDRAL_COUNT).astype(np.float32)
 
     def _self_check(self, net: network.PreparedNetwork) -> SelfCheckFn | None:
         """:mod:`self_check` with this network, where it applies: a network that enlarges
@@ -339,7 +352,7 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
                   intensity: IntensityMapping | None = None,
                   consistency: str | ConsistencyLog = "model",
                   adapt_seconds: float = 0.0, reference: Any = None,
-                  clean_variant: str = "auto") -> Any:
+                  clean_variant: str = "auto", self_ensemble: bool = False) -> Any:
     """Super-resolve an image or a stack with ``model``.
 
     image_or_stack: a 2-D array (returns a 2-D array), a (Z, Y, X) array (returns a
@@ -379,13 +392,16 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
     clean_variant: ``auto`` enlarges a scan that reads clean with the model's clean
         variant where its card names one (:mod:`semsr_core.infer.variants`; the choice
         is in the settings); ``off`` uses ``model`` as given.
+    self_ensemble: enlarge each of the 8 rotations/mirrors of the image and average the
+        8 results turned back (8× the time; the guard then applies to the mean). ZSSR
+        models follow their own setting instead (the median of the 8).
     """
     model = _as_model(model)
     kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,
                   output_dtype=output_dtype, scale=scale, zssr_settings=zssr_settings,
                   on_event=on_event, cancel=cancel, values=image_or_stack, mapping=intensity,
                   consistency=consistency, adapt_seconds=adapt_seconds, reference=reference,
-                  clean_variant=clean_variant)
+                  clean_variant=clean_variant, self_ensemble=self_ensemble)
     if isinstance(image_or_stack, np.ndarray):
         array = image_or_stack
         if array.ndim == 2:
@@ -430,7 +446,7 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                        consistency: str | ConsistencyLog = "model",
                        disagreement_map: str | os.PathLike | None = None,
                        adapt_seconds: float = 0.0, reference: Any = None,
-                       clean_variant: str = "auto") -> Path:
+                       clean_variant: str = "auto", self_ensemble: bool = False) -> Path:
     """Super-resolve an image/stack file into an OME-TIFF, slice by slice.
 
     The output appears under ``output_path`` only when complete (atomic write); its
@@ -440,7 +456,7 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
     ``disagreement_map``: also write the guard's disagreement map there (OME-TIFF on the
     input's grid and pixel size: how far the network departed from the measurement
     beyond the noise, in network units). ``adapt_seconds``, ``reference``,
-    ``clean_variant``: see :func:`super_resolve`.
+    ``clean_variant``, ``self_ensemble``: see :func:`super_resolve`.
     Returns the output path.
     """
     from semsr_core.infer.files import remove_stale_partials
@@ -462,7 +478,7 @@ def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.Path
                          output_dtype=output_dtype, scale=scale,
                          zssr_settings=zssr_settings, on_event=on_event, cancel=cancel,
                          values=stack, source=input_path, consistency=consistency,
-                         clean_variant=clean_variant)
+                         clean_variant=clean_variant, self_ensemble=self_ensemble)
         model = run.model  # the clean variant, where it was chosen
         meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype,
                           run.mapping)

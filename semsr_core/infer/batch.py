@@ -151,6 +151,7 @@ def super_resolve_batch(
     output_dtype: str = "input",
     consistency: str = "model",
     clean_variant: str = "auto",
+    self_ensemble: bool = False,
     overwrite: bool = False,
     retries: int = RETRIES,
     on_progress: ProgressCallback | None = None,
@@ -165,7 +166,8 @@ def super_resolve_batch(
     each slice comes back; ``task_hook(source, index)`` runs on the worker before each
     slice (instrumentation, fault injection in tests). ``clean_variant``: see
     :func:`~semsr_core.infer.api.super_resolve`; chosen once per file, on its first
-    slice, so that every slice of a file comes from one model. Returns the files written.
+    slice, so that every slice of a file comes from one model. ``self_ensemble``: see
+    :func:`~semsr_core.infer.api.super_resolve`. Returns the files written.
     """
     from semsr_core.infer.api import DEFAULT_OVERLAP
     from semsr_core.models import load_model, resolve_model
@@ -193,6 +195,7 @@ def super_resolve_batch(
         output_dtype=output_dtype,
         consistency=consistency,
         clean_variant="off",  # chosen per file below, not per slice
+        self_ensemble=bool(self_ensemble),
     )
     jobs = [_FileJob.plan(source, dest, loaded, overwrite, clean_variant)
             for source, dest in pairs]

@@ -388,19 +388,3 @@ def _loss_is_flat(steps: list[int], errors: list[float], settings: ZSSRSettings)
     (slope, _), cov = np.polyfit(x, y, 1, cov=True)
     std = math.sqrt(max(float(cov[0, 0]), 0.0))
     return -settings.slope_factor * slope <= std
-
-
-EIGHT_ORIENTATIONS = tuple((k, flip) for flip in (False, True) for k in range(4))
-"""The 8 rotations/mirrors of the geometric self-ensemble: (quarter turns, mirrored)."""
-
-
-def orient(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    """Rotate a (…, H, W) array by ``k`` quarter turns, then mirror left–right if ``flip``."""
-    out = np.rot90(image, k, axes=(-2, -1))
-    return np.ascontiguousarray(out[..., ::-1] if flip else out)
-
-
-def unorient(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    """Undo :func:`orient`."""
-    out = image[..., ::-1] if flip else image
-    return np.ascontiguousarray(np.rot90(out, -k, axes=(-2, -1)))

@@ -70,3 +70,20 @@ def test_a_clean_layer_is_enlarged_by_the_clean_variant_and_its_layer_says_so(
     assert kwargs["metadata"]["provenance"]["model"]["name"] == "tiny"
     assert kwargs["metadata"]["provenance"]["settings"]["clean_variant"] == "off"
     assert np.abs(off.astype(int) - data.astype(int)).max() > 0
+
+
+def test_the_self_ensemble_setting_reaches_the_engine_and_the_layer_says_so(
+        tiny_model_path, rng):
+    from semsr_core.infer import super_resolve
+
+    image = rng.integers(0, 255, size=(40, 48), dtype=np.uint8)
+    source = LayerSource(name="img", data=image, scale=(1.0, 1.0), translate=(0.0, 0.0))
+    settings = SuperResolveSettings(device="cpu", self_ensemble=True, consistency="off")
+    data, kwargs, _ = super_resolve_layer(source, tiny_model_path, settings)
+    assert kwargs["metadata"]["provenance"]["settings"]["self_ensemble"] is True
+    engine = super_resolve(image, tiny_model_path, device="cpu", consistency="off",
+                           self_ensemble=True)
+    np.testing.assert_array_equal(data, engine)
+    plain, _, _ = super_resolve_layer(source, tiny_model_path, SuperResolveSettings(
+        device="cpu", consistency="off"))
+    assert np.abs(plain.astype(int) - data.astype(int)).max() > 0

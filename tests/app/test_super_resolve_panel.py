@@ -86,6 +86,21 @@ def test_the_progress_bar_counts_tiles_from_the_start_of_the_run(
     assert shown[-1] == (4, "4 of 4 tiles")
 
 
+def test_the_self_ensemble_box_counts_eight_passes_and_is_recorded(
+        make_napari_viewer, qtbot, tiny_model_path):
+    viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])
+    assert panel.self_ensemble.isVisibleTo(panel) and not panel.self_ensemble.isChecked()
+    panel.self_ensemble.setChecked(True)
+    panel.current_slice.setChecked(True)
+    shown = []
+    panel._relay.event.connect(lambda e: e.kind is EventKind.PROGRESS and shown.append(
+        panel.progress.text()))
+    _run_and_wait(qtbot, panel)
+    assert shown[-1] == "8 of 8 tiles"  # one slice, one tile, 8 rotations/mirrors
+    sr = viewer.layers["sem_stack_lr [SR ×4]"]
+    assert sr.metadata["provenance"]["settings"]["self_ensemble"] is True
+
+
 def test_current_slice_only_adds_one_slice_at_its_depth(
         make_napari_viewer, qtbot, tiny_model_path):
     viewer, panel = _panel(make_napari_viewer, tiny_model_path, [SAMPLE_LR])

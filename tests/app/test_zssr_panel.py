@@ -45,6 +45,8 @@ def _panel_with_zssr(make_napari_viewer, files=(), seconds=1):
 def test_zssr_adds_a_layer_over_the_source_trained_on_it(make_napari_viewer, qtbot, crop):
     viewer, panel = _panel_with_zssr(make_napari_viewer, [crop])
     assert panel.zssr_box.isVisibleTo(panel) and not panel.adapt_spin.isEnabled()
+    # ZSSR's own ensemble box (the median) replaces the trained models' one
+    assert not panel.self_ensemble.isVisibleTo(panel)
     events = []
     panel._relay.event.connect(events.append)
     assert panel.run_button.isEnabled(), panel.status.text()
@@ -62,6 +64,7 @@ def test_zssr_adds_a_layer_over_the_source_trained_on_it(make_napari_viewer, qtb
     # chosen back: a trained model's "adapt to image" is offered again, ZSSR's box hidden
     panel.model_combo.setCurrentIndex(0)
     assert panel.adapt_spin.isEnabled() and not panel.zssr_box.isVisibleTo(panel)
+    assert panel.self_ensemble.isVisibleTo(panel)
 
 
 def test_cancel_during_zssr_training_writes_no_file(make_napari_viewer, qtbot, crop,

@@ -10,13 +10,10 @@ from semsr_core.errors import Cancelled, ConfigError, InputError
 from semsr_core.events import CancelToken, EventKind
 from semsr_core.infer import super_resolve
 from semsr_core.infer.zssr import (
-    EIGHT_ORIENTATIONS,
     ZSSRSettings,
     _loss_is_flat,
     _reconstruction_error,
-    orient,
     train_zssr,
-    unorient,
 )
 from semsr_core.models import Model
 
@@ -97,13 +94,6 @@ def test_cancel_stops_zssr_training(image):
     with pytest.raises(Cancelled):
         super_resolve((image * 255).astype(np.uint8), zssr_model(), tile=48, overlap=8,
                       zssr_settings=FAST, on_event=on_event, cancel=cancel)
-
-
-def test_the_eight_orientations_undo_exactly():
-    a = np.arange(12.0).reshape(3, 4)
-    for k, flip in EIGHT_ORIENTATIONS:
-        np.testing.assert_array_equal(unorient(orient(a, k, flip), k, flip), a)
-    assert len({orient(a, k, f).tobytes() for k, f in EIGHT_ORIENTATIONS}) == 8
 
 
 def test_bad_settings_and_tiny_images_are_refused():

@@ -99,6 +99,7 @@ class RunningJob:
         for box in (self.layer_box, self.files_box, self.model_combo, self.device_combo,
                     self.tile_combo, self.precision_combo, self.output_type_combo,
                     self.guard_combo, self.clean_variant, self.show_map, self.adapt_spin,
+                    self.self_ensemble,
                     self.zssr_box,
                     self.reference_box,
                     self.layer_mode, self.files_mode):
