@@ -213,8 +213,8 @@ class _Run:
             data["reference"] = self.reference
         if self.variant is not None:
             data["clean_variant"] = self.variant
-        if self.self_ensemble:
-            data["self_ensemble"] = "median of 8" if self.is_zssr else "mean of 8"
+        if self.self_ensemble:  # ZSSR: the median of the 8, else their mean
+            data["self_ensemble"] = True
         return data
 
     def resolve_slice(self, image: np.ndarray, index: int) -> np.ndarray:
@@ -394,7 +394,8 @@ def super_resolve(image_or_stack: Any, model: Any, *, device: str = "auto",
         is in the settings); ``off`` uses ``model`` as given.
     self_ensemble: enlarge each of the 8 rotations/mirrors of the image and average the
         8 results turned back (8× the time; the guard then applies to the mean). ZSSR
-        models follow their own setting instead (the median of the 8).
+        models take the median of the 8 instead, as its paper does (their own
+        ``self_ensemble`` setting turns it on too).
     """
     model = _as_model(model)
     kwargs = dict(device=device, tile=tile, overlap=overlap, batch=batch, precision=precision,

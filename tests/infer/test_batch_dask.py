@@ -223,3 +223,25 @@ def test_each_file_is_enlarged_by_the_clean_variant_when_it_reads_clean(client, 
             record = stack.metadata["provenance"]
         assert record["model"]["name"] == used
         assert record["settings"]["clean_variant"]["used"] is (used == "small-clean")
+
+
+def test_the_self_ensemble_on_the_cluster_equals_one_process(client, tmp_path):
+    from tiny_nets import varied_rrdbnet
+
+    model = varied_rrdbnet(3, "small-varied").save(tmp_path / "varied.semsr")
+    folder = _folder(tmp_path, n=2)
+    written = super_resolve_batch(sorted(folder.iterdir()), tmp_path / "out", model,
+                                  cluster=client, self_ensemble=True)
+    ref = tmp_path / "single"
+    ref.mkdir()
+    for source in sorted(folder.iterdir()):
+        expected = tifffile.imread(super_resolve_file(source, ref / source.name, model,
+                                                      device="cpu", self_ensemble=True))
+        plain = tifffile.imread(super_resolve_file(source, ref / f"plain_{source.name}",
+                                                   model, device="cpu"))
+        dest = tmp_path / "out" / source.name.replace(".ome.tif", "_sr2x.ome.tif")
+        assert dest in written
+        np.testing.assert_allclose(tifffile.imread(dest), expected, atol=1)
+        assert np.abs(expected.astype(int) - plain.astype(int)).max() > 1
+        with read_stack(dest) as stack:
+            assert stack.metadata["provenance"]["settings"]["self_ensemble"] is True

@@ -116,8 +116,8 @@ class ModelChooser:
         self.self_ensemble = QCheckBox("Average the 8 rotations/mirrors (8× slower)")
         self.self_ensemble.setToolTip(
             "Enlarge the image turned and mirrored 8 ways and average the 8 results turned "
-            "back: a little closer to the truth (a few tenths of a dB on semsr's "
-            "benchmarks), eight times the time. The guard then applies to the average.")
+            "back: a little closer to the truth (0.0–0.2 dB on semsr's benchmarks), "
+            "eight times the time. The guard then applies to the average.")
         form.addRow("", self.self_ensemble)
         self.zssr_box = QWidget()
         zssr_form = QFormLayout(self.zssr_box)
