@@ -37,11 +37,13 @@ from semsr_app.wizard_data.checks import (
     write_training_data,
 )
 from semsr_app.wizard_data.recipe import (
+    FEW_PAIRS,
     SMALL_DATASET_PAIRS,
     HyperParameter,
     default_recipe,
     hyperparameters,
     overrides_for,
+    pairs_hint,
     recipe_info,
     validate,
 )
@@ -50,6 +52,7 @@ from semsr_app.wizard_data.scan import DEGRADATIONS, DataChoice, DataScan, read_
 
 __all__ = [
     "DEGRADATIONS",
+    "FEW_PAIRS",
     "GEOMETRIC",
     "READABLE",
     "SMALL_DATASET_PAIRS",
@@ -70,6 +73,7 @@ __all__ = [
     "new_run_folder",
     "overlay_views",
     "overrides_for",
+    "pairs_hint",
     "read_first",
     "recipe_info",
     "scan_data",

@@ -55,6 +55,22 @@ def default_recipe(pairs: int, device: str = "auto") -> tuple[str, str]:
                           "adapting the bundled one (finetune, also in the list).")
 
 
+#: Below this many pairs the wizard says that more pairs would help: on semsr's simulated
+#: lab case (benchmarks/lab_workflow.md, 2026-12-07) a 10-minute fine-tune gained +2.6 dB
+#: over bicubic from 4 pairs and +2.8 / +3.1 dB (float32 / uint16) from 8, while 30
+#: minutes on 4 pairs gained +2.6 dB: they had been learned by heart.
+FEW_PAIRS = 8
+
+
+def pairs_hint(pairs: int) -> str:
+    """A sentence for datasets of fewer than :data:`FEW_PAIRS` pairs, else ``""``."""
+    if pairs >= FEW_PAIRS:
+        return ""
+    return ("More pairs help more than more time: on semsr's simulated lab case a "
+            "10-minute fine-tune gained +2.6 dB over bicubic from 4 pairs and +2.8 to "
+            "+3.1 dB from 8, and 30 minutes on 4 pairs no more than 10.")
+
+
 def recipe_info(recipe: str) -> dict[str, str]:
     """The ``[recipe]`` table of a bundled recipe or TOML file: name, source, description."""
     from semsr_core.train.config import load_raw

@@ -129,6 +129,8 @@ def test_a_few_pairs_get_the_finetune_recipe_with_one_sentence_why(qtbot, unalig
     why = page.choice_label.text()
     assert why.startswith("Recommended: finetune — 3 pair(s) are few to learn from scratch")
     assert "bundled model" in why and why.count(".") == 1  # one sentence
+    # 3 pairs: a measured hint that more pairs would help more than more time
+    assert page.pairs_hint.isVisibleTo(page) and "More pairs help" in page.pairs_hint.text()
     assert page.config is not None and page.config.generator.init == "default-x4"
     assert not any(key.startswith("generator.") for key in page.edits)  # sizes: the card's
     assert "starts from default-x4 (rrdbnet" in page.fixed_label.text()
@@ -140,10 +142,11 @@ def test_the_recommendation_follows_the_data_size_and_the_device(monkeypatch):
     import torch
 
     import semsr_core.infer.device as device
-    from semsr_app.wizard_data import SMALL_DATASET_PAIRS, default_recipe
+    from semsr_app.wizard_data import FEW_PAIRS, SMALL_DATASET_PAIRS, default_recipe, pairs_hint
 
     many = SMALL_DATASET_PAIRS + 50
     assert default_recipe(4, "cpu")[0] == "finetune"
+    assert pairs_hint(FEW_PAIRS - 1) and pairs_hint(FEW_PAIRS) == ""
     recipe, why = default_recipe(many, "cpu")  # any dataset on a CPU
     assert recipe == "finetune" and "on a CPU" in why
     monkeypatch.setattr(device, "resolve_device", lambda name: torch.device("cuda", 0))

@@ -55,6 +55,8 @@ class RecipePage(QWizardPage):
         layout.addLayout(top)
         self.choice_label = message_label()  # why the wizard recommends its default
         layout.addWidget(self.choice_label)
+        self.pairs_hint = message_label()  # few pairs: more would help (measured)
+        layout.addWidget(self.pairs_hint)
         self.description = message_label()
         layout.addWidget(self.description)
         self.scroll = QScrollArea()
@@ -147,6 +149,9 @@ class RecipePage(QWizardPage):
                 self.recipe_combo.setCurrentIndex(index)
                 self._default = recipe
         self.choice_label.setText(why)
+        hint = wizard_data.pairs_hint(used)
+        self.pairs_hint.setText(hint)
+        self.pairs_hint.setVisible(bool(hint))
 
     def revalidate(self) -> None:
         """Check the recipe with all overrides; a problem is shown and Next stays off."""
