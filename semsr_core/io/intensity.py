@@ -7,7 +7,10 @@ and maps results back with :meth:`IntensityMapping.from_unit`. The rule:
 * **Integers that use their range** (any width, signed or unsigned) are scaled by the
   dtype's range: ``unit = (value − min) / (max − min)`` (uint8 ÷ 255, uint16 ÷ 65535).
 * **Floats in [0, 1] that use it** are taken as they are: [0, 1] is the float
-  convention, so a scan saved as float/65535 maps as its uint16 original does.
+  convention, so a scan saved as float/65535 maps as its uint16 original does. Values
+  up to :data:`UNIT_OVERSHOOT` outside [0, 1] (a resampled or registered [0, 1] scan
+  overshoots at sharp edges) do not change that: one pixel at −0.002 must not make
+  one image of a training set be stretched by its percentiles while its twins are not.
 * **Other floats (counts, signed values), and integers or [0, 1] floats that use only
   a small part of their range** (a 12-bit detector in uint16, a 16-bit scan from
   1,000 to 3,000: a robust range under :data:`NARROW_FRACTION` of the dtype's) are
@@ -44,6 +47,10 @@ PERCENTILES = (0.1, 99.9)
 NARROW_FRACTION = 0.25
 """An integer image whose robust range is under this share of its dtype's range is
 scaled by percentiles instead (e.g. 12-bit data stored as uint16 uses 6 %)."""
+
+UNIT_OVERSHOOT = 0.02
+"""How far outside [0, 1] a float image may reach and still follow the [0, 1]
+convention (outputs are clipped to [0, 1] only for an input that lies in it)."""
 
 SAMPLE_PIXELS = 1 << 22
 """Stacks with more pixels than this (4 Mpx) are mapped from a bounded sample."""
@@ -231,10 +238,12 @@ def choose_mapping(values: np.ndarray | Sequence[np.ndarray], *,
         if p_hi - p_lo >= NARROW_FRACTION * full:
             return IntensityMapping("dtype", dtype.name, float(info.min), full, sampled=sampled)
     unit_input = dtype.kind == "f" and lo >= 0.0 and hi <= 1.0
-    if unit_input and mode == "auto" and p_hi - p_lo >= NARROW_FRACTION:
-        # a float image in [0, 1] that uses it: the float convention of that range, as
-        # a uint16 image that uses its range (the same scan saved either way agrees)
-        return IntensityMapping("dtype", dtype.name, 0.0, 1.0, unit_input=True,
+    near_unit = dtype.kind == "f" and lo >= -UNIT_OVERSHOOT and hi <= 1.0 + UNIT_OVERSHOOT
+    if near_unit and mode == "auto" and p_hi - p_lo >= NARROW_FRACTION:
+        # a float image in [0, 1] (up to an interpolation's overshoot) that uses it: the
+        # float convention of that range, as a uint16 image that uses its range (the
+        # same scan saved either way agrees)
+        return IntensityMapping("dtype", dtype.name, 0.0, 1.0, unit_input=unit_input,
                                 sampled=sampled)
     span = p_hi - p_lo
     if span <= 0:  # (nearly) constant at the percentiles: use the full extent, or keep it flat

@@ -14,6 +14,7 @@ from skimage.transform import downscale_local_mean, rotate
 
 from semsr_core.cli import main
 from semsr_core.data.align import align_pair, upscale
+from semsr_core.data.align.geometry import resample_hr
 from semsr_core.data.simulate import simulate_pair
 from semsr_core.errors import InputError
 
@@ -89,6 +90,24 @@ def test_cropped_hr_is_exactly_scale_times_lr_and_correlates_better_than_before(
     # the cropped pair is itself aligned: no shift left
     again = align_pair(result.lr, result.hr, SCALE)
     assert np.hypot(*again.shift) < 0.25
+
+
+def test_a_float_pair_and_its_uint16_twin_align_to_the_same_intensities():
+    """The resampled HR stays within its source's range: a [0, 1] float scan must not
+    come out at −0.002 (the intensity policy would then read it as other data), and
+    its uint16 twin gives the same values."""
+    lr16, hr16 = _camera_pair(shift_lr=(3, -2))
+    lr16, hr16 = (np.round(a / a.max() * 65535).astype(np.uint16) for a in (lr16, hr16))
+    as_float = [(a / 65535).astype(np.float32) for a in (lr16, hr16)]
+    twin, result = align_pair(lr16, hr16, SCALE), align_pair(*as_float, SCALE)
+    assert result.verdict == twin.verdict == "aligned"
+    assert as_float[1].min() <= result.hr.min() and result.hr.max() <= as_float[1].max()
+    np.testing.assert_allclose(result.hr, twin.hr / 65535, atol=1 / 65535)
+    # unclipped, the resampling overshoots the source's range at the sharp edges
+    hr_f = as_float[1].astype(np.float64)
+    raw = resample_hr(hr_f, result.lr_box, SCALE, result.shift, result.rotation,
+                      result.scale_factor, result.centre)
+    assert raw.min() < hr_f.min() or raw.max() > hr_f.max()
 
 
 def test_unrelated_images_are_marked_failed_with_a_reason():

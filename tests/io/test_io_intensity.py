@@ -57,6 +57,21 @@ def test_floats_in_unit_range_that_use_it_map_as_their_uint16_original(rng):
                                atol=1e-6)
 
 
+def test_a_unit_range_float_with_interpolation_overshoot_keeps_the_unit_convention(rng):
+    """A registered [0, 1] scan with one pixel at −0.002 maps as its clean twin does (it
+    used to be stretched by its own percentiles: a training target with its own
+    contrast); far outside [0, 1] it is another kind of data, mapped by percentiles."""
+    scene = (np.clip(_scene(rng), 0, 1) * 0.7 + 0.02).astype(np.float32)
+    overshoot = scene.copy()
+    overshoot[3, 4] = -0.002
+    mapping = choose_mapping(overshoot)
+    assert mapping.mode == "dtype" and (mapping.offset, mapping.span) == (0.0, 1.0)
+    np.testing.assert_array_equal(mapping.to_unit(scene), choose_mapping(scene).to_unit(scene))
+    assert not mapping.unit_input  # its outputs are not clipped to [0, 1]
+    overshoot[3, 4] = -0.1
+    assert choose_mapping(overshoot).mode == "percentile"
+
+
 def test_float_outputs_are_clipped_to_unit_range_only_for_unit_range_inputs():
     unit_input = choose_mapping(np.array([[0.0, 0.5, 1.0]] * 8, np.float32))
     counts = choose_mapping(np.array([[339.0, 800.0, 1343.0]] * 8, np.float32))

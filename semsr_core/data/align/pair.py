@@ -80,10 +80,14 @@ def _check_image(name: str, image: np.ndarray) -> np.ndarray:
 
 
 
-def _to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _to_dtype(values: np.ndarray, dtype: np.dtype, source: np.ndarray) -> np.ndarray:
+    """The resampled HR in the source's dtype and within the source's own range: an
+    interpolation's overshoot at sharp edges is not measured intensity, and a [0, 1]
+    float scan must stay in [0, 1] (as its uint16 twin does), so that the intensity
+    policy reads it the same way."""
+    values = np.clip(values, float(source.min()), float(source.max()))
     if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+        return np.rint(values).astype(dtype)
     return values.astype(dtype)
 
 
@@ -212,7 +216,7 @@ def align_pair(
         scale=scale, shift=shift, rotation=rotation, scale_factor=factor,
         ncc_before=ncc_before, ncc_after=ncc_after, peak_ratio=float(peak_ratio),
         verdict=verdict, reason=reason, lr_box=box,
-        lr=np.asarray(lr)[r0:r1, c0:c1].copy(), hr=_to_dtype(hr_crop, hr_dtype),
+        lr=np.asarray(lr)[r0:r1, c0:c1].copy(), hr=_to_dtype(hr_crop, hr_dtype, hr_f),
         centre=(float(centre[0]), float(centre[1])), hr_shape=tuple(hr_f.shape))
 
 
