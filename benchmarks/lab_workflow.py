@@ -248,8 +248,9 @@ def write_report(results: dict, path_md: Path) -> None:
              "different fields of view (offsets up to 8 LR pixels), aligned by "
              "`semsr align`; the 8 held-out scans (pairs 4–11, whole) take no part in "
              "training or in choosing the exported weights. "
-             + ("All 12 scans share one random contrast gap (gain, gamma, offset) between LR "
-                "and HR: one specimen, one setting for each kind of scan."
+             + (f"All {results.get('lab_pairs', 4) + 8} scans share one random contrast gap "
+                "(gain, gamma, offset) between LR and HR: one specimen, one setting for each "
+                "kind of scan."
                 if results.get("style") == "shared" else
                 "Each pair has its own random contrast gap (gain, gamma, offset) between LR "
                 "and HR."), "",
