@@ -257,16 +257,20 @@ class _Run:
     def _ensembled(self, x: np.ndarray, net: network.PreparedNetwork) -> np.ndarray:
         """The geometric self-ensemble: the network's output for each of the 8
         rotations/mirrors of ``x``, turned back and averaged (ZSSR takes their median,
-        as its paper does). The mean keeps one output's memory, not eight."""
+        as its paper does, holding the 8). The mean holds one sum, not eight outputs."""
         if self.is_zssr:
             outputs = [undo_dihedral(self._tiled(dihedral(x, k), net), k)
                        for k in range(DIHEDRAL_COUNT)]
             return np.median(np.stack(outputs), axis=0).astype(np.float32)
-        total = None
+        total = None  # float32, added in place: one output's memory besides the pass's
         for k in range(DIHEDRAL_COUNT):
-            y = undo_dihedral(self._tiled(dihedral(x, k), net), k).astype(np.float64)
-            total = y if total is None else total + y
-        return (total / DIHEDRAL_COUNT).astype(np.float32)
+            y = undo_dihedral(self._tiled(dihedral(x, k), net), k).astype(np.float32)
+            if total is None:
+                total = y
+            else:
+                total += y
+        total /= DIHEDRAL_COUNT
+        return total
 
     def _self_check(self, net: network.PreparedNetwork) -> SelfCheckFn | None:
         """:mod:`self_check` with this network, where it applies: a network that enlarges
