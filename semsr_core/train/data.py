@@ -50,26 +50,47 @@ class Concat(ConcatDataset):
             part.set_epoch(epoch)
 
 
-def _read(path: Path) -> np.ndarray:
+def _read_mapped(path: Path) -> tuple[np.ndarray, IntensityMapping]:
     from semsr_core.io import read_stack
 
     with read_stack(path) as stack:  # the first slice, mapped as its whole stack is
-        return choose_mapping(stack, path=path).to_unit(stack[0])
+        mapping = choose_mapping(stack, path=path)
+        return mapping.to_unit(stack[0]), mapping
 
 
-def _load_pairs(pairs: list[Pair], scale: int, seed: int) -> list[tuple[str, np.ndarray,
-                                                                         np.ndarray]]:
+def _read(path: Path) -> np.ndarray:
+    return _read_mapped(path)[0]
+
+
+def mixed_rules(stem: str, lr: IntensityMapping, hr: IntensityMapping) -> str | None:
+    """A warning when a pair's LR and HR are read by different rules of the intensity
+    policy (one by its type's range, the other by its own percentiles): the model then
+    also learns that difference in contrast, which no other scan shares."""
+    if lr.mode == hr.mode:
+        return None
+    return (f"{stem}: its LR is read {lr.describe()} but its HR {hr.describe()}, so the "
+            "model also learns that difference in contrast; save both the same way "
+            "(e.g. both uint16 over their range, or floats in [0, 1]) if it is not meant")
+
+
+def _load_pairs(pairs: list[Pair], scale: int, seed: int,
+                warnings: list[str] | None = None) -> list[tuple[str, np.ndarray,
+                                                                np.ndarray]]:
+    """The pairs in network units; ``warnings`` collects :func:`mixed_rules`."""
     from semsr_core.data.degrade import degrade
 
     loaded = []
     for index, pair in enumerate(pairs):
-        hr = _read(pair.hr_path)
+        hr, hr_mapping = _read_mapped(pair.hr_path)
         if pair.lr_path is None:
             hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
             lr = degrade(pair.degradation, hr, scale, rng=np.random.default_rng((seed, index)))
             lr = np.clip(lr, 0.0, 1.0).astype(np.float32)
         else:
-            lr = _read(pair.lr_path)
+            lr, lr_mapping = _read_mapped(pair.lr_path)
+            warning = mixed_rules(pair.stem, lr_mapping, hr_mapping)
+            if warning and warnings is not None:
+                warnings.append(warning)
             if hr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
                 raise InputError(
                     f"HR {pair.hr_path.name} is {hr.shape[0]}×{hr.shape[1]} but LR "
@@ -130,8 +151,9 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
         train_pairs, val_list = list(pairing), list(_find(Path(val_dir), cfg))
     else:
         train_pairs, val_list = split_pairs(pairing, d.val_fraction, seed=seed)
-    train = _load_pairs(train_pairs, d.scale, seed)
-    val = _load_pairs(val_list, d.scale, seed + 1)
+    warnings: list[str] = []
+    train = _load_pairs(train_pairs, d.scale, seed, warnings)
+    val = _load_pairs(val_list, d.scale, seed + 1, warnings)
     scale = d.scale
     if d.generator_input == "zssr":  # [S1] §3.2: pix2pix learns from ZSSR-upscaled LR
         train = [(n, _zssr_upscale(lr, d.scale, d.zssr), hr) for n, lr, hr in train]
@@ -148,7 +170,7 @@ def prepare_data(cfg: TrainConfig, data_dir: str | Path, *,
     summary = {"folder": str(data_dir), "train_pairs": [n for n, _, _ in train],
                "val_pairs": [n for n, _, _ in val], "samples_per_epoch": len(train_set),
                "scale": d.scale, "unmatched": [str(u.path) for u in pairing.unmatched],
-               "defect_masks": sum(m is not None for m in masks)}
+               "defect_masks": sum(m is not None for m in masks), "warnings": warnings}
     return PreparedData(train_set, real_set,
                         [ValidationPair(n, lr, hr, ref) for (n, lr, hr), ref in
                          zip(val, val_refs, strict=True)], summary)

@@ -75,6 +75,8 @@ class RunOutputs:
         self._emit(Message(f"training '{self.cfg.recipe.name}' on {self.device} in "
                            f"{precision_label(self.amp_dtype)} ({self.total_steps} steps, "
                            f"{len(self.train_set)} samples per epoch)"))
+        for text in self.data_summary.get("warnings", []):  # what reading the data found
+            self._emit(Message(text, level="warning"))
         self._enter(TrainingState.TRAINING)
 
     def _crashed(self) -> None:
