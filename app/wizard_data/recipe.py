@@ -57,8 +57,8 @@ def default_recipe(pairs: int, device: str = "auto") -> tuple[str, str]:
 
 #: Below this many pairs the wizard says that more pairs would help: on semsr's simulated
 #: lab case (benchmarks/lab_workflow.md, 2026-12-07) a 10-minute fine-tune gained +2.6 dB
-#: over bicubic from 4 pairs and +2.8 / +3.1 dB (float32 / uint16) from 8, while 30
-#: minutes on 4 pairs gained +2.6 dB: they had been learned by heart.
+#: over bicubic from 4 pairs and +3.1 dB from 8 (float32 and uint16), while 30 minutes
+#: on 4 pairs gained +2.6 dB: they had been learned by heart.
 FEW_PAIRS = 8
 
 
@@ -67,8 +67,8 @@ def pairs_hint(pairs: int) -> str:
     if pairs >= FEW_PAIRS:
         return ""
     return ("More pairs help more than more time: on semsr's simulated lab case a "
-            "10-minute fine-tune gained +2.6 dB over bicubic from 4 pairs and +2.8 to "
-            "+3.1 dB from 8, and 30 minutes on 4 pairs no more than 10.")
+            "10-minute fine-tune gained +2.6 dB over bicubic from 4 pairs and +3.1 dB "
+            "from 8, and 30 minutes on 4 pairs no more than 10.")
 
 
 def recipe_info(recipe: str) -> dict[str, str]:
