@@ -133,9 +133,9 @@ def bundled(name: str):
 ADAPT: float | None = None
 """``--adapt SECONDS``: also each bundled model adapted to each image for that long."""
 CLASS_FILTER: set[str] | None = None
+"""``--classes``: score only these image classes."""
 ENSEMBLE = False
 """``--self-ensemble``: also each bundled model with the mean of the 8 rotations/mirrors."""
-"""``--classes``: score only these image classes."""
 
 
 def methods(scale: int, old: dict[str, Path]):
