@@ -275,7 +275,8 @@ class _Run:
     def _self_check(self, net: network.PreparedNetwork) -> SelfCheckFn | None:
         """:mod:`self_check` with this network, where it applies: a network that enlarges
         the LR itself (not one given a pre-enlarged image, nor ZSSR: its own training
-        judges it). Its extra pass counts in no progress bar."""
+        judges it). Its extra pass counts in no progress bar, and is one pass also when the
+        result is a self-ensemble (it judges the network, the cheaper way)."""
         if self.facts.input_at_output_size or self.is_zssr:
             return None
         value_range = self.model.card.value_range
