@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
-from semsr_core.infer.api import DEFAULT_OVERLAP, super_resolve, super_resolve_file
+from semsr_core.infer.api import DEFAULT_OVERLAP, super_resolve
 from semsr_core.infer.device import available_devices, choose_precision, resolve_device
+from semsr_core.infer.to_file import super_resolve_file
 from semsr_core.infer.zssr import ZSSRSettings
 
 __all__ = [

@@ -1,9 +1,9 @@
-"""``super_resolve``: the one call that enlarges an image, a stack or a file with a model.
+"""``super_resolve``: the one call that enlarges an image or a stack with a model
+(a file: :func:`semsr_core.infer.to_file.super_resolve_file`, built on the same run).
 
     >>> from semsr_core import super_resolve
     >>> sr = super_resolve(image, "my-model")                 # 2-D array -> 2-D array
     >>> for sr_slice in super_resolve(stack, model): ...      # lazy Stack -> lazy slices
-    >>> super_resolve_file("scan.tif", "scan_sr.ome.tif", model)
 
 Everything a call needs is resolved once at its start (device, precision, tile and
 batch size, normalisation); nothing is kept between calls. Progress arrives as
@@ -20,7 +20,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,6 @@ from semsr_core.errors import ConfigError, InputError, ModelError
 from semsr_core.events import (
     CancelToken,
     EventCallback,
-    Finished,
     Message,
     Progress,
     check_cancel,
@@ -41,7 +39,6 @@ from semsr_core.infer import device as devices
 from semsr_core.infer import network, normalize, self_check, tiling, variants, zssr
 from semsr_core.infer.consistency import ConsistencyLog, SelfCheckFn
 from semsr_core.infer.output_check import check_slice
-from semsr_core.infer.provenance import output_pixel_size, provenance
 from semsr_core.io.intensity import ClipCount, IntensityMapping
 
 DEFAULT_OVERLAP = 32
@@ -440,67 +437,3 @@ def _iterate(run: _Run, stack: Any, settings: dict[str, Any] | None = None
             settings.update(run.settings())
         yield out
     run.warn_if_clipped()
-
-
-def super_resolve_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
-                       model: Any, *, overwrite: bool = False, device: str = "auto",
-                       tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
-                       batch: int | None = None, precision: str = "auto",
-                       output_dtype: str = "input", scale: int | None = None,
-                       zssr_settings: Any = None, on_event: EventCallback | None = None,
-                       cancel: CancelToken | None = None,
-                       consistency: str | ConsistencyLog = "model",
-                       disagreement_map: str | os.PathLike | None = None,
-                       adapt_seconds: float = 0.0, reference: Any = None,
-                       clean_variant: str = "auto", self_ensemble: bool = False) -> Path:
-    """Super-resolve an image/stack file into an OME-TIFF, slice by slice.
-
-    The output appears under ``output_path`` only when complete (atomic write); its
-    pixel size is the input's ÷ the scale, and its metadata records the model, the
-    settings, the semsr version, the source file, the intensity mapping and what the
-    measurement-consistency guard found. The input is never overwritten.
-    ``disagreement_map``: also write the guard's disagreement map there (OME-TIFF on the
-    input's grid and pixel size: how far the network departed from the measurement
-    beyond the noise, in network units). ``adapt_seconds``, ``reference``,
-    ``clean_variant``, ``self_ensemble``: see :func:`super_resolve`.
-    Returns the output path.
-    """
-    from semsr_core.infer.files import remove_stale_partials
-    from semsr_core.io import read_stack, write_stack
-
-    model = _as_model(model)
-    for stale in remove_stale_partials(output_path):
-        emit(on_event, Message(f"removed {stale.name}, left behind by an interrupted "
-                               "earlier run"))
-    if disagreement_map is not None:
-        if not isinstance(consistency, ConsistencyLog):
-            consistency = ConsistencyLog(consistency)
-        consistency.keep_maps = True
-    with read_stack(input_path) as stack:
-        z, height, width = stack.shape
-        run = _Run.start(model, height=height, width=width, slices=z, device=device,
-                         adapt_seconds=adapt_seconds, reference=reference,
-                         tile=tile, overlap=overlap, batch=batch, precision=precision,
-                         output_dtype=output_dtype, scale=scale,
-                         zssr_settings=zssr_settings, on_event=on_event, cancel=cancel,
-                         values=stack, source=input_path, consistency=consistency,
-                         clean_variant=clean_variant, self_ensemble=self_ensemble)
-        model = run.model  # the clean variant, where it was chosen
-        meta = provenance(model, run.settings(), input_path, output_dtype, stack.dtype,
-                          run.mapping)
-        meta["consistency"] = run.consistency.record  # filled in as the slices are made
-        written = write_stack(output_path, _iterate(run, stack, meta["settings"]),
-                              pixel_size=output_pixel_size(stack.pixel_size, model.scale),
-                              unit=stack.unit or "nm", metadata=meta,
-                              protect=[input_path], overwrite=overwrite)
-        if disagreement_map is not None:
-            write_stack(disagreement_map, np.stack(run.consistency.maps),
-                        pixel_size=stack.pixel_size, unit=stack.unit or "nm",
-                        metadata={**meta, "operation": "disagreement map"},
-                        protect=[input_path, output_path], overwrite=overwrite)
-    path = Path(written) if written is not None else Path(output_path)
-    emit(on_event, Finished(outputs={
-        "output": str(path), "slices": z, "clipped_low": run.clipped.low,
-        "clipped_high": run.clipped.high,
-        "disagreeing_fraction": run.consistency.record["disagreeing_fraction_max"]}))
-    return path
