@@ -31,7 +31,9 @@ of the range); ``quality_ood.md`` has the means per class and the worst image.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -431,6 +433,7 @@ def main() -> None:
             BUNDLED[scale] = tuple(n for n in BUNDLED[scale] if n in wanted)
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="semsr_ood_"))
+    atexit.register(shutil.rmtree, work, True)  # no folders left in the temp dir
     old = old_models(args.old, work) if args.old else {}
     scales = [4] if args.quick else [int(s) for s in args.scales.split(",")]
     rows = run_ood(scales, args.quick, old)

@@ -13,8 +13,10 @@ weights: that is the gain reported. Writes the figures to benchmarks/train_gain.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -157,6 +159,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="semsr_gain_"))
+    atexit.register(shutil.rmtree, work, True)  # no folders left in the temp dir
     simulate_dataset(work / "train", pairs=args.pairs, scale=4, size=args.size, seed=100,
                      layout="mixed")
     simulate_dataset(work / "val", pairs=8, scale=4, size=256, seed=900, layout="mixed")

@@ -19,8 +19,10 @@ stopped early keeps what it measured) and ``benchmarks/train_speed.md``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -62,6 +64,7 @@ def run(recipes: list[str], steps: int, out: Path, precisions: tuple[str, ...] =
     from semsr_core.train import load_config
 
     work = Path(tempfile.mkdtemp(prefix="semsr-train-speed-"))
+    atexit.register(shutil.rmtree, work, True)  # no folders left in the temp dir
     data = _training_data(work)
     auto = training_autocast_dtype(torch.device("cpu"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
