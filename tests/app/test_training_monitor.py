@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.gui, needs_display]
 # as these tests need a model; the verdict still says it is worse.
 TINY = ["generator.blocks=1", "generator.features=8", "generator.growth=4",
         "data.lr_patch=16", "data.batch=2", "phases.gan.epochs=0", "train.log_every=1",
-        "data.val_fraction=0.25", "train.export_worse=true"]
+        "data.val_fraction=0.25", "train.export_worse=true",
+        "discriminators.d.input_size=64"]  # unused (no GAN epochs) but checkpointed
 SHORT = [*TINY, "phases.pretrain.epochs=1", "phases.pretrain.steps_per_epoch=3"]
 # Long enough (≈ 300 steps) that the test acts while it runs; every test stops it early.
 LONG = [*TINY, "phases.pretrain.epochs=3", "phases.pretrain.steps_per_epoch=100",
