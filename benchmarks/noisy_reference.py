@@ -35,12 +35,8 @@ SIGMAS = (0.05, 0.10)
 BUNDLED = {2: ("default-x2",), 4: ("default-x4", "default-x4-gan")}
 
 
-def block_mean(image: np.ndarray, scale: int) -> np.ndarray:
-    h, w = image.shape
-    return image.reshape(h // scale, scale, w // scale, scale).mean(axis=(1, 3))
-
-
 def run(scales: list[int], sigmas: list[float]) -> list[dict]:
+    from semsr_core.data.degrade import area
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
     from semsr_core.metrics.full_reference import psnr
@@ -55,16 +51,16 @@ def run(scales: list[int], sigmas: list[float]) -> list[dict]:
                 for sigma in sigmas:
                     rng = np.random.default_rng(100 * index + number)
                     reference = truth + rng.normal(0.0, sigma, truth.shape)
-                    lr = block_mean(reference, scale)
+                    lr = area(reference, scale)  # the block mean, float32
                     estimates = {
-                        "bicubic": upscale(lr.astype(np.float32), scale, clip=False),
+                        "bicubic": upscale(lr, scale, clip=False),
                         "truth": truth,
-                        "truth + LR noise": truth + np.kron(lr - block_mean(truth, scale),
+                        "truth + LR noise": truth + np.kron(lr - area(truth, scale),
                                                             np.ones((scale, scale))),
                     }
                     for label, model in models.items():
-                        estimates[label] = super_resolve(lr.astype(np.float32), model,
-                                                         device="cpu", output_dtype="float32")
+                        estimates[label] = super_resolve(lr, model, device="cpu",
+                                                         output_dtype="float32")
                     ref32 = reference.astype(np.float32)
                     scores = {k: float(psnr(ref32, np.asarray(v, np.float32)))
                               for k, v in estimates.items()}

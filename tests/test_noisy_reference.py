@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +30,3 @@ def test_keeping_the_lrs_noise_beats_the_clean_truth_on_a_noisy_reference(
     table = noisy_reference.report(rows, {"command": "c", "date": "d", "seconds": 1.0})
     assert "| ×2 | 0.10 | natural | " in table and "truth + LR noise" in table
 
-
-def test_block_mean_is_the_mean_of_each_block(noisy_reference):
-    image = np.arange(16.0).reshape(4, 4)
-    assert np.array_equal(noisy_reference.block_mean(image, 2), [[2.5, 4.5], [10.5, 12.5]])
