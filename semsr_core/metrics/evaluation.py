@@ -65,6 +65,9 @@ from semsr_core.metrics.spectrum import spectrum_score
 
 #: Upscaling methods accepted as the baseline (those of ``upscale``).
 BASELINES = ("bicubic", "nearest")
+#: An HR whose noise estimate (the guard's, [0, 1] units) is above this is a noisy
+#: reference: scored against it, a model that removes noise loses PSNR where it is right.
+NOISY_REFERENCE_SIGMA = 0.03
 
 #: Metrics whose gain over the baseline is reported (method − baseline).
 GAIN_KEYS = ("psnr", "ssim", "defect_psnr", "background_psnr", "defect_ssim",
@@ -263,7 +266,7 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
     from semsr_core.data.masks import read_mask
     from semsr_core.data.resample import upscale
     from semsr_core.infer import super_resolve
-    from semsr_core.infer.consistency import ConsistencyLog
+    from semsr_core.infer.consistency import ConsistencyLog, noise_sigma
 
     lr, hr = _in_shared_units(_first_slice(pair.lr_path), pair.lr_path,
                               _first_slice(pair.hr_path), pair.hr_path)
@@ -288,7 +291,8 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
         outputs[name] = np.asarray(sr, dtype=np.float32)
         disagreement[name] = log.record["disagreeing_fraction_max"]
 
-    result.hr = {**gradient_stats(hr), "niqe": _niqe_or_none(hr)}
+    result.hr = {**gradient_stats(hr), "niqe": _niqe_or_none(hr),
+                 "noise_sigma": noise_sigma(hr)}
     for name, image in outputs.items():
         values: dict[str, float | None] = {}
         if result.full_reference:
@@ -322,6 +326,23 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
     if mask is not None:
         result.images["mask"] = mask
     return result
+
+
+def noisy_reference_note(pairs: Sequence[PairEvaluation]) -> str | None:
+    """What to say when HR references read noisy (see :data:`NOISY_REFERENCE_SIGMA`),
+    or None."""
+    scored = [p for p in pairs if p.full_reference]
+    sigmas = {p.stem: p.hr.get("noise_sigma") or 0.0 for p in scored}
+    noisy = sorted(stem for stem, sigma in sigmas.items() if sigma > NOISY_REFERENCE_SIGMA)
+    if not noisy:
+        return None
+    named = ", ".join(noisy[:5]) + (f" and {len(noisy) - 5} more" if len(noisy) > 5 else "")
+    return (f"{len(noisy)} of {len(scored)} HR references read noisy ({named}; noise "
+            f"estimate up to σ {max(sigmas[s] for s in noisy):.3f} in [0, 1] units): PSNR and "
+            "SSIM against a noisy scan penalise a model that removes the noise, even where "
+            "it is right — on clean images given such a reference the truth itself scores "
+            "below bicubic at ×2 (semsr's benchmarks/noisy_reference.md). Judge denoising "
+            "by eye, or against references averaged from repeated scans.")
 
 
 def _niqe_or_none(image: np.ndarray) -> float | None:
@@ -438,7 +459,10 @@ def evaluate(data: str | os.PathLike, out_dir: str | os.PathLike, models: Sequen
                                     unit="pair"))
         table = aggregate(results, methods)
         hr_means = {key: finite_mean([p.hr.get(key) for p in results if p.mode != SKIPPED])
-                    for key in ("grad_mean", "grad_p95", "niqe")}
+                    for key in ("grad_mean", "grad_p95", "niqe", "noise_sigma")}
+        note = noisy_reference_note(results)
+        if note:
+            emit(on_event, Message(note, level="warning"))
         pool_recognition(results, methods, table, hr_means)
         evaluation = Evaluation(
             data=data, scale=scale, baseline=baseline, methods=methods,

@@ -180,9 +180,11 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def _markdown(evaluation: Evaluation, figures: bool) -> str:
+    from semsr_core.metrics.evaluation import noisy_reference_note
     from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 
     e = evaluation
+    note = noisy_reference_note(e.pairs)
     counts = {m: e.count(m) for m in (REFERENCE, ALIGNED, NO_REFERENCE, SKIPPED)}
     lines = [
         f"# semsr evaluation of {e.data}",
@@ -199,6 +201,7 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
         f"defects recognised {_text(e.hr.get('recognition_accuracy'), 'recognition') or '—'}, "
         f"defect-tile recall {_text(e.hr.get('recognition_recall'), 'recognition') or '—'}.",
         "",
+        *([f"**Noisy references.** {note}", ""] if note else []),
         "Means over pairs: PSNR/SSIM over full-reference pairs, defect values over pairs "
         "with defects (inside the masks; SSIM over the masks dilated by 3 px), background "
         "= outside the masks; Δ = method − " + e.baseline + " (dB for PSNR). Spectrum s = "
@@ -242,6 +245,8 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
 
 def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> None:
     """Write ``report.json``, ``report.md``, ``report.csv``, ``pairs.csv`` (and summary.png)."""
+    from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
+
     e = evaluation
     document = {
         "data": str(e.data), "scale": e.scale, "baseline": e.baseline, "methods": e.methods,
@@ -270,6 +275,9 @@ def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> Non
             "grad_*": "Sobel gradient magnitude (skimage.filters.sobel): mean, std, 95th "
                       "percentile",
             "sharpness_ratio": "grad_p95 of the method ÷ grad_p95 of HR",
+            "noise_sigma": "HR's noise estimate (semsr_core.archs.noise_level, [0, 1] "
+                           f"units); above {NOISY_REFERENCE_SIGMA} the reference is a noisy "
+                           "scan, against which removing noise loses PSNR",
             "niqe": "NIQE (Mittal et al. 2013) against semsr's pristine model "
                     "(resources/metrics/niqe_pristine.npz, fitted by benchmarks/fit_niqe.py "
                     "on scikit-image's natural photographs); lower = more natural; null for "

@@ -229,3 +229,38 @@ def test_a_flat_pair_leaves_the_psnr_means_and_gains_finite(tmp_path):
     bicubic, ours = report.aggregate["bicubic"], report.aggregate["bicubic-like"]
     assert math.isfinite(bicubic["psnr"]) and bicubic["psnr"] < PSNR_CEILING_DB
     assert math.isfinite(ours["psnr_gain"])
+
+
+def test_a_noisy_reference_is_named_in_the_report_and_warned_about(tmp_path):
+    """An HR that is itself a noisy scan (here a clean image plus σ 0.1) penalises a
+    model that removes the noise: `evaluate` names such pairs, warns, and records each
+    HR's noise estimate; a clean HR is not named."""
+    from skimage import data as images
+
+    from semsr_core.data.degrade import area
+
+    clean = images.camera()[:128, :128].astype(np.float32) / 255
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.1, clean.shape), 0, 1)
+    root = tmp_path / "data"
+    for folder in ("lr", "hr"):
+        (root / folder).mkdir(parents=True)
+    for stem, hr in (("clean", clean), ("noisy", noisy.astype(np.float32))):
+        tifffile.imwrite(root / "hr" / f"{stem}.tif", hr)
+        tifffile.imwrite(root / "lr" / f"{stem}.tif", area(hr, 4))
+    events = []
+    result = evaluate(root, tmp_path / "report", [], device="cpu", figures=False,
+                      on_event=events.append)
+    sigmas = {p.stem: p.hr["noise_sigma"] for p in result.pairs}
+    assert sigmas["noisy"] > 0.05 > 0.02 > sigmas["clean"]
+    warned = [e.data["text"] for e in events
+              if e.kind is EventKind.MESSAGE and e.data["level"] == "warning"]
+    assert any(t.startswith("1 of 2 HR references read noisy (noisy;") for t in warned)
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "**Noisy references.** 1 of 2 HR references read noisy (noisy;" in markdown
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["pairs"][1]["hr"]["noise_sigma"] == pytest.approx(sigmas["noisy"])
+    assert "noise_sigma" in saved["definitions"]
+
+
+def test_clean_references_bring_no_noisy_reference_note(report):
+    assert "Noisy references" not in (report["out"] / "report.md").read_text()
