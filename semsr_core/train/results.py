@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from semsr_core.errors import InputError
@@ -195,6 +196,13 @@ class RunOutputs:
                                            **state["position"]}
         return type(model)(generator, model.card)
 
+    def _reference_noise(self) -> float | None:
+        """The largest noise estimate of the validation HR images (None without any)."""
+        from semsr_core.archs.noise_level import noise_sigma
+
+        return max((float(noise_sigma(torch.from_numpy(np.asarray(pair.hr, np.float64))).max())
+                    for pair in self.val_pairs), default=None)
+
     def _finish(self, status: str) -> Path | None:
         """Export the model unless it is worse than bicubic; the verdict says which.
         The state moves to DONE (or STOPPED) before the FINISHED event."""
@@ -214,7 +222,8 @@ class RunOutputs:
                          "did not improve on them on the validation pairs")
             verdict = judge(model.card.metrics, which, recipe=self.cfg.recipe.name,
                             fine_tuned=self.init_card is not None,
-                            start=(self.cfg.generator.init, self.start_metrics.get("psnr")))
+                            start=(self.cfg.generator.init, self.start_metrics.get("psnr")),
+                            reference_noise=self._reference_noise())
             target = folder.model_path
             if verdict.worse and self.cfg.train.export_worse:
                 verdict.exported = f"{which}, although worse (train.export_worse is set)"

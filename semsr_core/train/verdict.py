@@ -63,11 +63,13 @@ class Verdict:
 
 
 def judge(metrics: dict[str, float], exported: str, *, recipe: str, fine_tuned: bool,
-          start: tuple[str | None, float | None] = (None, None)) -> Verdict:
+          start: tuple[str | None, float | None] = (None, None),
+          reference_noise: float | None = None) -> Verdict:
     """The verdict on a model whose validation figures are ``metrics`` (``psnr`` and
     ``psnr_bicubic``; absent without validation pairs). ``exported`` names the weights
     that would be exported; for a model worse than bicubic it becomes "none".
-    ``start`` is the model a fine-tune started from and its validation PSNR."""
+    ``start`` is the model a fine-tune started from and its validation PSNR;
+    ``reference_noise`` the largest noise estimate of the validation HR images."""
     if "psnr" not in metrics or "psnr_bicubic" not in metrics:
         return Verdict(UNCHECKED, exported, advice=[
             "Add validation pairs (--val, or more pairs so some are held out) to know "
@@ -77,13 +79,22 @@ def judge(metrics: dict[str, float], exported: str, *, recipe: str, fine_tuned: 
     if gain >= 0:
         return Verdict(BETTER, exported, psnr, bicubic, gain, started_from=start[0],
                        start_psnr=start[1])
-    return Verdict(WORSE, "none", psnr, bicubic, gain, advice=advice_for(recipe, fine_tuned),
+    return Verdict(WORSE, "none", psnr, bicubic, gain,
+                   advice=advice_for(recipe, fine_tuned, reference_noise),
                    started_from=start[0], start_psnr=start[1])
 
 
-def advice_for(recipe: str, fine_tuned: bool) -> list[str]:
+def advice_for(recipe: str, fine_tuned: bool, reference_noise: float | None = None
+               ) -> list[str]:
     """What to try after a run worse than bicubic."""
+    from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
+
     tips = []
+    if reference_noise is not None and reference_noise > NOISY_REFERENCE_SIGMA:
+        tips.append(f"Your validation HR scans read noisy (noise estimate up to σ "
+                    f"{reference_noise:.3f}): against a noisy scan a model that removes "
+                    "the noise loses PSNR even where it is right. Look at its samples; if "
+                    "they are right, export it anyway with --set train.export_worse=true.")
     if not fine_tuned:
         tips.append("Start from the bundled model instead of from scratch: recipe "
                     "'finetune' (the default for small datasets and CPUs).")

@@ -183,6 +183,7 @@ def test_a_run_worse_than_bicubic_exports_nothing_and_says_so(sim_data, tmp_path
     verdict = json.loads((run / "verdict.json").read_text())
     assert verdict["status"] == "worse than bicubic" and verdict["exported"] == "none"
     assert verdict["gain_db"] < 0 and verdict["advice"]
+    assert not any("read noisy" in tip for tip in verdict["advice"])  # simulated HR: clean
     assert (run / "checkpoints" / "best.pt").is_file()  # the weights are kept
     events = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
     finished = [e for e in events if e["kind"] == "finished"][-1]
@@ -195,6 +196,36 @@ def test_a_run_worse_than_bicubic_exports_nothing_and_says_so(sim_data, tmp_path
     assert main(["runs", "list", str(tmp_path)]) == 0
     listed = capsys.readouterr().out
     assert f"worse than bicubic ({verdict['gain_db']:+.2f} dB)" in listed
+
+
+def test_a_worse_run_on_noisy_validation_scans_says_the_reference_is_noisy(sim_data, tmp_path):
+    """Against a noisy HR scan, a model that removes noise loses PSNR where it is right:
+    a run judged worse on such validation pairs says so first among its advice."""
+    import shutil
+
+    import tifffile
+
+    from semsr_core.train.verdict import judge
+
+    data = tmp_path / "noisy"
+    shutil.copytree(sim_data, data)
+    rng = np.random.default_rng(3)
+    for path in (data / "hr").glob("*.tif"):
+        hr = tifffile.imread(path) / 65535.0
+        noisy = np.clip(hr + rng.normal(0, 0.1, hr.shape), 0, 1)
+        tifffile.imwrite(path, np.round(noisy * 65535).astype(np.uint16))
+    sets = ["generator.features=8", "generator.growth=4", "generator.blocks=1",
+            "discriminators.d.features=8", "discriminators.d.dense_features=16",
+            "discriminators.d.input_size=64", "data.lr_patch=16", "data.batch=2",
+            "data.val_fraction=0.25", "phases.gan.epochs=1", "phases.gan.steps_per_epoch=2"]
+    result = train("n1_reduced", data, tmp_path / "run", device="cpu", overrides=sets)
+    assert result.verdict.worse
+    assert result.verdict.advice[0].startswith("Your validation HR scans read noisy (noise "
+                                               "estimate up to σ 0.0")
+    assert "train.export_worse=true" in result.verdict.advice[0]
+    worse = {"psnr": 20.0, "psnr_bicubic": 21.0}
+    assert not any("noisy" in t for t in judge(worse, "last", recipe="en1", fine_tuned=False,
+                                               reference_noise=0.02).advice)
 
 
 def test_a_fine_tune_that_only_hurts_exports_the_model_it_started_from(sim_data, tmp_path):
