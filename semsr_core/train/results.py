@@ -223,7 +223,8 @@ class RunOutputs:
             verdict = judge(model.card.metrics, which, recipe=self.cfg.recipe.name,
                             fine_tuned=self.init_card is not None,
                             start=(self.cfg.generator.init, self.start_metrics.get("psnr")),
-                            reference_noise=self._reference_noise())
+                            reference_noise=self._reference_noise(),
+                            scale=self.cfg.data.scale)
             target = folder.model_path
             if verdict.worse and self.cfg.train.export_worse:
                 verdict.exported = f"{which}, although worse (train.export_worse is set)"

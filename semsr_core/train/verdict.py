@@ -10,6 +10,7 @@ without validation pairs cannot be judged and says that too.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ class Verdict:
     advice: list[str] = field(default_factory=list)
     started_from: str | None = None  # generator.init, and its validation PSNR
     start_psnr: float | None = None
+    reference_noise: float | None = None  # the validation HR's largest noise estimate
 
     @property
     def worse(self) -> bool:
@@ -58,18 +60,19 @@ class Verdict:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
         keys = {"status", "exported", "psnr", "psnr_bicubic", "gain_db", "model", "advice",
-                "started_from", "start_psnr"}
+                "started_from", "start_psnr", "reference_noise"}
         return cls(**{k: v for k, v in data.items() if k in keys})
 
 
 def judge(metrics: dict[str, float], exported: str, *, recipe: str, fine_tuned: bool,
           start: tuple[str | None, float | None] = (None, None),
-          reference_noise: float | None = None) -> Verdict:
+          reference_noise: float | None = None, scale: int = 4) -> Verdict:
     """The verdict on a model whose validation figures are ``metrics`` (``psnr`` and
     ``psnr_bicubic``; absent without validation pairs). ``exported`` names the weights
     that would be exported; for a model worse than bicubic it becomes "none".
     ``start`` is the model a fine-tune started from and its validation PSNR;
-    ``reference_noise`` the largest noise estimate of the validation HR images."""
+    ``reference_noise`` the largest noise estimate of the validation HR images, at
+    ``scale``."""
     if "psnr" not in metrics or "psnr_bicubic" not in metrics:
         return Verdict(UNCHECKED, exported, advice=[
             "Add validation pairs (--val, or more pairs so some are held out) to know "
@@ -78,23 +81,37 @@ def judge(metrics: dict[str, float], exported: str, *, recipe: str, fine_tuned: 
     gain = psnr - bicubic
     if gain >= 0:
         return Verdict(BETTER, exported, psnr, bicubic, gain, started_from=start[0],
-                       start_psnr=start[1])
-    return Verdict(WORSE, "none", psnr, bicubic, gain,
-                   advice=advice_for(recipe, fine_tuned, reference_noise),
-                   started_from=start[0], start_psnr=start[1])
+                       start_psnr=start[1], reference_noise=reference_noise)
+    tips = advice_for(recipe, fine_tuned)
+    if _noisy_reference_explains(gain, reference_noise, scale):
+        tips.insert(0, f"Your validation HR scans read noisy (noise estimate up to σ "
+                       f"{reference_noise:.3f}), and against a noisy scan a model that "
+                       f"removes the noise loses up to {denoising_cost_db(scale):.2f} dB at "
+                       f"×{scale} even where it is right — as much as this run lost. Look at "
+                       "its samples; if they are right, export it anyway with --set "
+                       "train.export_worse=true.")
+    return Verdict(WORSE, "none", psnr, bicubic, gain, advice=tips, started_from=start[0],
+                   start_psnr=start[1], reference_noise=reference_noise)
 
 
-def advice_for(recipe: str, fine_tuned: bool, reference_noise: float | None = None
-               ) -> list[str]:
-    """What to try after a run worse than bicubic."""
+def denoising_cost_db(scale: int) -> float:
+    """The most PSNR a perfect, noise-free result loses against a reference with white
+    noise, relative to keeping the noise its block-mean LR still holds: −10·log10(1 −
+    1/scale²) (1.25 dB at ×2, 0.28 dB at ×4; benchmarks/noisy_reference.md)."""
+    return -10.0 * math.log10(1.0 - 1.0 / scale ** 2)
+
+
+def _noisy_reference_explains(gain: float, reference_noise: float | None,
+                              scale: int) -> bool:
     from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
 
+    return (reference_noise is not None and reference_noise > NOISY_REFERENCE_SIGMA
+            and gain >= -denoising_cost_db(scale))
+
+
+def advice_for(recipe: str, fine_tuned: bool) -> list[str]:
+    """What to try after a run worse than bicubic."""
     tips = []
-    if reference_noise is not None and reference_noise > NOISY_REFERENCE_SIGMA:
-        tips.append(f"Your validation HR scans read noisy (noise estimate up to σ "
-                    f"{reference_noise:.3f}): against a noisy scan a model that removes "
-                    "the noise loses PSNR even where it is right. Look at its samples; if "
-                    "they are right, export it anyway with --set train.export_worse=true.")
     if not fine_tuned:
         tips.append("Start from the bundled model instead of from scratch: recipe "
                     "'finetune' (the default for small datasets and CPUs).")
