@@ -105,8 +105,8 @@ def _noisy_reference_explains(gain: float, reference_noise: float | None,
                               scale: int) -> bool:
     from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
 
-    return (reference_noise is not None and reference_noise > NOISY_REFERENCE_SIGMA
-            and gain >= -denoising_cost_db(scale))
+    return (scale > 1 and reference_noise is not None  # ×1: the LR holds all the noise
+            and reference_noise > NOISY_REFERENCE_SIGMA and gain >= -denoising_cost_db(scale))
 
 
 def advice_for(recipe: str, fine_tuned: bool) -> list[str]:
