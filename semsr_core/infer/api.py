@@ -166,6 +166,9 @@ class _Run:
                                   hint="Give --adapt a positive number of seconds, for a "
                                        "model that enlarges the LR itself.")
             settings = zssr.adaptation_settings(adapt_seconds)
+            if card.training.get("measurement") is None:
+                emit(on_event, Message(zssr.NOT_ADAPTABLE.format(name=name), level="warning"))
+                settings = None
         run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch,
                   devices.precision_name(dtype),
                   output_dtype, mapping, consistency, slices, height, width, on_event,

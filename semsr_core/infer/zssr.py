@@ -163,6 +163,17 @@ def adaptation_settings(seconds: float) -> ZSSRSettings:
                         holdout=0.2, max_fine_share=0.75)
 
 
+NOT_ADAPTABLE = (
+    "not adapted to this image: {name} names no measurement in its card (it was trained "
+    "on pairs whose LR and HR may differ in contrast, like a lab's own model with its tone "
+    "curve), and the image's own smaller copies, all in the scan's contrast, would unteach "
+    "that; the model is used as it was")
+"""Adaptation ("adapt to this image") learns from the image's own ×s smaller copies,
+which share the scan's contrast: it fits only a model trained to keep that contrast,
+whose card names the measurement (``training.measurement``, as the bundled models'
+cards do). Measured on a lab's fine-tuned model (`benchmarks/lab_workflow.notes.md`,
+session 17): adapting it for 20 s took its gain over bicubic from +2.57 to +0.16 dB."""
+
 PER_IMAGE_NAME = "zssr"
 """The model name that means "ZSSR trained on each image" (``--model zssr``, the panel's
 "ZSSR (trains on this image)"): no file, a fresh network for every image."""

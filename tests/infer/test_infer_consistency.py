@@ -169,6 +169,7 @@ def test_the_cli_writes_the_disagreement_map_beside_the_result(tmp_path, truth):
 def test_adapting_to_the_image_is_bounded_in_time_and_changes_the_result(truth):
     model = Model.create("rrdbnet", scale=SCALE, blocks=1, features=8, growth=4,
                          skip="bicubic", name="tiny")
+    model.card.training["measurement"] = "area"  # trained to keep the scan's contrast
     lr = area(truth, SCALE)
     events = []
     adapted = super_resolve(lr, model, device="cpu", output_dtype="float32",
@@ -179,6 +180,25 @@ def test_adapting_to_the_image_is_bounded_in_time_and_changes_the_result(truth):
                 and e.data.get("stage") == "zssr training"]
     assert training and {d["unit"] for d in training} == {"s"}  # a bar in seconds
     assert {d["total"] for d in training} == {2} and max(d["done"] for d in training) <= 2
+
+
+def test_a_model_that_names_no_measurement_is_not_adapted_and_says_so(truth):
+    """A lab's model maps its LR's contrast to its HR's (here a tone curve, as the
+    finetune recipe adds); the image's own smaller copies share the scan's contrast and
+    would unteach that (measured: +2.57 → +0.16 dB), so it is used as it was."""
+    model = Model.create("rrdbnet", scale=SCALE, blocks=1, features=8, growth=4,
+                         skip="bicubic", tone=True, name="lab-model")
+    lr = area(truth, SCALE)
+    events = []
+    asked = super_resolve(lr, model, device="cpu", output_dtype="float32",
+                          consistency="off", adapt_seconds=2.0, on_event=events.append)
+    plain = super_resolve(lr, model, device="cpu", output_dtype="float32", consistency="off")
+    np.testing.assert_array_equal(asked, plain)
+    said = [e.data["text"] for e in events if e.kind is EventKind.MESSAGE]
+    assert any(t.startswith("not adapted to this image: lab-model names no measurement")
+               for t in said)
+    assert not any(e.data.get("stage") == "zssr training" for e in events
+                   if e.kind is EventKind.PROGRESS)
 
 
 def test_a_lattice_the_network_erased_from_a_noisy_scan_is_put_back(rng):
