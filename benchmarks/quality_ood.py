@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
+from semsr_core.metrics.noisy_reference import NOISY_REFERENCE_SIGMA
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -61,13 +61,11 @@ from semsr_core.metrics.full_reference import PSNR_CEILING_DB, region_metrics
 from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 from semsr_core.metrics.niqe import niqe
 from semsr_core.metrics.no_reference import gradient_stats
+from semsr_core.metrics.noisy_reference import noisy_reference_note
 from semsr_core.metrics.spectrum import spectrum_score
 
 #: Upscaling methods accepted as the baseline (those of ``upscale``).
 BASELINES = ("bicubic", "nearest")
-#: An HR whose noise estimate (the guard's, [0, 1] units) is above this is a noisy
-#: reference: scored against it, a model that removes noise loses PSNR where it is right.
-NOISY_REFERENCE_SIGMA = 0.03
 
 #: Metrics whose gain over the baseline is reported (method − baseline).
 GAIN_KEYS = ("psnr", "ssim", "defect_psnr", "background_psnr", "defect_ssim",
@@ -326,23 +324,6 @@ def _evaluate_pair(pair: Any, mask_path: Path | None, scale: int, models: dict[s
     if mask is not None:
         result.images["mask"] = mask
     return result
-
-
-def noisy_reference_note(pairs: Sequence[PairEvaluation]) -> str | None:
-    """What to say when HR references read noisy (see :data:`NOISY_REFERENCE_SIGMA`),
-    or None."""
-    scored = [p for p in pairs if p.full_reference]
-    sigmas = {p.stem: p.hr.get("noise_sigma") or 0.0 for p in scored}
-    noisy = sorted(stem for stem, sigma in sigmas.items() if sigma > NOISY_REFERENCE_SIGMA)
-    if not noisy:
-        return None
-    named = ", ".join(noisy[:5]) + (f" and {len(noisy) - 5} more" if len(noisy) > 5 else "")
-    return (f"{len(noisy)} of {len(scored)} HR references read noisy ({named}; noise "
-            f"estimate up to σ {max(sigmas[s] for s in noisy):.3f} in [0, 1] units): PSNR and "
-            "SSIM against a noisy scan penalise a model that removes the noise, even where "
-            "it is right — on clean images given such a reference the truth itself scores "
-            "below bicubic at ×2 (semsr's benchmarks/noisy_reference.md). Judge denoising "
-            "by eye, or against references averaged from repeated scans.")
 
 
 def _niqe_or_none(image: np.ndarray) -> float | None:

@@ -43,6 +43,7 @@ from semsr_core.metrics.figures import (  # drawn there, saved here
     spectrum_figure,
     summary_figure,
 )
+from semsr_core.metrics.noisy_reference import NOISY_REFERENCE_SIGMA, noisy_reference_note
 
 # An ``Evaluation`` or ``PairEvaluation`` of semsr_core.metrics.evaluation; not imported
 # here, so that the two modules do not import each other.
@@ -180,7 +181,6 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def _markdown(evaluation: Evaluation, figures: bool) -> str:
-    from semsr_core.metrics.evaluation import noisy_reference_note
     from semsr_core.metrics.modes import ALIGNED, NO_REFERENCE, REFERENCE, SKIPPED
 
     e = evaluation
@@ -245,8 +245,6 @@ def _markdown(evaluation: Evaluation, figures: bool) -> str:
 
 def write_report(out: Path, evaluation: Evaluation, figures: bool = True) -> None:
     """Write ``report.json``, ``report.md``, ``report.csv``, ``pairs.csv`` (and summary.png)."""
-    from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
-
     e = evaluation
     document = {
         "data": str(e.data), "scale": e.scale, "baseline": e.baseline, "methods": e.methods,

@@ -103,7 +103,7 @@ def denoising_cost_db(scale: int) -> float:
 
 def _noisy_reference_explains(gain: float, reference_noise: float | None,
                               scale: int) -> bool:
-    from semsr_core.metrics.evaluation import NOISY_REFERENCE_SIGMA
+    from semsr_core.metrics.noisy_reference import NOISY_REFERENCE_SIGMA
 
     return (scale > 1 and reference_noise is not None  # ×1: the LR holds all the noise
             and reference_noise > NOISY_REFERENCE_SIGMA and gain >= -denoising_cost_db(scale))
