@@ -165,10 +165,10 @@ class _Run:
                 raise ConfigError(f"cannot adapt '{card.arch}' models for {adapt_seconds:g} s",
                                   hint="Give --adapt a positive number of seconds, for a "
                                        "model that enlarges the LR itself.")
-            settings = zssr.adaptation_settings(adapt_seconds)
-            if card.training.get("measurement") is None:
+            if card.training.get("measurement") is None:  # see zssr.NOT_ADAPTABLE
                 emit(on_event, Message(zssr.NOT_ADAPTABLE.format(name=name), level="warning"))
-                settings = None
+            else:
+                settings = zssr.adaptation_settings(adapt_seconds)
         run = cls(model, facts, net, is_zssr, settings, tile, overlap, batch,
                   devices.precision_name(dtype),
                   output_dtype, mapping, consistency, slices, height, width, on_event,

@@ -8,6 +8,7 @@ for the limit and for what `semsr evaluate` says about it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,3 +32,10 @@ def noisy_reference_note(pairs: Sequence[Any]) -> str | None:
             "it is right — on clean images given such a reference the truth itself scores "
             "below bicubic at ×2 (semsr's benchmarks/noisy_reference.md). Judge denoising "
             "by eye, or against references averaged from repeated scans.")
+
+
+def denoising_cost_db(scale: int) -> float:
+    """The most PSNR a perfect, noise-free result loses against a reference with white
+    noise, relative to keeping the noise its block-mean LR still holds: −10·log10(1 −
+    1/scale²) (1.25 dB at ×2, 0.28 dB at ×4; benchmarks/noisy_reference.md)."""
+    return -10.0 * math.log10(1.0 - 1.0 / scale ** 2)

@@ -10,10 +10,11 @@ without validation pairs cannot be judged and says that too.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from semsr_core.metrics.noisy_reference import NOISY_REFERENCE_SIGMA, denoising_cost_db
 
 VERDICT_FILE = "verdict.json"
 
@@ -94,18 +95,9 @@ def judge(metrics: dict[str, float], exported: str, *, recipe: str, fine_tuned: 
                    start_psnr=start[1], reference_noise=reference_noise)
 
 
-def denoising_cost_db(scale: int) -> float:
-    """The most PSNR a perfect, noise-free result loses against a reference with white
-    noise, relative to keeping the noise its block-mean LR still holds: −10·log10(1 −
-    1/scale²) (1.25 dB at ×2, 0.28 dB at ×4; benchmarks/noisy_reference.md)."""
-    return -10.0 * math.log10(1.0 - 1.0 / scale ** 2)
-
-
 def _noisy_reference_explains(gain: float, reference_noise: float | None,
                               scale: int) -> bool:
-    from semsr_core.metrics.noisy_reference import NOISY_REFERENCE_SIGMA
-
-    return (scale > 1 and reference_noise is not None  # ×1: the LR holds all the noise
+        return (scale > 1 and reference_noise is not None  # ×1: the LR holds all the noise
             and reference_noise > NOISY_REFERENCE_SIGMA and gain >= -denoising_cost_db(scale))
 
 

@@ -207,7 +207,8 @@ def test_a_small_loss_against_noisy_validation_scans_is_explained_first(sim_data
 
     import tifffile
 
-    from semsr_core.train.verdict import denoising_cost_db, judge
+    from semsr_core.metrics.noisy_reference import denoising_cost_db
+    from semsr_core.train.verdict import judge
 
     assert denoising_cost_db(2) == pytest.approx(1.249, abs=1e-3)
     assert denoising_cost_db(4) == pytest.approx(0.280, abs=1e-3)
