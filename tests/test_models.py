@@ -412,3 +412,18 @@ def test_cli_refuses_a_malicious_pth_in_one_line(tmp_path, capsys):
     assert "refused for safety" in err and err.count("\n") == 1
     assert not marker.exists()
     assert not list(models.user_models_dir().iterdir())
+
+
+def test_the_model_list_says_which_models_adapting_fits():
+    """``ModelEntry.measurement`` is the card's; "adapt to this image" fits a model that
+    names it and enlarges the LR itself (the panel offers it only there)."""
+    from semsr_core.infer.zssr import adaptable
+
+    Model.create("rrdbnet", scale=4, **TINY).save(models.user_models_dir() / "lab.semsr")
+    entries = {e.name: e for e in models.list_models()}
+    assert entries["lab"].measurement is None
+    assert not adaptable(entries["lab"].arch, entries["lab"].measurement)
+    bundled = entries["default-x4"]
+    assert bundled.origin == "bundled" and bundled.measurement == "auto"
+    assert adaptable(bundled.arch, bundled.measurement)
+    assert not adaptable("unet", "area")  # fed the LR already enlarged: nothing to adapt

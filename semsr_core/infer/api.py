@@ -165,7 +165,7 @@ class _Run:
                 raise ConfigError(f"cannot adapt '{card.arch}' models for {adapt_seconds:g} s",
                                   hint="Give --adapt a positive number of seconds, for a "
                                        "model that enlarges the LR itself.")
-            if card.training.get("measurement") is None:  # see zssr.NOT_ADAPTABLE
+            if not zssr.adaptable(card.arch, card.training.get("measurement")):
                 emit(on_event, Message(zssr.NOT_ADAPTABLE.format(name=name), level="warning"))
             else:
                 settings = zssr.adaptation_settings(adapt_seconds)

@@ -38,6 +38,7 @@ from semsr_core.events import (
     emit,
 )
 from semsr_core.infer.consistency import noise_sigma
+from semsr_core.infer.network import arch_facts
 
 STAGE = "zssr training"
 
@@ -173,6 +174,14 @@ which share the scan's contrast: it fits only a model trained to keep that contr
 whose card names the measurement (``training.measurement``, as the bundled models'
 cards do). Measured on a lab's fine-tuned model (`benchmarks/lab_workflow.notes.md`,
 session 17): adapting it for 20 s took its gain over bicubic from +2.57 to +0.16 dB."""
+
+def adaptable(arch: str, measurement: str | None) -> bool:
+    """Whether "adapt to this image" fits a model of ``arch`` whose card names
+    ``measurement`` (``training.measurement``): a network that enlarges the LR itself,
+    trained to keep the scan's contrast (see :data:`NOT_ADAPTABLE`). The Super-resolve
+    panel offers the option only where this holds."""
+    return measurement is not None and not arch_facts(arch).input_at_output_size
+
 
 PER_IMAGE_NAME = "zssr"
 """The model name that means "ZSSR trained on each image" (``--model zssr``, the panel's

@@ -38,6 +38,7 @@ class ModelEntry:
     problem: str = ""
     hidden_by: str = ""  # the user model of the same name that wins over this bundled one
     description: str = ""  # the card's one-line description (what the model is for)
+    measurement: str | None = None  # the card's training.measurement (None: not named)
 
 
 def user_models_dir() -> Path:
@@ -114,6 +115,7 @@ def list_models(hidden: bool = False, task: str | None = SR_TASK) -> list[ModelE
                 ModelEntry(
                     path.stem, path, origin, card.arch, card.scale, size_mb, hidden_by=shadow,
                     description=card.description or "",
+                    measurement=card.training.get("measurement"),
                 )
             )
     return entries

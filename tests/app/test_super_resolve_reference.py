@@ -54,6 +54,9 @@ def test_the_reference_row_is_shown_only_for_reference_based_models(
         make_napari_viewer, rng, tiny_model_path, tiny_masa_path):
     _viewer, panel = _viewer_with_images(make_napari_viewer, rng)
     panel.add_model_file(tiny_model_path)
+    assert panel.reference_box.isHidden()
+    panel.model_combo.setCurrentIndex(panel.model_combo.findText("default-x4 —",
+                                                                 Qt.MatchStartsWith))
     assert panel.reference_box.isHidden() and panel.adapt_spin.isEnabled()
     panel.add_model_file(tiny_masa_path)
     assert not panel.reference_box.isHidden()

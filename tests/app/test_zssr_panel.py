@@ -1,4 +1,5 @@
-"""ZSSR in the Super-resolve panel: trains on the layer itself, with progress and cancel."""
+"""ZSSR in the Super-resolve panel: trains on the layer itself, with progress and cancel;
+"adapt to image" offered only where it fits."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from qtpy.QtCore import Qt
 
 from semsr_app.reader import read_sem
 from semsr_app.widgets.super_resolve import ZSSR_MODEL, SuperResolvePanel
+from semsr_app.widgets.super_resolve.models import NOT_ADAPTABLE_TIP
 from semsr_core.events import EventKind
 from semsr_core.io import read_stack, write_stack
 from semsr_core.resources import resource_path
@@ -86,3 +88,27 @@ def test_cancel_during_zssr_training_writes_no_file(make_napari_viewer, qtbot, c
     assert "cancelled" in panel.status.text()
     assert any("cancelled" in message for _severity, message in notifications)
     assert list(out.iterdir()) == []  # no result, no temporary file
+
+
+def test_adapt_to_image_is_offered_only_for_models_that_name_their_measurement(
+        make_napari_viewer, tiny_model_path):
+    """A lab's own model (its card names no measurement) would be unteached by adapting
+    (``zssr.NOT_ADAPTABLE``): the box is greyed out, says why, and a time left in it is
+    not sent; the bundled model keeps the option."""
+    viewer = make_napari_viewer()
+    panel = SuperResolvePanel(viewer)
+    viewer.window.add_dock_widget(panel, name="Super-resolve")
+    panel.model_combo.setCurrentIndex(panel.model_combo.findText("default-x4 —",
+                                                                 Qt.MatchStartsWith))
+    assert panel.adapt_spin.isEnabled() and panel.adapt_spin.toolTip() != NOT_ADAPTABLE_TIP
+    panel.adapt_spin.setValue(20)
+    assert panel.settings().adapt_seconds == 20.0
+    panel.add_model_file(tiny_model_path)
+    assert not panel.adapt_spin.isEnabled()
+    assert panel.adapt_spin.toolTip() == NOT_ADAPTABLE_TIP
+    assert panel.settings().adapt_seconds == 0.0
+    panel.refresh_models()  # the list read again keeps what the opened file allows
+    assert panel.model_path() == str(tiny_model_path) and not panel.adapt_spin.isEnabled()
+    panel.model_combo.setCurrentIndex(panel.model_combo.findText("default-x4 —",
+                                                                 Qt.MatchStartsWith))
+    assert panel.adapt_spin.isEnabled() and panel.settings().adapt_seconds == 20.0

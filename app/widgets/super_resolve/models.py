@@ -41,6 +41,20 @@ from semsr_app.widgets.super_resolve.choices import (
 ARCH_ROLE = Qt.UserRole + 2
 """The model list's item role holding the model's network (arch), where known."""
 
+ADAPTABLE_ROLE = Qt.UserRole + 3
+"""The model list's item role: whether "adapt to this image" fits the model
+(:func:`semsr_core.infer.zssr.adaptable`; False where not known, e.g. a .pth file)."""
+
+ADAPT_TIP = ("Adapt to this image: fine-tune the model for this long on the image's own "
+             "downscaled copies (per slice), then enlarge it. Helps on content the model "
+             "has not seen.")
+
+NOT_ADAPTABLE_TIP = (
+    "Not for this model: adapting learns from the image's own smaller copies, in the "
+    "scan's contrast, and would unteach what a model trained on a lab's pairs learned "
+    "(e.g. the contrast between its LR and HR scans). Offered for models whose card names "
+    "the measurement they invert, such as the bundled ones.")
+
 
 class ModelChooser:
     """The "Model and settings" box and what it says about the chosen model."""
@@ -109,9 +123,7 @@ class ModelChooser:
         self.adapt_spin.setRange(0, 3600)
         self.adapt_spin.setSuffix(" s")
         self.adapt_spin.setSpecialValueText("off")
-        self.adapt_spin.setToolTip("Adapt to this image: fine-tune the model for this long on "
-                                   "the image's own downscaled copies (per slice), then "
-                                   "enlarge it. Helps on content the model has not seen.")
+        self.adapt_spin.setToolTip(ADAPT_TIP)
         form.addRow("Adapt to image", self.adapt_spin)
         self.self_ensemble = QCheckBox("Average the 8 rotations/mirrors (8× slower)")
         self.self_ensemble.setToolTip(
@@ -162,8 +174,11 @@ class ModelChooser:
         from semsr_core.models import list_models, preferred_model
 
         current = self.model_combo.currentData()
+        from semsr_core.infer.zssr import adaptable
+
         opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i),
-                   self.model_combo.itemData(i, ARCH_ROLE))
+                   self.model_combo.itemData(i, ARCH_ROLE),
+                   self.model_combo.itemData(i, ADAPTABLE_ROLE))
                   for i in range(self.model_combo.count())
                   if self.model_combo.itemData(i, Qt.UserRole + 1) == "file"]
         self.model_combo.blockSignals(True)
@@ -175,6 +190,9 @@ class ModelChooser:
             self.model_combo.addItem(f"{entry.name} — {entry.arch} ×{entry.scale} "
                                      f"({entry.origin})", str(entry.path))
             self.model_combo.setItemData(self.model_combo.count() - 1, entry.arch, ARCH_ROLE)
+            self.model_combo.setItemData(self.model_combo.count() - 1,
+                                         adaptable(entry.arch, entry.measurement),
+                                         ADAPTABLE_ROLE)
             if entry.description:  # e.g. that default-x4-clean is default-x4's clean variant
                 self.model_combo.setItemData(self.model_combo.count() - 1, entry.description,
                                              Qt.ToolTipRole)
@@ -183,10 +201,12 @@ class ModelChooser:
                                      "trains a small network on each image or slice itself "
                                      "before enlarging it; no model file needed",
                                      Qt.ToolTipRole)
-        for text, path, arch in opened:
+        for text, path, arch, can_adapt in opened:
             self.model_combo.addItem(text, path)
             self.model_combo.setItemData(self.model_combo.count() - 1, "file", Qt.UserRole + 1)
             self.model_combo.setItemData(self.model_combo.count() - 1, arch, ARCH_ROLE)
+            self.model_combo.setItemData(self.model_combo.count() - 1, can_adapt,
+                                         ADAPTABLE_ROLE)
         self.model_combo.addItem("Open model file…", OPEN_MODEL)
         index = self.model_combo.findData(current) if current else -1
         if index < 0 or current == OPEN_MODEL:
@@ -207,15 +227,17 @@ class ModelChooser:
         path = str(Path(path))
         index = self.model_combo.findData(path)
         if index < 0:
-            text, arch = Path(path).name, None
+            text, arch, can_adapt = Path(path).name, None, False
             if path.lower().endswith((".semsr", ".safetensors")):
                 from semsr_core.errors import ModelError
+                from semsr_core.infer.zssr import adaptable
                 from semsr_core.models import read_card
 
                 try:
                     card = read_card(path)
                     text = f"{Path(path).name} — {card.arch} ×{card.scale} (file)"
                     arch = card.arch
+                    can_adapt = adaptable(card.arch, card.training.get("measurement"))
                 except ModelError as exc:
                     self._report_error(str(exc))
                     self._restore_model_choice()
@@ -224,6 +246,7 @@ class ModelChooser:
             self.model_combo.insertItem(index, text, path)
             self.model_combo.setItemData(index, "file", Qt.UserRole + 1)
             self.model_combo.setItemData(index, arch, ARCH_ROLE)
+            self.model_combo.setItemData(index, can_adapt, ADAPTABLE_ROLE)
         self.model_combo.setCurrentIndex(index)
         self._model_index = index
         self._update_ready()
@@ -256,6 +279,12 @@ class ModelChooser:
         arch = self.model_combo.currentData(ARCH_ROLE)
         return bool(arch) and takes_reference(str(arch))
 
+    def adaptable(self) -> bool:
+        """Whether "adapt to this image" fits the chosen model (not ZSSR, not a
+        reference-based model, and :func:`semsr_core.infer.zssr.adaptable`)."""
+        return (not self.zssr_chosen() and not self.reference_based()
+                and bool(self.model_combo.currentData(ADAPTABLE_ROLE)))
+
     def _on_model_changed(self, *_: Any) -> None:
         """ZSSR's own settings while it is chosen, the Reference layer while a
         reference-based model is; "adapt" is for trained single-input models only."""
@@ -263,7 +292,10 @@ class ModelChooser:
         reference = self.reference_based()
         self.zssr_box.setVisible(zssr)
         self.reference_box.setVisible(reference)
-        self.adapt_spin.setEnabled(not zssr and not reference and self.worker is None)
+        adaptable = self.adaptable()
+        self.adapt_spin.setEnabled(adaptable and self.worker is None)
+        self.adapt_spin.setToolTip(ADAPT_TIP if adaptable or zssr or reference
+                                   else NOT_ADAPTABLE_TIP)
         self.self_ensemble.setVisible(not zssr)  # ZSSR has its own (median) ensemble box
 
     def zssr_model(self) -> Any:
@@ -286,8 +318,7 @@ class ModelChooser:
                                     consistency=self.guard_combo.currentData() or "model",
                                     clean_variant="auto" if self.clean_variant.isChecked()
                                     else "off",
-                                    adapt_seconds=0.0 if self.zssr_chosen()
-                                    or self.reference_based()
-                                    else float(self.adapt_spin.value()),
+                                    adapt_seconds=float(self.adapt_spin.value())
+                                    if self.adaptable() else 0.0,
                                     self_ensemble=self.self_ensemble.isChecked()
                                     and not self.zssr_chosen())
