@@ -34,6 +34,7 @@ from semsr_app.wizard_data.checks import (
     check_pairs,
     data_overrides,
     overlay_views,
+    suspicious_note,
     write_training_data,
 )
 from semsr_app.wizard_data.recipe import (
@@ -77,6 +78,7 @@ __all__ = [
     "read_first",
     "recipe_info",
     "scan_data",
+    "suspicious_note",
     "validate",
     "write_training_data",
 ]

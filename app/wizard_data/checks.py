@@ -101,6 +101,27 @@ def check_pairs(pairs: list[Any], *, on_event: Any = None, cancel: Any = None
         emit(on_event, Progress(done=done, total=total, stage="aligning", unit="pair"))
 
 
+def suspicious_note(checks: list[PairCheck]) -> str:
+    """A sentence for the alignment page when pairs judged "suspicious" are left out
+    (they start unticked), else ``""``.
+
+    Measured on semsr's simulated lab case with eight pairs (benchmarks/lab_workflow.md,
+    2026-12-07): ``semsr align`` called three of them suspicious (another shift about a
+    layout period away matched nearly as well) although all eight lined up; the wizard's
+    path without them gained +2.71 dB over bicubic, the CLI's with them +3.07 dB."""
+    from semsr_core.data.align import SUSPICIOUS
+
+    unused = [c.stem for c in checks if c.verdict == SUSPICIOUS and not c.included]
+    if not unused:
+        return ""
+    names = ", ".join(unused[:3]) + (f" and {len(unused) - 3} more" if len(unused) > 3
+                                     else "")
+    return (f"{len(unused)} suspicious pair(s) are not used ({names}): look at each "
+            "one's overlay or flicker, and tick those whose LR and HR line up — each pair "
+            "that does helps (on semsr's simulated lab case, three such pairs left out "
+            "of eight cost 0.36 dB).")
+
+
 @dataclass
 class OverlayViews:
     """Pictures to judge a pair: ``overlay`` (RGB, before | after: LR↑ magenta over HR

@@ -208,7 +208,9 @@ class AlignmentPage(QWizardPage):
 
     def _update_summary(self) -> None:
         used = sum(c.included for c in self.checks)
-        text = f"{used} of {len(self.checks)} pair(s) will be used for training."
+        text = " ".join(filter(None, (
+            f"{used} of {len(self.checks)} pair(s) will be used for training.",
+            wizard_data.suspicious_note(self.checks))))
         set_message(self.summary, text if self._done else "", error=self._done and not used)
 
     # ---------------------------------------------------------------- viewing
