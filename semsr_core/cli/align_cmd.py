@@ -31,8 +31,9 @@ def add_align(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-threshold", type=float, default=None, metavar="NCC",
                    help="NCC after alignment below which a pair is failed (default 0.35)")
     p.add_argument("--min-peak-ratio", type=float, default=1.5, metavar="RATIO",
-                   help="how much worse any clearly different shift must match; below it a "
-                        "pair is suspicious (periodic patterns). Default 1.5; 1 disables")
+                   help="how much worse any clearly different shift must explain HR where the "
+                        "two differ; below it a pair is suspicious (periodic patterns "
+                        "without a defect or an edge). Default 1.5; 1 disables")
     p.add_argument("--exclude-suspicious", action="store_true",
                    help="write only pairs judged aligned (default: suspicious ones too)")
     p.add_argument("--linear-contrast", action="store_true",

@@ -143,13 +143,22 @@ def test_a_small_rotation_is_found_when_searched_with_the_documented_sign():
     assert searched.hr.shape == (SCALE * searched.lr.shape[0], SCALE * searched.lr.shape[1])
 
 
-def test_a_periodic_pattern_is_flagged_suspicious_because_the_period_is_ambiguous():
+def _dot_lattice_pair(defect: bool):
+    """A dot lattice (period 24 HR px) scanned twice, each scan with its own noise; LR
+    displaced by (5, −7) HR px. ``defect``: one dot missing in both."""
     yy, xx = np.mgrid[0:300, 0:300]
     pattern = (np.sin(2 * np.pi * yy / 24) * np.sin(2 * np.pi * xx / 24) > 0.3).astype(float)
     pattern = ndimage.gaussian_filter(pattern, 1.0)
-    pattern += np.random.default_rng(0).normal(0, 0.05, pattern.shape)
-    hr = pattern[20:276, 20:276]
+    if defect:
+        pattern[100:112, 100:112] = 0.0
+    rng = np.random.default_rng(0)
+    hr = pattern[20:276, 20:276] + rng.normal(0, 0.05, (256, 256))
     lr = downscale_local_mean(pattern[25:281, 13:269], (SCALE, SCALE))
+    return lr + rng.normal(0, 0.05, lr.shape), hr
+
+
+def test_a_periodic_pattern_is_flagged_suspicious_because_the_period_is_ambiguous():
+    lr, hr = _dot_lattice_pair(defect=False)
 
     result = align_pair(lr, hr, SCALE)
 
@@ -157,6 +166,40 @@ def test_a_periodic_pattern_is_flagged_suspicious_because_the_period_is_ambiguou
     assert "period" in result.reason
     # a user who knows the pattern can accept it by lowering the distinctness demand
     assert align_pair(lr, hr, SCALE, min_peak_ratio=1.0).verdict == "aligned"
+
+
+def test_one_defect_in_a_lattice_decides_the_period():
+    """Where two shifts a period apart predict HR differently (here one missing dot),
+    the right one explains it much better: aligned, at the true shift."""
+    lr, hr = _dot_lattice_pair(defect=True)
+
+    result = align_pair(lr, hr, SCALE)
+
+    assert result.verdict == "aligned", result.reason
+    assert result.peak_ratio > 2.0
+    np.testing.assert_allclose(result.shift, (5, -7), atol=0.3)
+
+
+def test_the_lab_cases_periodic_layout_is_aligned_by_where_its_arrays_end(tmp_path):
+    """Pair 0 of the simulated lab case (``benchmarks/lab_workflow.py``: seed 15, LR and
+    HR cut 88² / 352² from different places): contact-hole arrays over lines, where a
+    shift one period away matches the whole field nearly as well (ratio 1.46 over the
+    whole field, "suspicious" before) but not where the arrays end."""
+    from semsr_core.data.simulate import simulate_dataset
+    from semsr_core.io import read_stack
+
+    simulate_dataset(tmp_path, pairs=1, scale=SCALE, size=384, seed=15, style_gap="shared")
+    with read_stack(tmp_path / "lr" / "pair_000.tif") as lr_stack, \
+            read_stack(tmp_path / "hr" / "pair_000.tif") as hr_stack:
+        lr, hr = np.asarray(lr_stack[0]), np.asarray(hr_stack[0])
+    rng = np.random.default_rng(15)  # as make_lab_case cuts pair 0
+    ly, lx = rng.integers(0, 9, size=2)
+    hy, hx = rng.integers(0, 33, size=2)
+
+    result = align_pair(lr[ly:ly + 88, lx:lx + 88], hr[hy:hy + 352, hx:hx + 352], SCALE)
+
+    assert result.verdict == "aligned", result.reason
+    np.testing.assert_allclose(result.shift, (SCALE * ly - hy, SCALE * lx - hx), atol=0.5)
 
 
 @pytest.mark.parametrize("lr, words", [

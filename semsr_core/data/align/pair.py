@@ -7,7 +7,10 @@ How a pair is aligned:
    zero mean and unit variance: these are the *alignment features*.
 2. Candidate translations come from phase correlation on the LR grid (HR averaged to
    LR size). Each candidate is scored by the match score; the best one is refined by
-   maximising the score over sub-pixel shifts (and rotation/scale when asked).
+   maximising the score over sub-pixel shifts (and rotation/scale when asked). Its
+   distinctness is judged where a clearly different candidate would predict HR
+   differently: a periodic pattern's next period is no evidence either way, its
+   defects and edges are.
 3. Both images are cropped to the common field of view. The LR crop is a slice of the
    LR pixel grid (LR pixels are never resampled); HR is resampled once (cubic spline)
    to remove the sub-pixel residual, rotation and scale, so that the HR crop is exactly
@@ -36,6 +39,7 @@ from semsr_core.data.align.search import (
     EXCLUDE_LR,
     Scorer,
     contrast_correlation,
+    distinctness,
     downscale,
     features,
     refine,
@@ -117,10 +121,11 @@ def align_pair(
         scale_search: also search relative scale factors within 1 ± this (0: none).
         threshold: match score ("NCC") below which the result is "suspicious".
         fail_threshold: match score below which the result is "failed".
-        min_peak_ratio: the best clearly different shift (more than 3 LR pixels away)
-            must leave at least this many times the mismatch (1 − score) of the chosen
-            one, else the result is "suspicious" (or "failed" when also below
-            ``threshold``); 1 accepts ambiguous matches such as periodic patterns.
+        min_peak_ratio: every clearly different shift (more than 3 LR pixels away)
+            must explain HR at least this many times worse (mean squared residual)
+            than the chosen one where the two predict it differently, else the result
+            is "suspicious" (or "failed" when also below ``threshold``); 1 accepts
+            ambiguous matches such as periodic patterns without a defect or an edge.
         contrast_degree: degree of the grey-level mapping allowed between LR and HR when
             scoring (1: plain |NCC|; 3, the default: robust to gamma/style differences).
 
@@ -191,11 +196,11 @@ def align_pair(
     best = max(best, refine(scorer, best[1:], scale, hr_f.shape, max_rotation,
                              scale_search, 0.01), key=lambda item: item[0])
     _, shift, rotation, factor = best
-    # distinctness: how much more mismatch (1 − score) the best clearly different shift leaves
-    others = [c[0] for c in refined + scored[len(plausible):]
+    # distinctness: how much worse the clearly different shifts explain HR where they
+    # differ from the chosen one (a pattern's period is no evidence either way)
+    others = [c for c in refined + scored[len(plausible):]
               if math.hypot(c[1][0] - shift[0], c[1][1] - shift[1]) > EXCLUDE_LR * scale]
-    peak_ratio = ((1.0 - max(others)) / max(1.0 - best[0], 1e-6) if others
-                  else float("inf"))
+    peak_ratio = min((distinctness(scorer, best, c) for c in others), default=float("inf"))
 
     # 3. crop both to the common field of view
     box = lr_box(lr_f.shape, hr_f.shape, scale, shift, rotation, factor, centre)

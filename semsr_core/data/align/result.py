@@ -26,7 +26,8 @@ UNPAIRED = "unpaired"
 DEFAULT_THRESHOLD = 0.6
 #: Default match score below which a pair is "failed" (excluded from training).
 DEFAULT_FAIL_THRESHOLD = 0.35
-#: A clearly different shift must leave this many times the mismatch, else suspicious.
+#: A clearly different shift must explain HR this many times worse where it differs
+#: (:func:`~semsr_core.data.align.search.distinctness`), else suspicious; 1: no check.
 DEFAULT_MIN_PEAK_RATIO = 1.5
 #: A common field of view below this fraction of the LR image makes a pair suspicious.
 MIN_OVERLAP_FRACTION = 0.5
@@ -42,10 +43,12 @@ class AlignmentResult:
 
     ``lr`` and ``hr`` are the cropped images in the input dtypes, with
     ``hr.shape == scale * lr.shape``; ``lr_box`` is the LR crop ``(row0, row1, col0,
-    col1)`` on the LR pixel grid. ``peak_ratio`` is the mismatch (1 − score) left by the
-    best clearly different shift divided by the mismatch of the chosen one: near 1 the
-    match is ambiguous (periodic pattern, or unrelated images). ``shift``, ``rotation``
-    and ``scale_factor`` follow :mod:`semsr_core.data.align.geometry`; the scores are
+    col1)`` on the LR pixel grid. ``peak_ratio`` is how much worse the closest clearly
+    different shift explains HR than the chosen one where the two predict it differently
+    (:func:`~semsr_core.data.align.search.distinctness`): near 1 or below the match is
+    ambiguous (a pattern repeating without a defect or an edge, or unrelated images).
+    ``shift``, ``rotation`` and ``scale_factor`` follow
+    :mod:`semsr_core.data.align.geometry`; the scores are
     :func:`~semsr_core.data.align.search.contrast_correlation`.
     """
 
@@ -110,14 +113,15 @@ def verdict_of(score, peak_ratio, overlap, shift, rotation, factor, *, threshold
     if score < fail_threshold:
         return FAILED, (f"NCC after alignment {score:.2f} is below the failure threshold "
                         f"{fail_threshold:.2f}: the scans may not show the same place")
-    if score < threshold and peak_ratio < min_peak_ratio:
+    ambiguous = min_peak_ratio > 1 and peak_ratio < min_peak_ratio  # 1: accept any
+    if score < threshold and ambiguous:
         return FAILED, (f"NCC after alignment {score:.2f} is below the threshold "
                         f"{threshold:.2f} and no shift matches distinctly better than others "
                         f"(ratio {peak_ratio:.2f}): the scans may not show the same place")
     notes = []
     if score < threshold:
         notes.append(f"NCC after alignment {score:.2f} is below the threshold {threshold:.2f}")
-    if peak_ratio < min_peak_ratio:
+    if ambiguous:
         notes.append(f"another shift matches nearly as well (ratio {peak_ratio:.2f}; a "
                      "periodic pattern? the shift may be off by one period)")
     if max(abs(shift[0]), abs(shift[1])) >= max_shift - 1:

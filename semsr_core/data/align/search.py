@@ -69,6 +69,43 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
 
 
 
+DISTINCT_SHARE = 0.2
+"""The share of the common field of view where two candidate geometries predict the
+HR features most differently, on which :func:`distinctness` compares them."""
+
+
+def _mapped(values: np.ndarray, target: np.ndarray, degree: int) -> np.ndarray:
+    """``values`` through the least-squares grey-level mapping (polynomial of
+    ``degree``) onto ``target``, as :func:`contrast_correlation` fits it."""
+    v = standardise(values)
+    design = np.stack([v**k for k in range(degree + 1)], axis=1)
+    coeffs, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return design @ coeffs
+
+
+def distinctness(scorer: Scorer, best, other) -> float:
+    """How much worse ``other`` explains the HR features than ``best`` where the two
+    differ: the ratio of their mean squared residuals over the :data:`DISTINCT_SHARE`
+    of the common field of view where their predictions differ most (each candidate
+    ``(score, shift, rotation, factor)``).
+
+    A pattern that repeats exactly predicts the same from both (ratio near 1); a defect,
+    an edge of the pattern or any non-periodic part tells them apart, however small.
+    Without a common field of view, the ratio of their mismatches (1 − score)."""
+    a, b = scorer.region(best[1], 2.0), scorer.region(other[1], 2.0)
+    common = None if a is None or b is None else (max(a[0], b[0]), min(a[1], b[1]),
+                                                  max(a[2], b[2]), min(a[3], b[3]))
+    if common is None or common[1] - common[0] < 8 or common[3] - common[2] < 8:
+        return (1.0 - other[0]) / max(1.0 - best[0], 1e-6)
+    values, target = scorer.samples(common)
+    fit_best = _mapped(values(*best[1:]), target, scorer.degree)
+    fit_other = _mapped(values(*other[1:]), target, scorer.degree)
+    differ = np.abs(fit_best - fit_other)
+    where = differ >= np.quantile(differ, 1.0 - DISTINCT_SHARE)
+    worse = float(np.mean((target - fit_other)[where] ** 2))
+    return worse / max(float(np.mean((target - fit_best)[where] ** 2)), 1e-12)
+
+
 class Scorer:
     """Match score of the LR features under a geometry, over a region of the HR grid."""
 
@@ -89,21 +126,31 @@ class Scorer:
             return None
         return r0, r1, c0, c1
 
-    def at(self, region: tuple[int, int, int, int]):
-        """A function ``(shift, rotation, scale_factor) -> score`` over ``region``."""
+    def samples(self, region: tuple[int, int, int, int]):
+        """``(values, target)`` over ``region`` (at most about 12,000 points): the HR
+        features there, and a function ``(shift, rotation, scale_factor) -> `` the LR
+        features mapped onto those points."""
         r0, r1, c0, c1 = region
         step = max(1, round(math.sqrt((r1 - r0) * (c1 - c0) / 12000)))
         yy, xx = np.mgrid[r0:r1:step, c0:c1:step]
         points = np.stack([yy.ravel(), xx.ravel()]).astype(np.float64)
-        target = self.hr_feat[yy, xx].ravel()
 
-        def score(shift, rotation: float = 0.0, scale_factor: float = 1.0) -> float:
+        def values(shift, rotation: float = 0.0, scale_factor: float = 1.0) -> np.ndarray:
             inv = rotation_matrix(-rotation) / scale_factor
             q = self.centre + inv @ (points - np.asarray(shift, dtype=np.float64)[:, None]
                                      - self.centre)
-            values = ndimage.map_coordinates(self.coeffs, q, order=3, mode="nearest",
-                                             prefilter=False)
-            return contrast_correlation(values, target, self.degree)
+            return ndimage.map_coordinates(self.coeffs, q, order=3, mode="nearest",
+                                           prefilter=False)
+
+        return values, self.hr_feat[yy, xx].ravel()
+
+    def at(self, region: tuple[int, int, int, int]):
+        """A function ``(shift, rotation, scale_factor) -> score`` over ``region``."""
+        values, target = self.samples(region)
+
+        def score(shift, rotation: float = 0.0, scale_factor: float = 1.0) -> float:
+            return contrast_correlation(values(shift, rotation, scale_factor), target,
+                                        self.degree)
 
         return score
 
