@@ -371,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cli_results:
             results["cli"] = json.loads(Path(args.cli_results).read_text(encoding="utf-8"))
             results["cli_results_from"] = args.cli_results
-        for dtype in sorted(args.dtypes, key=lambda d: d != "uint16"):  # uint16 first
+        dtypes = [] if args.cli_results else args.dtypes  # rows given: not run again
+        for dtype in sorted(dtypes, key=lambda d: d != "uint16"):  # uint16 first
             u16 = Path(tmp) / "uint16" / "held"
             results["cli"].append(cli_path(dtype, args.minutes, Path(tmp) / dtype,
                                            u16 if u16.is_dir() else None))
