@@ -171,11 +171,10 @@ class ModelChooser:
     def refresh_models(self) -> None:
         """List installed models (user, then bundled), files opened before, and
         "Open model file…"."""
+        from semsr_core.infer.zssr import adaptable
         from semsr_core.models import list_models, preferred_model
 
         current = self.model_combo.currentData()
-        from semsr_core.infer.zssr import adaptable
-
         opened = [(self.model_combo.itemText(i), self.model_combo.itemData(i),
                    self.model_combo.itemData(i, ARCH_ROLE),
                    self.model_combo.itemData(i, ADAPTABLE_ROLE))

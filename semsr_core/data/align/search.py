@@ -30,22 +30,38 @@ def contrast_correlation(values: np.ndarray, target: np.ndarray, degree: int = 3
     values^k`` (k ≤ ``degree``). For ``degree=1`` this is ``|NCC|``; with higher
     degrees a gamma or contrast difference, or inverted contrast, does not lower it.
     """
+    design, coeffs, y = _grey_fit(values, target, degree)
+    total = float(y @ y)
+    if total == 0.0 or not coeffs.any():
+        return 0.0
+    explained = float((design @ y) @ coeffs) / total
+    return math.sqrt(min(max(explained, 0.0), 1.0))
+
+
+def grey_residual(values: np.ndarray, target: np.ndarray, degree: int = 3) -> np.ndarray:
+    """``target`` less ``values`` through their least-squares grey-level mapping (as
+    :func:`contrast_correlation` fits it), per point."""
+    design, coeffs, y = _grey_fit(values, target, degree)
+    return y - coeffs @ design
+
+
+def _grey_fit(values: np.ndarray, target: np.ndarray, degree: int):
+    """The least-squares fit ``target ≈ a_0 + Σ a_k · values^k``: the centred powers of
+    the standardised values (``degree`` rows), their coefficients (zeros for constant
+    values) and the centred target."""
     v = standardise(np.asarray(values, dtype=np.float64).ravel())
     y = np.asarray(target, dtype=np.float64).ravel()
     y = y - y.mean()
-    total = float(y @ y)
-    if total == 0.0 or not v.any():
-        return 0.0
     design = np.empty((degree, v.size))
     design[0] = v
     for k in range(1, degree):
         design[k] = design[k - 1] * v
     design -= design.mean(axis=1, keepdims=True)
+    if not v.any():
+        return design, np.zeros(degree), y
     gram = design @ design.T
     gram[np.diag_indices(degree)] *= 1 + 1e-9
-    moments = design @ y
-    explained = float(moments @ np.linalg.solve(gram, moments)) / total
-    return math.sqrt(min(max(explained, 0.0), 1.0))
+    return design, np.linalg.solve(gram, design @ y), y
 
 
 def standardise(x: np.ndarray) -> np.ndarray:
@@ -68,19 +84,9 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     return downscale_local_mean(hr[:h, :w], (scale, scale))
 
 
-
 DISTINCT_SHARE = 0.2
 """The share of the common field of view where two candidate geometries predict the
 HR features most differently, on which :func:`distinctness` compares them."""
-
-
-def _mapped(values: np.ndarray, target: np.ndarray, degree: int) -> np.ndarray:
-    """``values`` through the least-squares grey-level mapping (polynomial of
-    ``degree``) onto ``target``, as :func:`contrast_correlation` fits it."""
-    v = standardise(values)
-    design = np.stack([v**k for k in range(degree + 1)], axis=1)
-    coeffs, *_ = np.linalg.lstsq(design, target, rcond=None)
-    return design @ coeffs
 
 
 def distinctness(scorer: Scorer, best, other) -> float:
@@ -98,12 +104,12 @@ def distinctness(scorer: Scorer, best, other) -> float:
     if common is None or common[1] - common[0] < 8 or common[3] - common[2] < 8:
         return (1.0 - other[0]) / max(1.0 - best[0], 1e-6)
     values, target = scorer.samples(common)
-    fit_best = _mapped(values(*best[1:]), target, scorer.degree)
-    fit_other = _mapped(values(*other[1:]), target, scorer.degree)
-    differ = np.abs(fit_best - fit_other)
+    left_best = grey_residual(values(*best[1:]), target, scorer.degree)
+    left_other = grey_residual(values(*other[1:]), target, scorer.degree)
+    differ = np.abs(left_best - left_other)  # = how differently the two predict HR
     where = differ >= np.quantile(differ, 1.0 - DISTINCT_SHARE)
-    worse = float(np.mean((target - fit_other)[where] ** 2))
-    return worse / max(float(np.mean((target - fit_best)[where] ** 2)), 1e-12)
+    worse = float(np.mean(left_other[where] ** 2))
+    return worse / max(float(np.mean(left_best[where] ** 2)), 1e-12)
 
 
 class Scorer:
