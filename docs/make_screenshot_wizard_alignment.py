@@ -1,7 +1,6 @@
 """Screenshot of the training wizard's alignment page for the README: the eight-pair
 simulated lab case of ``benchmarks/lab_workflow.py --lab-pairs 8`` (unaligned scans of a
-periodic specimen), its verdicts, an overlay, and the note on the suspicious pairs left
-out. Run under a display, e.g.
+periodic specimen), its verdicts and an overlay. Run under a display, e.g.
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshot_wizard_alignment.py
 """
