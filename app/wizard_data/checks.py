@@ -105,10 +105,11 @@ def suspicious_note(checks: list[PairCheck]) -> str:
     """A sentence for the alignment page when pairs judged "suspicious" are left out
     (they start unticked), else ``""``.
 
-    Measured on semsr's simulated lab case with eight pairs (benchmarks/lab_workflow.md,
-    2026-12-07): ``semsr align`` called three of them suspicious (another shift about a
-    layout period away matched nearly as well) although all eight lined up; the wizard's
-    path without them gained +2.71 dB over bicubic, the CLI's with them +3.07 dB."""
+    Measured on semsr's simulated lab case with eight pairs (lab_workflow.notes.md,
+    2026-12-07): before ``semsr align`` judged a periodic pattern only where a shift one
+    period away would differ, it called three of them suspicious although all eight
+    lined up; the wizard's path without them gained +2.71 dB over bicubic, with them
+    +3.08 dB."""
     from semsr_core.data.align import SUSPICIOUS
 
     unused = [c.stem for c in checks if c.verdict == SUSPICIOUS and not c.included]

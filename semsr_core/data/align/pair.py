@@ -197,9 +197,11 @@ def align_pair(
                              scale_search, 0.01), key=lambda item: item[0])
     _, shift, rotation, factor = best
     # distinctness: how much worse the clearly different shifts explain HR where they
-    # differ from the chosen one (a pattern's period is no evidence either way)
-    others = [c for c in refined + scored[len(plausible):]
-              if math.hypot(c[1][0] - shift[0], c[1][1] - shift[1]) > EXCLUDE_LR * scale]
+    # differ from the chosen one (a pattern's period is no evidence either way); only
+    # the closest rivals over the whole field are compared
+    others = sorted((c for c in refined + scored[len(plausible):]
+                     if math.hypot(c[1][0] - shift[0], c[1][1] - shift[1]) > EXCLUDE_LR * scale),
+                    key=lambda c: -c[0])[:CANDIDATES]
     peak_ratio = min((distinctness(scorer, best, c) for c in others), default=float("inf"))
 
     # 3. crop both to the common field of view
