@@ -175,6 +175,7 @@ whose card names the measurement (``training.measurement``, as the bundled model
 cards do). Measured on a lab's fine-tuned model (`benchmarks/lab_workflow.notes.md`,
 session 17): adapting it for 20 s took its gain over bicubic from +2.57 to +0.16 dB."""
 
+
 def adaptable(arch: str, measurement: str | None) -> bool:
     """Whether "adapt to this image" fits a model of ``arch`` whose card names
     ``measurement`` (``training.measurement``): a network that enlarges the LR itself,

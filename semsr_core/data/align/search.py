@@ -4,8 +4,10 @@ Scores: :func:`contrast_correlation` (NCC after the best grey-level mapping) of 
 *alignment features* (:func:`features`: upscaled LR and HR, both blurred to the LR band
 and standardised). Candidates: phase-correlation and normalised cross-correlation peaks
 on the LR grid (:func:`translation_candidates`). Refinement: :func:`refine` maximises
-the score over sub-pixel shift (and rotation/scale when searched). The geometry
-convention is :mod:`semsr_core.data.align.geometry`'s.
+the score over sub-pixel shift (and rotation/scale when searched). Distinctness:
+:func:`distinctness` compares the chosen geometry with a rival where the two would
+predict HR differently. The geometry convention is
+:mod:`semsr_core.data.align.geometry`'s.
 """
 
 from __future__ import annotations
